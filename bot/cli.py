@@ -1,0 +1,111 @@
+"""The `articlebot` command: parses arguments, builds Settings once, and hands off to ingest, search or the engine.
+
+Only argparse is imported at start-up; everything heavy is imported inside the command that needs it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from datetime import date, datetime
+
+log = logging.getLogger("articlebot")
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value.replace("/", "-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _datetime(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value.replace("/", "-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD[THH:MM]): {value!r}") from None
+
+
+def _filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--as-of", type=_datetime, help="reference time for 'this week', 'latest' ... (default: now)")
+    p.add_argument("--source", dest="outlet", help="only articles from this outlet")
+    p.add_argument("--since", type=_date, help="only articles published on or after this date")
+    p.add_argument("--until", type=_date, help="only articles published on or before this date")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="articlebot", description="Ask questions about your articles; "
+                                     "every answer cites the articles it came from.")
+    parser.add_argument("--collection", help="Chroma collection (default: ARTICLEBOT_COLLECTION or 'articles')")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="add articles: files, folders, page or feed URLs")
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.add_argument("--collection", dest="collection_", help=argparse.SUPPRESS)
+    p.add_argument("--prune", action="store_true", help="forget articles whose file or feed entry is gone")
+    p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    p.add_argument("--strict", action="store_true", help="exit non-zero if anything was skipped")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("sources", help="list ingested articles")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--limit", type=int, default=0, help="at most this many (newest first)")
+
+    p = sub.add_parser("search", help="retrieval only: the top chunks for a query")
+    p.add_argument("query")
+    p.add_argument("-k", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    _filters(p)
+
+    p = sub.add_parser("ask", help="answer one question")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--conversation", default="cli", help="conversation id (follow-ups share memory)")
+    _filters(p)
+
+    p = sub.add_parser("chat", help="interactive chat in the terminal")
+    p.add_argument("--conversation", default="cli-chat")
+    _filters(p)
+
+    p = sub.add_parser("eval", help="measure retrieval and answers on a question file")
+    p.add_argument("questions", help="questions.jsonl (the format of shared/eval/*/questions.jsonl)")
+    p.add_argument("-k", type=int, default=5)
+    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+
+    sub.add_parser("telegram", help="run the Telegram bot (TELEGRAM_BOT_TOKEN)")
+    sub.add_parser("health", help="check store, collection and embedding model; exit 1 if unhealthy")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if not args.verbose else logging.INFO)
+
+    from bot.settings import Settings
+
+    overrides = {}
+    collection = getattr(args, "collection_", None) or args.collection
+    if collection:
+        overrides["collection"] = collection
+    settings = Settings(**overrides)
+    from bot import commands
+
+    handler = getattr(commands, f"cmd_{args.command}")
+    try:
+        return handler(settings, args) or 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except commands.UserError as exc:
+        print(f"articlebot: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

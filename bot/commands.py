@@ -1,0 +1,214 @@
+"""What each `articlebot` sub-command does, given Settings and parsed arguments. Output formatting lives here."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+class UserError(Exception):
+    """Something the operator can fix; printed as one line, no traceback."""
+
+
+def _open_store(settings):
+    from vectorstore.store import StoreError, open_store
+
+    try:
+        return open_store(settings)
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
+
+
+class _Progress:
+    """A bar with counts and rate on a terminal; a plain line every few seconds otherwise; nothing when quiet."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.tty = sys.stderr.isatty()
+        self.counts: dict[str, int] = {}
+        self.bar = None
+        self.started = self.last = time.time()
+        if not quiet and self.tty:
+            from tqdm import tqdm
+
+            self.bar = tqdm(unit=" articles", file=sys.stderr, dynamic_ncols=True)
+
+    def __call__(self, item, status: str) -> None:
+        self.counts[status] = self.counts.get(status, 0) + 1
+        if self.quiet:
+            return
+        if status == "skipped" and not self.tty:
+            print(f"skipped {item.source}: {item.reason}", file=sys.stderr, flush=True)
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())), refresh=False)
+        elif time.time() - self.last >= 5:
+            self.last = time.time()
+            done = sum(self.counts.values())
+            rate = done / max(self.last - self.started, 1e-6)
+            print(f"progress: {done} articles ({', '.join(f'{k} {v}' for k, v in sorted(self.counts.items()))}), "
+                  f"{rate:.1f}/s", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def cmd_ingest(settings, args) -> int:
+    from ingest.pipeline import ingest
+    from vectorstore.embeddings import EmbeddingError
+
+    store = _open_store(settings)
+    progress = _Progress(args.quiet)
+    try:
+        report = ingest(settings, store, args.sources, prune=args.prune, on_article=progress)
+    except EmbeddingError as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        progress.close()
+        store.close()
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    elif not args.quiet:
+        print(report.summary())
+    if args.strict and report.skipped:
+        return 1
+    if report.read == 0 and report.pruned == 0:
+        if not args.quiet:
+            print("articlebot: nothing could be read from the given sources", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_sources(settings, args) -> int:
+    from bot.corpus import list_articles
+
+    store = _open_store(settings)
+    try:
+        articles = list_articles(store)
+    finally:
+        store.close()
+    if args.limit:
+        articles = articles[:args.limit]
+    if args.json:
+        print(json.dumps([a.as_json() for a in articles], indent=2, ensure_ascii=False))
+        return 0
+    if not articles:
+        print("No articles yet. Add some with: articlebot ingest PATH_OR_URL ...")
+        return 0
+    for a in articles:
+        when = a.published + (" (file date)" if a.published_from == "file-time" else "")
+        print(f"{when or '(no date)':<22} {a.outlet[:24]:<24} {a.chunks:>4} chunks  {a.title[:80]}")
+        print(f"{'':<22} {a.link}")
+    print(f"\n{len(articles)} articles")
+    return 0
+
+
+def _retriever(settings, store):
+    from vectorstore.embeddings import build_embedder
+    from vectorstore.retrieval import Retriever
+
+    return Retriever(settings, store, build_embedder(settings))
+
+
+def cmd_search(settings, args) -> int:
+    from vectorstore.retrieval import Filters
+
+    store = _open_store(settings)
+    try:
+        retriever = _retriever(settings, store)
+        passages = retriever.search(args.query, k=args.k, filters=Filters(
+            as_of=args.as_of, outlet=args.outlet, since=args.since, until=args.until))
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps([p.as_json() for p in passages], indent=2, ensure_ascii=False))
+        return 0
+    if not passages:
+        print("No matching chunks.")
+    for i, p in enumerate(passages, 1):
+        meta = ", ".join(x for x in (p.outlet, p.published) if x)
+        print(f"[{i}] {p.score:.3f}  {p.title}" + (f" — {meta}" if meta else ""))
+        print(f"    {p.link}")
+        print("    " + p.text[:400].replace("\n", " ") + ("…" if len(p.text) > 400 else ""))
+        print()
+    return 0
+
+
+def _engine(settings):
+    from bot.engine import Engine
+    from vectorstore.store import StoreError
+
+    try:
+        return Engine.from_settings(settings)
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _filter_kwargs(args) -> dict:
+    return {"as_of": args.as_of, "outlet": args.outlet, "since": args.since, "until": args.until}
+
+
+def cmd_ask(settings, args) -> int:
+    engine = _engine(settings)
+    try:
+        answer = engine.ask(args.conversation, args.question, **_filter_kwargs(args))
+    finally:
+        engine.close()
+    if args.json:
+        print(json.dumps(answer.as_json(), indent=2, ensure_ascii=False))
+    else:
+        print(answer.render_text())
+    return 0
+
+
+def cmd_chat(settings, args) -> int:
+    from bot.repl import run_repl
+
+    engine = _engine(settings)
+    try:
+        return run_repl(engine, args.conversation, _filter_kwargs(args))
+    finally:
+        engine.close()
+
+
+def cmd_eval(settings, args) -> int:
+    from bot.evaluate import run_eval
+
+    engine = _engine(settings)
+    try:
+        return run_eval(engine, args.questions, k=args.k, limit=args.limit, as_json=args.json)
+    finally:
+        engine.close()
+
+
+def cmd_telegram(settings, args) -> int:
+    from bot.telegram_bot import run
+
+    return run(settings) or 0
+
+
+def cmd_health(settings, args) -> int:
+    from vectorstore.embeddings import EmbeddingError, build_embedder
+
+    problems = []
+    try:
+        store = _open_store(settings)
+        try:
+            count = store.count()
+        finally:
+            store.close()
+        if count == 0:
+            problems.append(f"collection {settings.collection!r} is empty (run articlebot ingest)")
+    except UserError as exc:
+        problems.append(str(exc))
+    try:
+        build_embedder(settings).embed_query("health check")
+    except EmbeddingError as exc:
+        problems.append(str(exc))
+    if problems:
+        for p in problems:
+            print(f"unhealthy: {p}")
+        return 1
+    print(f"ok: collection {settings.collection!r} has {count} chunks; embedding model {settings.embed_model} loads")
+    return 0

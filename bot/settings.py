@@ -1,0 +1,93 @@
+"""The one configuration object: read from the environment and `.env`, built once by the entry point."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from typing import Annotated
+
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
+# Comma/space separated in the environment, not JSON.
+Ids = Annotated[frozenset[int], NoDecode]
+
+
+def _ids(value: object) -> frozenset[int]:
+    """Accept "1, 2 3" or a list; Telegram ids are integers (group ids negative)."""
+    if value in (None, ""):
+        return frozenset()
+    if isinstance(value, (int, str)):
+        parts = str(value).replace(",", " ").split()
+    else:
+        parts = list(value)  # type: ignore[arg-type]
+    return frozenset(int(p) for p in parts)
+
+
+class Settings(BaseSettings):
+    """Every knob articlebot has. Field docs are the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # --- storage -----------------------------------------------------------------------------
+    data_dir: Path = Field(Path("data"), validation_alias=AliasChoices("ARTICLEBOT_DATA_DIR", "data_dir"),
+                           description="Where the embedded store, chat memory and locks live.")
+    collection: str = Field("articles", validation_alias=AliasChoices("ARTICLEBOT_COLLECTION", "collection"),
+                            description="Chroma collection holding the article chunks.")
+    chroma_host: str | None = Field(None, validation_alias=AliasChoices("CHROMA_HOST", "chroma_host"),
+                                    description="Chroma server host; unset = embedded store under the data dir.")
+    chroma_port: int = Field(8000, validation_alias=AliasChoices("CHROMA_PORT", "chroma_port"))
+    chroma_ssl: bool = Field(False, validation_alias=AliasChoices("CHROMA_SSL", "chroma_ssl"))
+    chroma_auth_token: str | None = Field(None, validation_alias=AliasChoices("CHROMA_AUTH_TOKEN", "chroma_auth_token"),
+                                          description="Bearer token for a Chroma server with token auth.")
+
+    # --- embeddings and chunking -------------------------------------------------------------
+    embed_model: str = Field(DEFAULT_EMBED_MODEL, validation_alias=AliasChoices("EMBED_MODEL", "embed_model"),
+                             description="all-MiniLM-L6-v2 (bundled, offline), another sentence-transformers "
+                                         "model path/name, or openai:<model>.")
+    embed_batch_size: int = Field(64, validation_alias=AliasChoices("EMBED_BATCH_SIZE", "embed_batch_size"))
+    chunk_size: int = Field(192, validation_alias=AliasChoices("CHUNK_SIZE", "chunk_size"),
+                            description="Chunk size in tokens (cl100k); chosen by benchmarks/chunk_size.py.")
+    chunk_overlap: int = Field(32, validation_alias=AliasChoices("CHUNK_OVERLAP", "chunk_overlap"))
+    max_file_mb: float = Field(20.0, validation_alias=AliasChoices("MAX_FILE_MB", "max_file_mb"),
+                               description="Files and downloads larger than this are skipped.")
+    fetch_timeout: float = Field(20.0, validation_alias=AliasChoices("FETCH_TIMEOUT", "fetch_timeout"))
+
+    # --- answering ---------------------------------------------------------------------------
+    top_k: int = Field(5, validation_alias=AliasChoices("TOP_K", "top_k"))
+    openai_api_key: str | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key"))
+    openai_base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url"),
+                                        description="OpenAI-compatible server (Ollama, vLLM, llama.cpp).")
+    openai_model: str = Field("gpt-4o-mini", validation_alias=AliasChoices("OPENAI_MODEL", "openai_model"))
+    openai_timeout: float = Field(30.0, validation_alias=AliasChoices("OPENAI_TIMEOUT", "openai_timeout"),
+                                  description="Seconds per LLM call (the openai client's own default is 600).")
+    openai_max_retries: int = Field(2, validation_alias=AliasChoices("OPENAI_MAX_RETRIES", "openai_max_retries"))
+    memory_turns: int = Field(6, validation_alias=AliasChoices("MEMORY_TURNS", "memory_turns"),
+                              description="Question/answer pairs remembered per conversation.")
+
+    # --- telegram ----------------------------------------------------------------------------
+    telegram_bot_token: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "telegram_bot_token"))
+    telegram_base_url: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_BASE_URL", "telegram_base_url"),
+                                          description="Bot API server, e.g. a self-hosted telegram-bot-api.")
+    telegram_allowed_users: Ids = Field(frozenset(), validation_alias=AliasChoices("TELEGRAM_ALLOWED_USERS", "telegram_allowed_users"))
+    telegram_allowed_chats: Ids = Field(frozenset(), validation_alias=AliasChoices("TELEGRAM_ALLOWED_CHATS", "telegram_allowed_chats"))
+    telegram_admins: Ids = Field(frozenset(), validation_alias=AliasChoices("TELEGRAM_ADMINS", "telegram_admins"))
+    telegram_webhook_url: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_URL", "telegram_webhook_url"))
+    telegram_webhook_listen: str = Field("0.0.0.0", validation_alias=AliasChoices("TELEGRAM_WEBHOOK_LISTEN", "telegram_webhook_listen"))
+    telegram_webhook_port: int = Field(8443, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_PORT", "telegram_webhook_port"))
+    telegram_webhook_secret: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_SECRET", "telegram_webhook_secret"))
+    telegram_user_rate: int = Field(10, validation_alias=AliasChoices("TELEGRAM_USER_RATE", "telegram_user_rate"),
+                                    description="Questions one user may ask per minute.")
+
+    @field_validator("telegram_allowed_users", "telegram_allowed_chats", "telegram_admins", mode="before")
+    @classmethod
+    def _parse_ids(cls, value: object) -> frozenset[int]:
+        return _ids(value)
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def server_mode(self) -> bool:
+        return bool(self.chroma_host)

@@ -1,0 +1,300 @@
+"""Turn ingest arguments (files, folders, page and feed URLs) into Articles, or one Skip line per bad input.
+
+Loaders never raise for bad input: whatever cannot be read becomes a Skip with a reason, and the rest goes on.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import urlparse
+
+from ingest.article import Article, Skip
+from ingest.decoding import decode_bytes, looks_binary
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+JSON_SUFFIXES = {".json", ".jsonl", ".ndjson"}
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | {".pdf"}
+
+Item = Article | Skip
+
+
+def is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def normalise_date(value: object) -> str:
+    """Any date-ish value to YYYY-MM-DD, or "" when it is not a date."""
+    if not value:
+        return ""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.strftime("%Y-%m-%d")
+    if isinstance(value, (tuple, list)) and len(value) >= 3:  # feedparser's time.struct_time
+        try:
+            return dt.date(*map(int, value[:3])).isoformat()
+        except (TypeError, ValueError):
+            return ""
+    from dateutil import parser
+
+    try:
+        return parser.parse(str(value).replace("/", "-") if len(str(value)) == 10 else str(value)).date().isoformat()
+    except (ValueError, OverflowError, TypeError):
+        return ""
+
+
+def host_of(url: str) -> str:
+    host = urlparse(url).hostname or ""
+    return host[4:] if host.startswith("www.") else host
+
+
+class Loader:
+    """Reads sources within the limits Settings gives (size, time)."""
+
+    def __init__(self, max_bytes: int, fetch_timeout: float):
+        self.max_bytes = max_bytes
+        self.fetch_timeout = fetch_timeout
+        self._http = None
+
+    # --- discovery ---------------------------------------------------------------------------
+    def expand(self, source: str) -> Iterator[str | Skip]:
+        """A folder becomes its supported files (recursively, hidden ones skipped); anything else passes through."""
+        if is_url(source):
+            yield source
+            return
+        path = Path(source).expanduser()
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if name.startswith("."):
+                        continue
+                    file = Path(root) / name
+                    if file.suffix.lower() in SUPPORTED:
+                        yield str(file.resolve())
+                    else:
+                        yield Skip(str(file), f"unsupported file type {file.suffix or '(none)'}")
+        elif path.exists():
+            yield str(path.resolve())
+        else:
+            yield Skip(source, "no such file or folder")
+
+    def load(self, source: str) -> Iterator[Item]:
+        try:
+            if is_url(source):
+                yield from self._load_url(source)
+            else:
+                yield from self._load_file(Path(source))
+        except Exception as exc:  # a loader bug must not stop the run; the operator sees the reason
+            yield Skip(source, f"could not be read ({type(exc).__name__}: {exc})")
+
+    # --- files -------------------------------------------------------------------------------
+    def _load_file(self, path: Path) -> Iterator[Item]:
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            yield Skip(str(path), f"unreadable ({exc.strerror or exc})")
+            return
+        if size > self.max_bytes:
+            yield Skip(str(path), f"too large ({size / 1e6:.1f} MB; the limit is {self.max_bytes / 1e6:.0f} MB)")
+            return
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            yield Skip(str(path), f"unreadable ({exc.strerror or exc})")
+            return
+        if not data.strip():
+            yield Skip(str(path), "empty file")
+            return
+        suffix = path.suffix.lower()
+        mtime = dt.datetime.fromtimestamp(path.stat().st_mtime).date().isoformat()
+        base = Article(text="", path=str(path), source_key=str(path), origin=str(path),
+                       published=mtime, published_from="file-time")
+        if suffix == ".pdf":
+            yield from self._pdf(data, base)
+            return
+        if looks_binary(data):
+            yield Skip(str(path), "binary file, not text")
+            return
+        text = decode_bytes(data)
+        if suffix in JSON_SUFFIXES:
+            yield from self._json(text, base)
+        elif suffix in HTML_SUFFIXES:
+            yield self._html(text, base, url="")
+        else:
+            yield self._plain(text, base, markdown=suffix in {".md", ".markdown"})
+
+    def _plain(self, text: str, base: Article, markdown: bool) -> Item:
+        lines = text.strip().split("\n")
+        first = lines[0].strip().lstrip("#").strip() if lines else ""
+        # A short first line is the headline; otherwise the file name is the best title there is.
+        if first and len(first) <= 200 and (len(lines) > 1):
+            title, body = first, "\n".join(lines[1:])
+        else:
+            title, body = Path(base.path).stem.replace("_", " ").replace("-", " "), text
+        if not body.strip():
+            return Skip(base.path, "no article text")
+        return base.with_(text=body, title=title)
+
+    def _html(self, html: str, base: Article, url: str) -> Item:
+        import trafilatura
+
+        doc = trafilatura.bare_extraction(html, url=url or None, with_metadata=True, include_comments=False,
+                                          include_tables=True)
+        where = url or base.path
+        if doc is None or not (doc.text or "").strip():
+            return Skip(where, "no article text found (malformed, empty or not an article page)")
+        text = doc.text.strip()
+        title = (doc.title or "").strip()
+        if title and text.startswith(title):
+            text = text[len(title):].lstrip()
+        published = normalise_date(doc.date)
+        return base.with_(
+            text=text, title=title or base.title or Path(base.path).stem, url=url or "",
+            outlet=(doc.sitename or "").strip() or (host_of(url) if url else ""), author=(doc.author or "").strip(),
+            published=published or base.published, published_from="article" if published else base.published_from)
+
+    def _pdf(self, data: bytes, base: Article) -> Iterator[Item]:
+        import io
+        import logging
+
+        from pypdf import PdfReader
+
+        logging.getLogger("pypdf").setLevel(logging.ERROR)
+        try:
+            reader = PdfReader(io.BytesIO(data))
+            if reader.is_encrypted:
+                yield Skip(base.path, "encrypted PDF")
+                return
+            text = "\n\n".join((page.extract_text() or "") for page in reader.pages)
+            info = reader.metadata or {}
+        except Exception as exc:
+            yield Skip(base.path, f"unreadable PDF ({type(exc).__name__}: {exc})")
+            return
+        if not text.strip():
+            yield Skip(base.path, "PDF has no extractable text (scanned image?)")
+            return
+        item = self._plain(text, base, markdown=False)
+        title = (info.get("/Title") or "").strip() if isinstance(info.get("/Title"), str) else ""
+        if isinstance(item, Article):
+            if title:
+                item = item.with_(title=title, text=text)
+            author = info.get("/Author")
+            if isinstance(author, str) and author.strip():
+                item = item.with_(author=author.strip())
+        yield item
+
+    def _json(self, text: str, base: Article) -> Iterator[Item]:
+        """A JSON list/object, or JSON lines: one article per object with title and text."""
+        stripped = text.lstrip()
+        objects: list[tuple[str, object]] = []
+        if stripped.startswith("["):
+            try:
+                objects = [(f"item {i + 1}", o) for i, o in enumerate(json.loads(text))]
+            except json.JSONDecodeError as exc:
+                yield Skip(base.path, f"malformed JSON ({exc})")
+                return
+        else:
+            for n, line in enumerate(text.splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    objects.append((f"line {n}", json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    if n == 1 and stripped.startswith("{"):
+                        try:  # one pretty-printed object
+                            objects = [("object", json.loads(text))]
+                            break
+                        except json.JSONDecodeError:
+                            pass
+                    yield Skip(f"{base.path}:{n}", f"malformed JSON line ({exc.msg})")
+        for where, obj in objects:
+            if not isinstance(obj, dict):
+                yield Skip(f"{base.path} {where}", "not a JSON object")
+                continue
+            body = obj.get("text") or obj.get("content") or obj.get("body")
+            if not isinstance(body, str) or not body.strip():
+                yield Skip(f"{base.path} {where}", "no text field")
+                continue
+            url = str(obj.get("url") or obj.get("link") or "")
+            ident = url or str(obj.get("id") or where)
+            published = normalise_date(obj.get("published") or obj.get("date"))
+            yield base.with_(
+                text=body, title=str(obj.get("title") or "").strip() or Path(base.path).stem, url=url,
+                outlet=str(obj.get("source") or obj.get("outlet") or obj.get("site") or (host_of(url) if url else "")),
+                author=str(obj.get("author") or ""), source_key=f"{base.path}#{ident}",
+                published=published or base.published, published_from="json" if published else base.published_from)
+
+    # --- the web -----------------------------------------------------------------------------
+    def _client(self):
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.Client(timeout=self.fetch_timeout, follow_redirects=True,
+                                      headers={"User-Agent": "articlebot/0.1 (+article ingest)"})
+        return self._http
+
+    def fetch(self, url: str) -> tuple[bytes, str] | Skip:
+        import httpx
+
+        try:
+            with self._client().stream("GET", url) as resp:
+                if resp.status_code >= 400:
+                    return Skip(url, f"unreachable (HTTP {resp.status_code})")
+                chunks, size = [], 0
+                for part in resp.iter_bytes():
+                    size += len(part)
+                    if size > self.max_bytes:
+                        return Skip(url, f"too large (over {self.max_bytes / 1e6:.0f} MB)")
+                    chunks.append(part)
+                return b"".join(chunks), resp.headers.get("content-type", "")
+        except httpx.HTTPError as exc:
+            return Skip(url, f"unreachable ({type(exc).__name__}: {exc})")
+
+    def _load_url(self, url: str) -> Iterator[Item]:
+        got = self.fetch(url)
+        if isinstance(got, Skip):
+            yield got
+            return
+        data, ctype = got
+        if not data.strip():
+            yield Skip(url, "empty response")
+            return
+        head = data[:1024].lstrip().lower()
+        if any(t in ctype for t in ("rss", "atom")) or head.startswith(b"<?xml") and (b"<rss" in data[:2048].lower() or b"<feed" in data[:2048].lower()) or head.startswith((b"<rss", b"<feed", b"<rdf")):
+            yield from self._feed(data, url)
+            return
+        if looks_binary(data):
+            yield Skip(url, f"not a web page ({ctype or 'binary'})")
+            return
+        yield self._html(decode_bytes(data), Article(text="", source_key=url, origin=url), url=url)
+
+    def _feed(self, data: bytes, feed_url: str) -> Iterator[Item]:
+        import feedparser
+
+        feed = feedparser.parse(data)
+        if not feed.entries:
+            yield Skip(feed_url, "feed has no entries" + (" (malformed feed)" if feed.bozo else ""))
+            return
+        outlet = (feed.feed.get("title") or host_of(feed_url)).strip()
+        for entry in feed.entries:
+            link = entry.get("link") or ""
+            published = normalise_date(entry.get("published_parsed") or entry.get("updated_parsed"))
+            base = Article(text="", url=link, source_key=link or f"{feed_url}#{entry.get('id', '')}", origin=feed_url,
+                           outlet=outlet, title=(entry.get("title") or "").strip(),
+                           published=published, published_from="feed" if published else "",
+                           author=entry.get("author", ""))
+            page = self.fetch(link) if link else Skip(feed_url, "feed entry without a link")
+            if isinstance(page, Skip):
+                yield Skip(page.source, page.reason)
+                continue
+            item = self._html(decode_bytes(page[0]), base, url=link)
+            if isinstance(item, Article):
+                # The feed's title and date are the publisher's own; the page's may be missing or generic.
+                item = item.with_(title=base.title or item.title, outlet=item.outlet or outlet,
+                                  published=item.published if item.published_from == "article" else base.published or item.published,
+                                  published_from=item.published_from if item.published_from == "article" else base.published_from,
+                                  origin=feed_url)
+            yield item

@@ -1,0 +1,279 @@
+"""Compose load → clean → chunk → embed → upsert, incrementally: unchanged input embeds nothing.
+
+Order of writes per batch (what makes a kill -9 at any point safe to re-run):
+1. upsert the new chunks (deterministic ids, so a re-run overwrites rather than duplicates);
+2. delete the chunks of the text an article used to have, unless another copy still points at it;
+3. write the manifest entries. A copy whose entry is missing is simply processed again next run.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
+
+from bot.settings import Settings
+from ingest.article import Article, Skip
+from ingest.chunking import Chunk, chunk
+from ingest.cleaning import clean
+from ingest.loaders import Loader, is_url
+from vectorstore.store import ArticleStore, Record, chunk_id
+
+BATCH_CHUNKS = 256
+META_FIELDS = ("title", "outlet", "url", "path", "published", "published_from", "author")
+
+
+@dataclass
+class Report:
+    ingested: int = 0      # new articles embedded
+    replaced: int = 0      # known copies whose text changed
+    duplicates: int = 0    # new copies of a text already stored (kept as an extra URL, nothing embedded)
+    updated: int = 0       # same text, new metadata
+    unchanged: int = 0
+    pruned: int = 0
+    chunks: int = 0        # chunks embedded and written
+    orphans: int = 0       # stray chunks collected
+    skipped: list[Skip] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def read(self) -> int:
+        return self.ingested + self.replaced + self.duplicates + self.updated + self.unchanged
+
+    def as_json(self) -> dict:
+        return {"ingested": self.ingested, "replaced": self.replaced, "duplicates": self.duplicates,
+                "updated": self.updated, "unchanged": self.unchanged, "pruned": self.pruned,
+                "chunks_written": self.chunks, "orphans_removed": self.orphans, "seconds": round(self.seconds, 2),
+                "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped]}
+
+    def summary(self) -> str:
+        head = (f"{self.ingested} ingested ({self.chunks} chunks), {self.unchanged} unchanged, "
+                f"{self.replaced} replaced, {self.duplicates} duplicates kept as extra links, "
+                f"{len(self.skipped)} skipped")
+        if self.updated:
+            head += f", {self.updated} metadata updated"
+        if self.pruned:
+            head += f", {self.pruned} pruned"
+        lines = [head + f" in {self.seconds:.1f} s."]
+        if self.read and not (self.ingested or self.replaced or self.duplicates or self.updated or self.pruned):
+            lines.append("Nothing changed: no article needed embedding.")
+        if self.skipped:
+            lines.append("Skipped:")
+            lines += [f"  {s.source}: {s.reason}" for s in self.skipped]
+        return "\n".join(lines)
+
+
+def _meta_sig(article: Article) -> str:
+    return hashlib.sha256(json.dumps([getattr(article, f) for f in META_FIELDS]).encode()).hexdigest()[:16]
+
+
+def _published_ts(date: str) -> int:
+    """Days since 1970-01-01, so Chroma can filter dates with $gte/$lte; -1 when unknown."""
+    import datetime as dt
+
+    try:
+        return (dt.date.fromisoformat(date) - dt.date(1970, 1, 1)).days
+    except ValueError:
+        return -1
+
+
+class Ingestor:
+    """One ingest run against one store."""
+
+    def __init__(self, settings: Settings, store: ArticleStore, embedder,
+                 on_article: Callable[[Article | Skip, str], None] | None = None):
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.chunker = f"{settings.chunk_size}/{settings.chunk_overlap}"
+        self.on_article = on_article or (lambda item, status: None)
+        self.report = Report()
+        records = store.records()
+        self.by_key: dict[str, Record] = {r.source_key: r for r in records}
+        self.by_hash: dict[str, set[str]] = defaultdict(set)
+        for r in records:
+            self.by_hash[r.content_hash].add(r.source_key)
+        self._pending: list[tuple[Article, list[Chunk], str]] = []   # (article, chunks, status)
+        self._pending_dups: list[Article] = []
+        self._pending_hashes: set[str] = set()
+        self.seen: set[str] = set()
+        self.failed_origins: set[str] = set()
+
+    # --- per article -------------------------------------------------------------------------
+    def add(self, item: Article | Skip) -> None:
+        if isinstance(item, Skip):
+            self.report.skipped.append(item)
+            self.failed_origins.add(item.source.split(":", 1)[0] if not is_url(item.source) else item.source)
+            self.on_article(item, "skipped")
+            return
+        article = clean(item)
+        self.seen.add(article.source_key)
+        if len(article.text) < 20:
+            self._skip(Skip(article.source_key, "no article text left after removing page furniture"))
+            return
+        h = article.content_hash
+        known = self.by_key.get(article.source_key)
+        if known and known.content_hash == h and known.meta.get("chunker") == self.chunker:
+            if known.meta.get("meta_sig") == _meta_sig(article):
+                self.report.unchanged += 1
+                self.on_article(article, "unchanged")
+            else:
+                self._write_records([article])
+                self._refresh_chunk_meta(h)
+                self.report.updated += 1
+                self.on_article(article, "updated")
+            return
+        if h in self._pending_hashes or self._stored_complete(h):
+            self._pending_dups.append(article)
+            if h not in self._pending_hashes:
+                self._flush_dups()
+            return
+        chunks = chunk(article, self.settings.chunk_size, self.settings.chunk_overlap)
+        if not chunks:
+            self._skip(Skip(article.source_key, "no article text"))
+            return
+        self._pending.append((article, chunks, "replaced" if known else "ingested"))
+        self._pending_hashes.add(h)
+        if sum(len(c) for _, c, _ in self._pending) >= BATCH_CHUNKS:
+            self.flush()
+
+    def _skip(self, skip: Skip) -> None:
+        self.report.skipped.append(skip)
+        self.on_article(skip, "skipped")
+
+    def _stored_complete(self, h: str) -> bool:
+        for key in self.by_hash.get(h, ()):
+            rec = self.by_key[key]
+            if rec.meta.get("chunker") == self.chunker:
+                return self.store.has_chunks(h, rec.n_chunks)
+        return False
+
+    # --- writes ------------------------------------------------------------------------------
+    def flush(self) -> None:
+        if not self._pending:
+            self._flush_dups()
+            return
+        chunks = [c for _, cs, _ in self._pending for c in cs]
+        vectors = self.embedder.embed_documents([c.embed_text for c in chunks])
+        now = time.time()
+        ids, docs, metas = [], [], []
+        for c in chunks:
+            a = c.article
+            n = next(len(cs) for art, cs, _ in self._pending if art is a)
+            ids.append(chunk_id(a.content_hash, c.position))
+            docs.append(c.text)
+            metas.append(self._chunk_meta(a, n, [a.link] if a.link else [], now) | {"position": c.position})
+        self.store.upsert_chunks(ids, vectors, docs, metas)
+        for article, cs, status in self._pending:
+            self._drop_old_text(article)
+            self._write_records([article], n_chunks=len(cs))
+            self.report.chunks += len(cs)
+            setattr(self.report, status, getattr(self.report, status) + 1)
+            self.on_article(article, status)
+        self._pending.clear()
+        self._pending_hashes.clear()
+        self._flush_dups()
+
+    def _flush_dups(self) -> None:
+        dups, self._pending_dups = self._pending_dups, []
+        for article in dups:
+            h = article.content_hash
+            n = next(self.by_key[k].n_chunks for k in self.by_hash[h])
+            self._drop_old_text(article)
+            self._write_records([article], n_chunks=n)
+            self._refresh_chunk_meta(h)
+            self.report.duplicates += 1
+            self.on_article(article, "duplicate")
+
+    def _chunk_meta(self, a: Article, n_chunks: int, urls: list[str], now: float) -> dict:
+        return {"article_hash": a.content_hash, "n_chunks": n_chunks, "title": a.title, "outlet": a.outlet,
+                "url": a.url, "path": a.path, "published": a.published, "published_ts": _published_ts(a.published),
+                "published_from": a.published_from, "author": a.author, "urls": json.dumps(urls),
+                "ingested_at": now}
+
+    def _drop_old_text(self, article: Article) -> None:
+        """The copy's previous text loses its chunks unless another copy still has that text."""
+        old = self.by_key.get(article.source_key)
+        if not old or old.content_hash == article.content_hash:
+            return
+        self.by_hash[old.content_hash].discard(article.source_key)
+        if self.by_hash[old.content_hash]:
+            self._refresh_chunk_meta(old.content_hash)
+        else:
+            self.store.delete_article_chunks(old.content_hash)
+
+    def _write_records(self, articles: list[Article], n_chunks: int | None = None) -> None:
+        records = []
+        for a in articles:
+            n = n_chunks if n_chunks is not None else self.by_key[a.source_key].n_chunks
+            meta = {f: getattr(a, f) for f in META_FIELDS} | {
+                "origin": a.origin, "chunker": self.chunker, "meta_sig": _meta_sig(a),
+                "published_ts": _published_ts(a.published),
+                "ingested_at": self.by_key[a.source_key].meta.get("ingested_at", time.time())
+                if a.source_key in self.by_key else time.time()}
+            rec = Record(a.source_key, a.content_hash, n, meta)
+            records.append(rec)
+            self.by_key[a.source_key] = rec
+            self.by_hash[a.content_hash].add(a.source_key)
+        self.store.put_records(records)
+
+    def _refresh_chunk_meta(self, h: str) -> None:
+        """Every copy's link on the shared chunks; the earliest copy's title, outlet and date lead."""
+        copies = sorted((self.by_key[k] for k in self.by_hash.get(h, ())), key=lambda r: r.meta.get("ingested_at", 0))
+        if not copies:
+            return
+        lead = copies[0]
+        urls = list(dict.fromkeys(r.meta.get("url") or r.meta.get("path") for r in copies if r.meta.get("url") or r.meta.get("path")))
+        meta = {f: lead.meta.get(f, "") for f in META_FIELDS} | {"published_ts": lead.meta.get("published_ts", -1),
+                                                                 "urls": json.dumps(urls)}
+        self.store.update_chunk_meta(h, lead.n_chunks, meta)
+
+    # --- end of run --------------------------------------------------------------------------
+    def prune(self, scopes: list[str]) -> None:
+        """Forget copies from the given sources that were not seen this run (their file or entry is gone)."""
+        def in_scope(origin: str) -> bool:
+            return any(origin == s or (not is_url(s) and origin.startswith(s.rstrip("/") + "/")) for s in scopes)
+
+        gone = [r for r in list(self.by_key.values())
+                if r.source_key not in self.seen and in_scope(r.meta.get("origin", ""))
+                and r.meta.get("origin") not in self.failed_origins
+                and not any(r.meta.get("origin", "").startswith(f) for f in self.failed_origins if f)]
+        for r in gone:
+            self.store.delete_records([r.source_key])
+            del self.by_key[r.source_key]
+            self.by_hash[r.content_hash].discard(r.source_key)
+            if self.by_hash[r.content_hash]:
+                self._refresh_chunk_meta(r.content_hash)
+            else:
+                self.store.delete_article_chunks(r.content_hash)
+            self.report.pruned += 1
+
+
+def ingest(settings: Settings, store: ArticleStore, sources: Iterable[str], embedder=None, *, prune: bool = False,
+           on_article: Callable[[Article | Skip, str], None] | None = None) -> Report:
+    """Ingest files, folders and URLs into the store; see Report for what happened."""
+    from pathlib import Path
+
+    from vectorstore.embeddings import build_embedder
+
+    started = time.time()
+    sources = list(sources)
+    run = Ingestor(settings, store, embedder or build_embedder(settings), on_article)
+    loader = Loader(max_bytes=int(settings.max_file_mb * 1e6), fetch_timeout=settings.fetch_timeout)
+    scopes = []
+    for source in sources:
+        scopes.append(source if is_url(source) else str(Path(source).expanduser().resolve()))
+        for item in loader.expand(source):
+            if isinstance(item, Skip):
+                run.add(item)
+                continue
+            for article in loader.load(item):
+                run.add(article.with_(origin=article.origin or item) if isinstance(article, Article) else article)
+    run.flush()
+    if prune:
+        run.prune(scopes)
+    run.report.orphans = store.collect_garbage()
+    run.report.seconds = time.time() - started
+    return run.report

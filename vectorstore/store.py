@@ -1,0 +1,267 @@
+"""The only module that knows Chroma: opening it (embedded or server), the chunk collection and its manifest.
+
+All ingest state lives in Chroma itself, so a Chroma server shared by several processes needs nothing else:
+- `<collection>`: one record per chunk, id `<article hash>-<position>`, deterministic, so re-runs upsert in place;
+- `<collection>__articles`: one record per ingested copy of an article (file, URL, JSONL line), naming the
+  content hash it points to. A copy is written after its chunks, so a kill -9 leaves at worst chunks that the
+  next run rewrites in place or garbage-collects; never a manifest entry for chunks that were never written.
+
+llama-index's IngestionPipeline docstore would do the dedupe bookkeeping, but it lives in a local JSON file
+persisted only at the end of a run: a kill -9 loses it and it is not shared in server mode. Hence this manifest.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from bot.settings import Settings
+from vectorstore.passages import Passage
+
+MANIFEST_SUFFIX = "__articles"
+# Chunks with no manifest entry are collected only when older than this, so a concurrent writer's chunks
+# (written just before its manifest entry) are never taken.
+GC_GRACE_SECONDS = 120
+
+
+class StoreError(RuntimeError):
+    """A problem the operator must act on; the message says what to do."""
+
+
+@dataclass
+class Record:
+    """One ingested copy of an article, as the manifest keeps it."""
+    source_key: str
+    content_hash: str
+    n_chunks: int
+    meta: dict
+
+    @property
+    def id(self) -> str:
+        return manifest_id(self.source_key)
+
+
+def manifest_id(source_key: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(source_key.encode("utf-8")).hexdigest()[:32]
+
+
+def chunk_id(content_hash: str, position: int) -> str:
+    return f"{content_hash}-{position:05d}"
+
+
+def split_chunk_id(cid: str) -> tuple[str, int]:
+    h, _, pos = cid.rpartition("-")
+    return h, int(pos)
+
+
+def _no_telemetry():
+    from chromadb.config import Settings as ChromaSettings
+
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+class DataDirLock:
+    """Embedded Chroma is unsafe with two processes on one path: the second one is told what to do instead."""
+
+    def __init__(self, data_dir: Path):
+        from filelock import FileLock, Timeout
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / "articlebot.lock"
+        self._lock = FileLock(str(self.path))
+        self._timeout = Timeout
+
+    def acquire(self) -> None:
+        try:
+            self._lock.acquire(timeout=0)
+        except self._timeout:
+            owner = ""
+            try:
+                owner = (self.path.parent / "articlebot.pid").read_text().strip()
+            except OSError:
+                pass
+            raise StoreError(
+                f"the data dir {self.path.parent} is in use by another articlebot process"
+                f"{f' (pid {owner})' if owner else ''}. Stop it first, or run a Chroma server and set CHROMA_HOST "
+                "so several processes (a bot and an ingest) can share one store.") from None
+        (self.path.parent / "articlebot.pid").write_text(str(os.getpid()))
+
+    def release(self) -> None:
+        self._lock.release()
+
+
+def open_client(settings: Settings):
+    """Embedded Chroma under the data dir unless CHROMA_HOST names a server."""
+    import chromadb
+
+    if settings.chroma_host:
+        headers = {"Authorization": f"Bearer {settings.chroma_auth_token}"} if settings.chroma_auth_token else None
+        try:
+            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, ssl=settings.chroma_ssl,
+                                         headers=headers, settings=_no_telemetry())
+            client.heartbeat()
+        except Exception as exc:
+            raise StoreError(f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} "
+                             f"({type(exc).__name__}: {exc}). Is it running?") from None
+        return client
+    return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=_no_telemetry())
+
+
+class ArticleStore:
+    """Chunks and manifest of one collection, and the operations ingest and retrieval need."""
+
+    def __init__(self, settings: Settings, client=None, lock: DataDirLock | None = None):
+        self.settings = settings
+        self.client = client if client is not None else open_client(settings)
+        self._lock = lock
+        self.name = settings.collection
+        self.chunks = self._open(settings.collection)
+        self.manifest = self._open(settings.collection + MANIFEST_SUFFIX)
+        self._check_model()
+
+    def _open(self, name: str):
+        try:
+            return self.client.get_or_create_collection(
+                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+                metadata={"embed_model": self.settings.embed_model})
+        except Exception as exc:
+            raise StoreError(f"cannot open collection {name!r}: {exc}") from None
+
+    def _check_model(self) -> None:
+        recorded = (self.chunks.metadata or {}).get("embed_model")
+        if recorded and recorded != self.settings.embed_model:
+            raise StoreError(
+                f"collection {self.name!r} was built with embedding model {recorded!r}, but EMBED_MODEL is "
+                f"{self.settings.embed_model!r}. Vectors of two models cannot be mixed: set EMBED_MODEL={recorded} "
+                f"or use another collection (--collection NAME / ARTICLEBOT_COLLECTION).")
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    # --- manifest ----------------------------------------------------------------------------
+    def records(self, where: dict | None = None) -> list[Record]:
+        got = self.manifest.get(where=where, include=["metadatas"])
+        out = []
+        for meta in got["metadatas"] or []:
+            meta = dict(meta)
+            out.append(Record(meta.pop("source_key"), meta.pop("content_hash"), int(meta.pop("n_chunks")), meta))
+        return out
+
+    def record(self, source_key: str) -> Record | None:
+        got = self.manifest.get(ids=[manifest_id(source_key)], include=["metadatas"])
+        if not got["ids"]:
+            return None
+        meta = dict(got["metadatas"][0])
+        return Record(meta.pop("source_key"), meta.pop("content_hash"), int(meta.pop("n_chunks")), meta)
+
+    def records_for_hash(self, content_hash: str) -> list[Record]:
+        return self.records(where={"content_hash": content_hash})
+
+    def put_records(self, records: Sequence[Record]) -> None:
+        if not records:
+            return
+        self.manifest.upsert(
+            ids=[r.id for r in records],
+            embeddings=[[1.0] for _ in records],  # the manifest is looked up by id and metadata only
+            documents=[r.source_key for r in records],
+            metadatas=[{**r.meta, "source_key": r.source_key, "content_hash": r.content_hash, "n_chunks": r.n_chunks}
+                       for r in records])
+
+    def delete_records(self, source_keys: Iterable[str]) -> None:
+        ids = [manifest_id(k) for k in source_keys]
+        if ids:
+            self.manifest.delete(ids=ids)
+
+    # --- chunks ------------------------------------------------------------------------------
+    def has_chunks(self, content_hash: str, n_chunks: int) -> bool:
+        if n_chunks == 0:
+            return True
+        got = self.chunks.get(ids=[chunk_id(content_hash, i) for i in range(n_chunks)], include=[])
+        return len(got["ids"]) == n_chunks
+
+    def upsert_chunks(self, ids: list[str], embeddings: list[list[float]], documents: list[str],
+                      metadatas: list[dict]) -> None:
+        for start in range(0, len(ids), 1000):
+            end = start + 1000
+            self.chunks.upsert(ids=ids[start:end], embeddings=embeddings[start:end], documents=documents[start:end],
+                               metadatas=metadatas[start:end])
+
+    def update_chunk_meta(self, content_hash: str, n_chunks: int, meta: dict) -> None:
+        ids = [chunk_id(content_hash, i) for i in range(n_chunks)]
+        present = self.chunks.get(ids=ids, include=["metadatas"])
+        if not present["ids"]:
+            return
+        self.chunks.update(ids=present["ids"], metadatas=[{**m, **meta} for m in present["metadatas"]])
+
+    def delete_article_chunks(self, content_hash: str) -> None:
+        self.chunks.delete(where={"article_hash": content_hash})
+
+    def collect_garbage(self, grace_seconds: float = GC_GRACE_SECONDS) -> int:
+        """Delete chunks no manifest entry accounts for (left by a kill or a changed chunking)."""
+        wanted: dict[str, int] = defaultdict(int)
+        for r in self.records():
+            wanted[r.content_hash] = max(wanted[r.content_hash], r.n_chunks)
+        got = self.chunks.get(include=["metadatas"])
+        now = time.time()
+        orphans = []
+        for cid, meta in zip(got["ids"], got["metadatas"]):
+            h, pos = split_chunk_id(cid)
+            if pos < wanted.get(h, 0):
+                continue
+            if now - float(meta.get("ingested_at", 0)) < grace_seconds and h not in wanted:
+                continue  # maybe a concurrent ingest between writing chunks and its manifest entry
+            orphans.append(cid)
+        for start in range(0, len(orphans), 1000):
+            self.chunks.delete(ids=orphans[start:start + 1000])
+        return len(orphans)
+
+    def count(self) -> int:
+        return self.chunks.count()
+
+    def all_chunks(self) -> tuple[list[str], list[str], list[dict]]:
+        """Every chunk's id, text and metadata (for BM25 and near-duplicate detection)."""
+        ids, docs, metas = [], [], []
+        total = self.chunks.count()
+        for offset in range(0, total, 5000):
+            got = self.chunks.get(include=["documents", "metadatas"], limit=5000, offset=offset)
+            ids += got["ids"]
+            docs += got["documents"]
+            metas += got["metadatas"]
+        return ids, docs, metas
+
+    # --- retrieval ---------------------------------------------------------------------------
+    def query(self, vector: list[float], k: int, where: dict | None = None) -> list[Passage]:
+        if self.chunks.count() == 0:
+            return []
+        got = self.chunks.query(query_embeddings=[vector], n_results=k, where=where or None,
+                                include=["documents", "metadatas", "distances"])
+        return [Passage.from_chroma(cid, doc, meta, 1.0 - dist)
+                for cid, doc, meta, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0],
+                                                got["distances"][0])]
+
+
+def open_store(settings: Settings) -> ArticleStore:
+    """Open the configured store; embedded mode takes the data dir's lock first."""
+    lock = None
+    if not settings.server_mode:
+        lock = DataDirLock(settings.data_dir)
+        lock.acquire()
+    try:
+        return ArticleStore(settings, lock=lock)
+    except BaseException:
+        if lock:
+            lock.release()
+        raise
+
+
+def chunk_metadata(meta: dict, urls: list[str]) -> dict:
+    """The metadata every chunk of an article carries (Chroma takes only scalars, so lists go as JSON)."""
+    return {**meta, "urls": json.dumps(urls)}
