@@ -293,7 +293,8 @@ class Loader:
             item = self._html(decode_bytes(page[0]), base, url=link)
             if isinstance(item, Article):
                 # The feed's title and date are the publisher's own; the page's may be missing or generic.
-                item = item.with_(title=base.title or item.title, outlet=item.outlet or outlet,
+                page_outlet = item.outlet if item.outlet not in (host_of(link), urlparse(link).netloc) else ""
+                item = item.with_(title=base.title or item.title, outlet=page_outlet or outlet,
                                   published=item.published if item.published_from == "article" else base.published or item.published,
                                   published_from=item.published_from if item.published_from == "article" else base.published_from,
                                   origin=feed_url)

@@ -125,10 +125,11 @@ class Ingestor:
                 self.report.updated += 1
                 self.on_article(article, "updated")
             return
-        if h in self._pending_hashes or self._stored_complete(h):
-            self._pending_dups.append(article)
-            if h not in self._pending_hashes:
-                self._flush_dups()
+        if h in self._pending_hashes:
+            self._pending_dups.append(article)  # its text is in the batch being built: record it after the flush
+            return
+        if self._stored_complete(h):
+            self._add_duplicate(article)
             return
         chunks = chunk(article, self.settings.chunk_size, self.settings.chunk_overlap)
         if not chunks:
@@ -153,7 +154,6 @@ class Ingestor:
     # --- writes ------------------------------------------------------------------------------
     def flush(self) -> None:
         if not self._pending:
-            self._flush_dups()
             return
         chunks = [c for _, cs, _ in self._pending for c in cs]
         vectors = self.embedder.embed_documents([c.embed_text for c in chunks])
@@ -179,13 +179,16 @@ class Ingestor:
     def _flush_dups(self) -> None:
         dups, self._pending_dups = self._pending_dups, []
         for article in dups:
-            h = article.content_hash
-            n = next(self.by_key[k].n_chunks for k in self.by_hash[h])
-            self._drop_old_text(article)
-            self._write_records([article], n_chunks=n)
-            self._refresh_chunk_meta(h)
-            self.report.duplicates += 1
-            self.on_article(article, "duplicate")
+            self._add_duplicate(article)
+
+    def _add_duplicate(self, article: Article) -> None:
+        h = article.content_hash
+        n = next(self.by_key[k].n_chunks for k in self.by_hash[h])
+        self._drop_old_text(article)
+        self._write_records([article], n_chunks=n)
+        self._refresh_chunk_meta(h)
+        self.report.duplicates += 1
+        self.on_article(article, "duplicate")
 
     def _chunk_meta(self, a: Article, n_chunks: int, urls: list[str], now: float) -> dict:
         return {"article_hash": a.content_hash, "n_chunks": n_chunks, "title": a.title, "outlet": a.outlet,

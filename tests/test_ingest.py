@@ -1,0 +1,207 @@
+"""Ingest: every source type, cleaning, bad input, and incremental, idempotent re-runs."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from conftest import EXAMPLES, SHARED, make_pdf
+from ingest.pipeline import ingest
+from vectorstore.store import split_chunk_id
+
+
+def _titles(store):
+    return sorted(r.meta["title"] for r in store.records())
+
+
+def _chunk_texts(store):
+    return store.chunks.get(include=["documents"])["documents"]
+
+
+def test_example_folder_ingests_every_format_with_metadata(settings, store, counting):
+    report = ingest(settings, store, [str(EXAMPLES)], counting)
+    assert report.skipped == []
+    assert report.ingested == 5 and report.duplicates == 1
+    by_title = {r.meta["title"]: r.meta for r in store.records()}
+    html = by_title["Central Bank of Examplia raises key rate to 4.5%"]
+    assert html["outlet"] == "The Daily Quill"
+    assert html["published"] == "2025-03-20" and html["published_from"] == "article"
+    assert html["author"] == "Tomas Verhoef"
+    md = by_title["Lantern Bridge reopens to traffic after two-year repair"]
+    assert md["published_from"] == "file-time" and md["path"].endswith("lantern-bridge-reopens.md")
+    chess = by_title["Examplia's Runa Halvorsen wins world junior chess title"]
+    assert chess["published"] == "2025-03-22" and chess["url"].startswith("https://northwind-wire.example/")
+    text = " ".join(_chunk_texts(store))
+    for boilerplate in ("Accept all cookies", "Leave a Reply", "Share on Facebook", "Log in", "Connecting to %s"):
+        assert boilerplate not in text
+    assert "Governor Mira Quell" in text and "Pell Amundsen" in text
+
+
+def test_rerun_on_unchanged_input_embeds_nothing_and_says_so(settings, store, counting):
+    ingest(settings, store, [str(EXAMPLES)], counting)
+    first, count = counting.embedded, store.count()
+    report = ingest(settings, store, [str(EXAMPLES)], counting)
+    assert counting.embedded == first
+    assert store.count() == count
+    assert report.unchanged == 6 and report.ingested == 0
+    assert "Nothing changed" in report.summary()
+
+
+def test_wire_story_under_two_urls_is_stored_once_with_both_urls(settings, store, counting):
+    ingest(settings, store, [str(EXAMPLES / "wire-stories.jsonl")], counting)
+    ferry = [m for m in store.chunks.get(include=["metadatas"])["metadatas"] if "Glacier" in m["title"]]
+    n_chunks = ferry[0]["n_chunks"]
+    assert len(ferry) == n_chunks  # one stored copy, not two
+    urls = json.loads(ferry[0]["urls"])
+    assert urls == ["https://northwind-wire.example/2025/03/21/glacier-lake-ferry",
+                    "https://valley-courier.example/news/glacier-lake-ferry-returns"]
+
+
+def test_changed_article_has_its_old_chunks_replaced(settings, store, counting, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    article = src / "story.txt"
+    article.write_text("Harbor council votes on budget\n\nThe harbor council approved a budget of 3 million crowns "
+                       "for new street lights on Tuesday evening after a long debate.")
+    ingest(settings, store, [str(src)], counting)
+    article.write_text("Harbor council votes on budget\n\nThe harbor council rejected the street light budget on "
+                       "Tuesday evening, sending it back to committee for a cheaper plan.")
+    report = ingest(settings, store, [str(src)], counting)
+    assert report.replaced == 1
+    text = " ".join(_chunk_texts(store))
+    assert "rejected" in text and "approved" not in text
+    assert len(store.records()) == 1
+
+
+def test_prune_removes_articles_whose_file_disappeared(settings, store, counting, tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(EXAMPLES, src)
+    ingest(settings, store, [str(src)], counting)
+    (src / "lantern-festival.txt").unlink()
+    kept = ingest(settings, store, [str(src)], counting)
+    assert kept.pruned == 0 and any("Festival" in t for t in _titles(store))
+    report = ingest(settings, store, [str(src)], counting, prune=True)
+    assert report.pruned == 1
+    assert not any("Festival" in t for t in _titles(store))
+    assert "210,000" not in " ".join(_chunk_texts(store))
+
+
+def test_chunk_ids_are_deterministic_and_carry_article_and_position(settings, store, counting):
+    ingest(settings, store, [str(EXAMPLES)], counting)
+    got = store.chunks.get(include=["metadatas"])
+    for cid, meta in zip(got["ids"], got["metadatas"]):
+        h, pos = split_chunk_id(cid)
+        assert h == meta["article_hash"] and pos == meta["position"]
+        assert meta["title"]
+
+
+def test_shared_sample_keeps_the_article_and_drops_the_comment_form(settings, store, counting, tmp_path):
+    sample = SHARED / "samples" / "us-airstrikes-iraq-syria.txt"
+    if not sample.exists():
+        pytest.skip("shared sample not present")
+    ingest(settings, store, [str(sample)], counting)
+    text = "\n".join(_chunk_texts(store))
+    for gone in ("Leave a Reply", "Log Out", "Connecting to %s", "Akismet", "commenting using"):
+        assert gone not in text
+    original = sample.read_text(encoding="utf-8")
+    body_end = original.index("Leave a Reply")
+    # every paragraph of the article body survives
+    for paragraph in original[:body_end].split("\n\n")[1:]:
+        if paragraph.strip():
+            assert paragraph.strip().split("\n")[0][:60] in text
+
+
+def test_legacy_encodings_are_decoded_not_skipped(settings, store, counting, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "cp1252.txt").write_bytes("Café owners protest\n\nThe café owners of Åsgard Street said the “new rules” "
+                                     "would ruin their summer – a déjà vu of 2019.".encode("cp1252"))
+    (src / "latin1.txt").write_bytes("Zoë wins the regatta\n\nZoë Brænne won the Kettlevik regatta for the third "
+                                     "time, beating boats from Köln and Malmö.".encode("latin-1"))
+    report = ingest(settings, store, [str(src)], counting)
+    assert report.ingested == 2 and not report.skipped
+    text = " ".join(_chunk_texts(store))
+    assert "“new rules”" in text and "déjà vu" in text and "Zoë Brænne" in text and "Malmö" in text
+
+
+def test_bad_input_is_reported_one_line_each_and_the_rest_ingested(settings, store, counting, tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(EXAMPLES / "lantern-bridge-reopens.md", src)
+    (src / "empty.txt").write_text("")
+    (src / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 10)
+    with open(src / "huge.txt", "wb") as fh:
+        fh.truncate(21_000_000)
+    (src / "broken.html").write_text("<html><body><div><script>var x = 1;</script>")
+    (src / "broken.pdf").write_bytes(b"%PDF-1.4\nthis is not really a pdf")
+    (src / "photo.png").write_bytes(b"\x89PNG")
+    lines = (EXAMPLES / "wire-stories.jsonl").read_text().splitlines()
+    (src / "feed.jsonl").write_text("\n".join([lines[0], '{"title": "cut off", "text": "no end', lines[2]]) + "\n")
+    report = ingest(settings, store, [str(src), str(tmp_path / "missing-folder")], counting)
+    reasons = {s.source.rsplit("/", 1)[-1]: s.reason for s in report.skipped}
+    assert reasons["empty.txt"] == "empty file"
+    assert reasons["image.txt"] == "binary file, not text"
+    assert reasons["huge.txt"].startswith("too large")
+    assert "no article text" in reasons["broken.html"]
+    assert "PDF" in reasons["broken.pdf"]
+    assert "unsupported file type" in reasons["photo.png"]
+    assert "malformed JSON line" in reasons["feed.jsonl:2"]
+    assert reasons["missing-folder"] == "no such file or folder"
+    assert report.ingested == 3  # the markdown file and both good JSONL lines
+    assert len(report.skipped) == 8
+    assert "Skipped:" in report.summary() and "huge.txt: too large" in report.summary()
+
+
+def test_pdf_text_and_title_are_extracted(settings, store, counting, tmp_path):
+    pdf = tmp_path / "council.pdf"
+    make_pdf(pdf, "Kettlevik council minutes", [
+        "The Kettlevik town council met on 3 February and agreed to build a new harbour crane.",
+        "Councillor Bodil Aas said the crane would be ready before the fishing season opens in June."])
+    report = ingest(settings, store, [str(pdf)], counting)
+    assert report.ingested == 1, report.summary()
+    assert _titles(store) == ["Kettlevik council minutes"]
+    assert "Bodil Aas" in " ".join(_chunk_texts(store))
+
+
+def test_pages_and_feeds_are_fetched_over_http(settings, store, counting, http_dir):
+    root, base = http_dir
+    shutil.copy(EXAMPLES / "central-bank-rates.html", root / "rates.html")
+    (root / "festival.html").write_text(
+        "<html><head><title>Lantern parade route announced</title></head><body><article>"
+        "<h1>Lantern parade route announced</h1><p>The Lantern Festival parade will start at the fish market and end "
+        "at the Lantern Bridge, organiser Pell Amundsen said on Tuesday, adding that the route is two kilometres long."
+        "</p><p>Road closures begin at 6 p.m.</p></article></body></html>")
+    (root / "feed.xml").write_text(f"""<?xml version="1.0"?><rss version="2.0"><channel>
+<title>Harbor City Gazette (fictional)</title><link>{base}/</link><description>news</description>
+<item><title>Lantern parade route announced</title><link>{base}/festival.html</link>
+<pubDate>Tue, 18 Mar 2025 10:00:00 GMT</pubDate></item>
+<item><title>Gone story</title><link>{base}/missing.html</link><pubDate>Tue, 18 Mar 2025 11:00:00 GMT</pubDate></item>
+</channel></rss>""")
+    report = ingest(settings, store, [f"{base}/rates.html", f"{base}/feed.xml", "http://127.0.0.1:9/nothing"], counting)
+    assert report.ingested == 2, report.summary()
+    reasons = {s.source: s.reason for s in report.skipped}
+    assert reasons[f"{base}/missing.html"] == "unreachable (HTTP 404)"
+    assert reasons["http://127.0.0.1:9/nothing"].startswith("unreachable")
+    meta = {r.meta["title"]: r.meta for r in store.records()}
+    parade = meta["Lantern parade route announced"]
+    assert parade["outlet"] == "Harbor City Gazette (fictional)"
+    assert parade["published"] == "2025-03-18" and parade["url"] == f"{base}/festival.html"
+    assert meta["Central Bank of Examplia raises key rate to 4.5%"]["url"] == f"{base}/rates.html"
+
+
+def test_store_refuses_to_mix_embedding_models(settings, store, counting):
+    from bot.settings import Settings
+    from vectorstore.store import ArticleStore, StoreError
+
+    ingest(settings, store, [str(EXAMPLES / "lantern-festival.txt")], counting)
+    other = Settings(data_dir=settings.data_dir, embed_model="openai:text-embedding-3-small")
+    with pytest.raises(StoreError, match="built with embedding model 'all-MiniLM-L6-v2'"):
+        ArticleStore(other, client=store.client)
+
+
+def test_embedded_store_is_locked_against_a_second_process(settings, store):
+    from vectorstore.store import StoreError, open_store
+
+    with pytest.raises(StoreError, match="in use by another articlebot process.*CHROMA_HOST"):
+        open_store(settings)
