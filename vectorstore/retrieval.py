@@ -40,3 +40,6 @@ class Retriever:
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[Passage]:
         filters = filters or Filters()
         return self.store.query(self.embedder.embed_query(query), k, where=filters.where())
+
+    def refresh(self) -> None:
+        """Nothing cached yet on the dense-only path."""
