@@ -149,3 +149,17 @@ def test_help_is_instant_because_nothing_heavy_is_imported():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert out.stdout.strip() == "[]"
+
+
+def test_ingest_quiet_prints_nothing_and_plain_progress_when_not_a_terminal(tmp_path):
+    quiet = _cli(["ingest", str(EXAMPLES), "--quiet"], tmp_path)
+    assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
+    src = tmp_path / "more"
+    src.mkdir()
+    (src / "note.txt").write_text("Kettlevik harbour crane arrives\n\nThe new harbour crane arrived in Kettlevik "
+                                  "on Monday after a three-day journey by barge from the southern shipyards.")
+    (src / "blank.md").write_text("")
+    loud = _cli(["ingest", str(src)], tmp_path)  # stderr is a pipe here, as in cron or CI
+    assert "skipped " in loud.stderr and "blank.md: empty file" in loud.stderr
+    assert "\r" not in loud.stderr  # no progress-bar redraws in logs
+    assert "1 ingested" in loud.stdout
