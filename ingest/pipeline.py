@@ -69,12 +69,18 @@ def _meta_sig(article: Article) -> str:
     return hashlib.sha256(json.dumps([getattr(article, f) for f in META_FIELDS]).encode()).hexdigest()[:16]
 
 
-def _published_ts(date: str) -> int:
-    """Days since 1970-01-01, so Chroma can filter dates with $gte/$lte; -1 when unknown."""
+def _published_ts(article: Article) -> int:
+    """Days since 1970-01-01, so Chroma can filter dates with $gte/$lte; -1 when unknown.
+
+    A file's modification time is shown to users (marked as such) but is no publication date: date filters
+    and the recency prior treat it as unknown.
+    """
     import datetime as dt
 
+    if article.published_from == "file-time":
+        return -1
     try:
-        return (dt.date.fromisoformat(date) - dt.date(1970, 1, 1)).days
+        return (dt.date.fromisoformat(article.published) - dt.date(1970, 1, 1)).days
     except ValueError:
         return -1
 
@@ -192,7 +198,7 @@ class Ingestor:
 
     def _chunk_meta(self, a: Article, n_chunks: int, urls: list[str], now: float) -> dict:
         return {"article_hash": a.content_hash, "n_chunks": n_chunks, "title": a.title, "outlet": a.outlet,
-                "url": a.url, "path": a.path, "published": a.published, "published_ts": _published_ts(a.published),
+                "url": a.url, "path": a.path, "published": a.published, "published_ts": _published_ts(a),
                 "published_from": a.published_from, "author": a.author, "urls": json.dumps(urls),
                 "ingested_at": now}
 
@@ -213,7 +219,7 @@ class Ingestor:
             n = n_chunks if n_chunks is not None else self.by_key[a.source_key].n_chunks
             meta = {f: getattr(a, f) for f in META_FIELDS} | {
                 "origin": a.origin, "chunker": self.chunker, "meta_sig": _meta_sig(a),
-                "published_ts": _published_ts(a.published),
+                "published_ts": _published_ts(a),
                 "ingested_at": self.by_key[a.source_key].meta.get("ingested_at", time.time())
                 if a.source_key in self.by_key else time.time()}
             rec = Record(a.source_key, a.content_hash, n, meta)

@@ -1,0 +1,31 @@
+"""The answerer seam: LLM when one is configured, extractive otherwise. Chosen once, in build_answerer."""
+from __future__ import annotations
+
+from typing import Iterator, Protocol
+
+from bot.answer import Answer
+from bot.settings import Settings
+from vectorstore.passages import Passage
+
+Turn = tuple[str, str]  # (question, answer text), oldest first
+
+
+class Answerer(Protocol):
+    name: str
+
+    def answer(self, question: str, passages: list[Passage], history: list[Turn]) -> Answer: ...
+
+    def stream(self, question: str, passages: list[Passage], history: list[Turn]) -> Iterator[str | Answer]: ...
+
+    def condense(self, question: str, history: list[Turn]) -> str: ...
+
+
+def build_answerer(settings: Settings, embedder) -> Answerer:
+    from bot.extractive import ExtractiveAnswerer
+
+    extractive = ExtractiveAnswerer(embedder)
+    if settings.llm_configured:
+        from bot.llm import LLMAnswerer  # llama-index's LLM classes load only when an LLM is configured
+
+        return LLMAnswerer.from_settings(settings, fallback=extractive)
+    return extractive
