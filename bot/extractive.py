@@ -14,7 +14,7 @@ from typing import Iterator
 import numpy as np
 
 from bot.answer import Answer
-from bot.citations import citation
+from bot.citations import citation, strip_foreign_urls
 from vectorstore.passages import Passage
 
 NOT_FOUND = "I couldn't find anything about that in the articles."
@@ -86,7 +86,8 @@ class ExtractiveAnswerer:
         parts = []
         for sentence, pi in picked:
             n = numbers.setdefault(pi, len(numbers) + 1)
-            parts.append(f"{sentence} [{n}]")
+            # article text is untrusted too: a quoted sentence keeps only the sources' own links
+            parts.append(f"{strip_foreign_urls(sentence, passages)} [{n}]")
         cites = [citation(n, passages[pi]) for pi, n in sorted(numbers.items(), key=lambda kv: kv[1])]
         return Answer(" ".join(parts), cites, answerer=self.name)
 

@@ -121,3 +121,13 @@ def make_pdf(path: Path, title: str, lines: list[str]) -> None:
     out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
     out += b"trailer\n<< /Size %d /Root 1 0 R /Info 6 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
     path.write_bytes(bytes(out))
+
+
+@pytest.fixture
+def openai_server():
+    """A scripted OpenAI-compatible server on 127.0.0.1 (tests/peers/openai_server.py)."""
+    from peers.openai_server import OpenAIServer
+
+    server = OpenAIServer().start()
+    yield server
+    server.stop()
