@@ -22,3 +22,28 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def corpus_settings(data_dir: str | None):
+    """Settings for a store holding the whole eval corpus, ingesting it first if needed (about 7 min on 2 cores)."""
+    from bot.settings import Settings
+    from ingest.pipeline import ingest
+    from vectorstore.embeddings import build_embedder
+    from vectorstore.store import open_store
+
+    articles = eval_path(None, "articles.jsonl")
+    settings = Settings(data_dir=Path(data_dir) if data_dir else REPO / ".bench" / "realtimeqa")
+    store = open_store(settings)
+    try:
+        if store.count() == 0:
+            print(f"building the eval store in {settings.data_dir} (once; about 7 min) ...", flush=True)
+        # incremental: embeds nothing when the store is complete
+        ingest(settings, store, [str(articles)], build_embedder(settings))
+    finally:
+        store.close()
+    return settings
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]

@@ -76,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
 
     sub.add_parser("telegram", help="run the Telegram bot (TELEGRAM_BOT_TOKEN)")
-    sub.add_parser("health", help="check store, collection and embedding model; exit 1 if unhealthy")
+    p = sub.add_parser("health", help="check store, collection and embedding model; exit 1 if unhealthy")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="an empty collection is healthy (a freshly deployed bot before its first ingest)")
     return parser
 
 
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers"):
+    for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING if not args.verbose else logging.INFO)
 
     from bot.settings import Settings
@@ -95,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides["collection"] = collection
     settings = Settings(**overrides)
     from bot import commands
+    from vectorstore.store import StoreError
 
     handler = getattr(commands, f"cmd_{args.command}")
     try:
@@ -102,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except commands.UserError as exc:
+    except (commands.UserError, StoreError) as exc:  # StoreError: e.g. the Chroma server went away mid-run
         print(f"articlebot: {exc}", file=sys.stderr)
         return 2
 

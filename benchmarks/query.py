@@ -1,0 +1,80 @@
+"""Query latency on the 782-article eval corpus: retrieval alone, retrieval + extractive answer, and cold start.
+
+    python benchmarks/query.py [--data-dir DIR] [--rounds 2] [--cold-runs 3]
+
+Warm figures: the engine is built once, then every eval question is asked (as-of its date) `--rounds` times;
+p50/p95 over all of them. Cold start: wall time of a fresh `articlebot ask` process (imports, model load, index
+build, one answer), and of `articlebot --help`. Target: p50 <= 150 ms for retrieval + extractive on 2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+from _common import REPO, corpus_settings, eval_path, peak_rss_mb, percentile
+
+from bot.metrics import load_questions
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", help="store with the eval corpus (default .bench/realtimeqa, built if missing)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--cold-runs", type=int, default=3)
+    args = parser.parse_args()
+    questions = load_questions(eval_path(None, "questions.jsonl"))
+    settings = corpus_settings(args.data_dir)
+
+    from bot.engine import Engine
+
+    started = time.perf_counter()
+    engine = Engine.from_settings(settings)
+    engine.retrieve("warm up")  # builds the BM25 index and loads the model
+    warmup = time.perf_counter() - started
+    retrieval, answering = [], []
+    for _ in range(args.rounds):
+        for q in questions:
+            when = datetime.fromisoformat(q["date"].replace("/", "-")) if q.get("date") else None
+            t0 = time.perf_counter()
+            passages = engine.retrieve(q["question"], as_of=when)
+            t1 = time.perf_counter()
+            engine.answerer.answer(q["question"], passages, [])
+            t2 = time.perf_counter()
+            retrieval.append(1000 * (t1 - t0))
+            answering.append(1000 * (t2 - t0))
+    rss = peak_rss_mb()
+    chunks = engine.store.count()
+    engine.close()
+
+    env = {**os.environ, "ARTICLEBOT_DATA_DIR": str(settings.data_dir)}
+    cold = []
+    for _ in range(args.cold_runs):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "bot.cli", "ask", "What did the Fed decide about rates?"], cwd=REPO,
+                       env=env, check=True, capture_output=True)
+        cold.append(time.perf_counter() - t0)
+    helps = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "bot.cli", "--help"], cwd=REPO, env=env, check=True, capture_output=True)
+        helps.append(time.perf_counter() - t0)
+
+    n = len(retrieval)
+    print(f"{len(questions)} questions x {args.rounds} rounds on {chunks} chunks, {os.cpu_count()} cores\n")
+    print("| measure | p50 | p95 |\n|---|---|---|")
+    print(f"| retrieval (hybrid, k=5), warm | {statistics.median(retrieval):.0f} ms | {percentile(retrieval, 95):.0f} ms |")
+    print(f"| retrieval + extractive answer, warm | {statistics.median(answering):.0f} ms "
+          f"| {percentile(answering, 95):.0f} ms |")
+    print(f"| engine start in-process (model + index) | {warmup:.1f} s | |")
+    print(f"| cold `articlebot ask` (new process) | {statistics.median(cold):.1f} s | {max(cold):.1f} s (max) |")
+    print(f"| `articlebot --help` | {1000 * statistics.median(helps):.0f} ms | {1000 * max(helps):.0f} ms (max) |")
+    print(f"\npeak RSS of the warm process: {rss:.0f} MB; {n} timed queries")
+
+
+if __name__ == "__main__":
+    main()
