@@ -13,6 +13,15 @@ class Citation:
     published: str     # YYYY-MM-DD or ""
     source: str        # outlet
     text: str          # the cited chunk's text
+    published_from: str = ""  # where the date came from; "file-time" = only the file's modification time
+
+
+    @property
+    def when(self) -> str:
+        """The date as shown to people: a file's modification time is no publication date, and says so."""
+        if self.published and self.published_from == "file-time":
+            return f"file dated {self.published}"
+        return self.published
 
 
 @dataclass
@@ -35,7 +44,7 @@ class Answer:
         if self.citations:
             lines = ["Sources:"]
             for c in self.citations:
-                when = ", ".join(x for x in (c.source, c.published) if x)
+                when = ", ".join(x for x in (c.source, c.when) if x)
                 lines.append(f"[{c.n}] {c.title}" + (f" — {when}" if when else "") + (f", {c.url}" if c.url else ""))
             parts.append("\n".join(lines))
         return "\n\n".join(parts)

@@ -11,7 +11,8 @@ URL = re.compile(r"https?://[^\s\])>\"'<]+")
 
 
 def citation(n: int, p: Passage) -> Citation:
-    return Citation(n=n, title=p.title or "(untitled)", url=p.link, published=p.published, source=p.outlet, text=p.text)
+    return Citation(n=n, title=p.title or "(untitled)", url=p.link, published=p.published, source=p.outlet, text=p.text,
+                    published_from=p.published_from)
 
 
 def renumber(text: str, passages: list[Passage]) -> tuple[str, list[Citation]]:

@@ -69,6 +69,12 @@ def build_llm(settings: Settings):
                       openai_client=client)
 
 
+def _date(p: Passage) -> str:
+    if not p.published:
+        return "date unknown"
+    return f"file dated {p.published}" if p.published_from == "file-time" else p.published
+
+
 class LLMAnswerer:
     name = "llm"
 
@@ -86,7 +92,7 @@ class LLMAnswerer:
         from llama_index.core.llms import ChatMessage, MessageRole
 
         sources = "\n\n".join(load("source").format(n=i, title=p.title or "(untitled)", outlet=p.outlet or "unknown outlet",
-                                                    published=p.published or "date unknown", text=p.text.strip())
+                                                    published=_date(p), text=p.text.strip())
                               for i, p in enumerate(passages, 1))
         past = ""
         if history:

@@ -40,6 +40,8 @@ def test_answer_cites_the_article_it_quotes(engine):
     assert "86 million crowns" in first.text
     rendered = answer.render_text()
     assert "Sources:" in rendered and "[1] Lantern Bridge reopens" in rendered
+    # a .md file has only its modification time: shown as that, not as a publication date
+    assert first.published_from == "file-time" and f"file dated {first.published}" in rendered
 
 
 def test_question_the_articles_cannot_answer_says_so(engine):

@@ -12,6 +12,7 @@ Measured on shared/eval/realtimeqa-2023-01 (97 answerable questions, top 5; benc
 """
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from dataclasses import dataclass
@@ -75,6 +76,8 @@ class _Index:
         import bm25s
         import Stemmer
 
+        # bm25s sets its own logger to DEBUG on import, which would print into every CLI and chat reply
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
         self.ids, self.docs, self.metas = store.all_chunks()
         self.row = {cid: i for i, cid in enumerate(self.ids)}
         self.stemmer = Stemmer.Stemmer("english")
