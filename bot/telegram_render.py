@@ -1,0 +1,120 @@
+"""Telegram HTML for an engine Answer: escaped text, a linked "Sources:" list, and splitting at Telegram's 4096 limit.
+
+Everything that comes from an article (title, outlet, url) is escaped: titles are attacker-controlled text as far as
+Telegram's HTML parser is concerned.
+"""
+from __future__ import annotations
+
+import html
+import re
+
+from bot.answer import Answer, Citation
+
+LIMIT = 4096
+_LINKABLE = re.compile(r"^(https?|tg)://", re.I)
+_TOKEN = re.compile(r"<[^>]*>|&#?\w+;|[^<&]", re.S)
+_TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)")
+
+
+def escape(text: str) -> str:
+    return html.escape(text or "", quote=True)
+
+
+def render_citation(c: Citation) -> str:
+    title = escape(c.title or c.url or "untitled")
+    # a file path is not a link Telegram could open; show the title only
+    head = f'<a href="{escape(c.url)}">{title}</a>' if c.url and _LINKABLE.match(c.url) else title
+    when = ", ".join(escape(x) for x in (c.source, c.when) if x)
+    return f"[{c.n}] {head}" + (f" — {when}" if when else "")
+
+
+def render_answer(answer: Answer) -> str:
+    """The whole reply as Telegram HTML (may exceed LIMIT; pass it through split_html)."""
+    parts = [escape(answer.text)]
+    if answer.note:
+        parts.append(f"<i>({escape(answer.note)})</i>")
+    if answer.citations:
+        parts.append("\n".join(["<b>Sources:</b>"] + [render_citation(c) for c in answer.citations]))
+    return "\n\n".join(parts)
+
+
+def _tag(token: str) -> tuple[bool, str] | None:
+    """(is_closing, name) for a tag token, None for text/entities."""
+    m = _TAG.match(token)
+    return (m.group(1) == "/", m.group(2).lower()) if m else None
+
+
+def split_html(text: str, limit: int = LIMIT) -> list[str]:
+    """Cut `text` into parts of at most `limit` characters, each valid HTML on its own.
+
+    Cuts prefer paragraph breaks, then line breaks, then spaces, and prefer places where no tag is open. Only when
+    an element is itself too long is it cut inside, and then its tags are closed and reopened around the cut.
+    Entities and tags are never cut.
+    """
+    if len(text) <= limit:
+        return [text] if text.strip() else []
+    tokens = _TOKEN.findall(text)
+    parts: list[str] = []
+    stack: list[str] = []          # open tags (full opening token) at the current position
+    i = 0
+    while i < len(tokens):
+        while i < len(tokens) and tokens[i] in ("\n", " ") and not stack:
+            i += 1  # a part never starts with the whitespace we cut at
+        if i >= len(tokens):
+            break
+        prefix = "".join(stack)
+        size = len(prefix)
+        local = list(stack)
+        best: dict[int, tuple[int, int]] = {}  # rank -> (last token index to cut after, size); lower rank is better
+        j = i
+        while j < len(tokens):
+            tok = tokens[j]
+            tag = _tag(tok)
+            if tag:
+                closing, name = tag
+                if closing:
+                    if local and _tag(local[-1])[1] == name:
+                        local.pop()
+                elif not tok.endswith("/>"):
+                    local.append(tok)
+            closers = sum(len(_tag(t)[1]) + 3 for t in local)
+            if size + len(tok) + closers > limit:
+                break
+            size += len(tok)
+            nxt = tokens[j + 1] if j + 1 < len(tokens) else ""
+            depth0 = not local
+            if nxt == "":
+                best[0] = (j, size)
+            elif tok == "\n" and nxt == "\n":
+                best[1 if depth0 else 4] = (j, size)
+            elif nxt == "\n":
+                best[2 if depth0 else 5] = (j, size)
+            elif nxt == " ":
+                best[3 if depth0 else 6] = (j, size)
+            if not tag:
+                best[7] = (j, size)  # any text boundary, last resort
+            j += 1
+        if not best:  # a single token longer than the limit: cannot happen with sane limits
+            raise ValueError(f"cannot split HTML into parts of {limit} characters")
+        # a paragraph break near the start would make a tiny part: only take cuts that fill a quarter of it
+        full = [r for r, (_, at) in best.items() if r == 0 or at >= limit // 4]
+        cut = best[min(full or best)][0]
+        # replay the stack up to the cut to know which tags to close and reopen
+        body = tokens[i:cut + 1]
+        for tok in body:
+            tag = _tag(tok)
+            if tag:
+                closing, name = tag
+                if closing:
+                    if stack and _tag(stack[-1])[1] == name:
+                        stack.pop()
+                elif not tok.endswith("/>"):
+                    stack.append(tok)
+        chunk = prefix + "".join(body)
+        if not stack:
+            chunk = chunk.rstrip()
+        chunk += "".join(f"</{_tag(t)[1]}>" for t in reversed(stack))
+        if chunk.strip():
+            parts.append(chunk)
+        i = cut + 1
+    return parts

@@ -1,0 +1,505 @@
+"""The Telegram front end against a Bot-API-compatible server on 127.0.0.1 (tests/peers/botapi_server.py).
+
+The real python-telegram-bot Application polls the loopback server, the real engine answers from the example
+articles, and the tests read what the bot sent back.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import EXAMPLES, REPO
+from peers.botapi_server import BOT_ID, BOT_USERNAME, TOKEN, AppThread, BotAPIServer
+
+ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "tg-spoiler",
+                "span", "blockquote"}
+HOSTILE = '<b>Fed & "rates"</b> *now*'
+
+
+# --- fixtures ----------------------------------------------------------------------------------
+@pytest.fixture
+def api():
+    server = BotAPIServer().start()
+    yield server
+    server.stop()
+
+
+def _engine(settings, embedder, answerer=None, sources=(str(EXAMPLES),)):
+    from bot.answerers import build_answerer
+    from bot.engine import Engine
+    from bot.memory import Memory
+    from vectorstore.store import open_store
+
+    store = open_store(settings)
+    engine = Engine(settings, store, embedder, answerer or build_answerer(settings, embedder),
+                    Memory(settings.data_dir / "memory.sqlite3", settings.memory_turns))
+    if sources:
+        engine.ingest(list(sources))
+    return engine
+
+
+@pytest.fixture
+def make_bot(api, tmp_path, embedder):
+    """make_bot(**settings) -> engine, with the bot polling `api` until the test ends."""
+    from bot.settings import Settings
+    from bot.telegram_bot import build_application
+
+    running = []
+
+    def make(sources=(str(EXAMPLES),), webhook=None, **overrides):
+        values = dict(data_dir=tmp_path / "data", telegram_bot_token=TOKEN, telegram_base_url=api.base_url)
+        values.update(overrides)
+        settings = Settings(**values)
+        engine = _engine(settings, embedder, sources=sources)
+        runner = AppThread(build_application(settings, engine), webhook=webhook)
+        running.append((runner, engine))
+        runner.start()
+        return engine
+
+    yield make
+    for runner, engine in running:
+        runner.stop()
+        engine.close()
+
+
+def reply(api, chat_id, n=1, timeout=60):
+    """The first n messages the bot sent to chat_id (waits for them)."""
+    return api.wait_for(lambda s: len(s.texts(chat_id)) >= n and s.texts(chat_id)[:n], timeout)
+
+
+class TelegramHTML(HTMLParser):
+    """Checks a message the way Telegram's HTML parse mode would: known tags, balanced, valid entities."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack, self.text, self.links, self.errors = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in ALLOWED_TAGS:
+            self.errors.append(f"tag <{tag}>")
+        if tag == "a":
+            self.links.append(dict(attrs).get("href"))
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"unbalanced </{tag}>")
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    @classmethod
+    def check(cls, html: str) -> "TelegramHTML":
+        bad_amp = re.findall(r"&(?!(?:amp|lt|gt|quot|#\d+|#x[0-9a-fA-F]+);)", html)
+        parser = cls()
+        parser.feed(html)
+        parser.close()
+        assert not bad_amp, f"raw & in {html!r}"
+        assert not parser.errors and not parser.stack, (parser.errors, parser.stack, html)
+        return parser
+
+    @property
+    def plain(self) -> str:
+        return "".join(self.text)
+
+
+# --- rendering (unit) --------------------------------------------------------------------------
+def test_hostile_title_and_url_render_literally():
+    from bot.answer import Answer, Citation
+    from bot.telegram_render import render_answer
+
+    url = 'https://example.com/a?x=1&y="2"><script>'
+    answer = Answer("Rates went up <fast> & far [1] [2].", [
+        Citation(1, HOSTILE, url, "2025-03-20", "Quill & Co <Ltd>", "t"),
+        Citation(2, "A file", "/data/articles/a file.md", "", "", "t")])
+    html = render_answer(answer)
+    parsed = TelegramHTML.check(html)
+    assert HOSTILE in parsed.plain
+    assert "Rates went up <fast> & far [1] [2]." in parsed.plain
+    assert "Quill & Co <Ltd>, 2025-03-20" in parsed.plain
+    assert parsed.links == [url]                       # the file path is not a link
+    assert "[2] A file" in parsed.plain
+    assert "<b>Fed" not in html and "&lt;b&gt;Fed &amp; &quot;rates&quot;&lt;/b&gt; *now*" in html
+
+
+def test_ten_thousand_character_answer_splits_into_valid_parts():
+    from bot.answer import Answer, Citation
+    from bot.telegram_render import LIMIT, render_answer, split_html
+
+    sentence = "Prices & wages <rose> by \"3%\" in the region, officials said [1]. "
+    paragraphs = [(sentence * (4 + i % 5)).strip() for i in range(60)]
+    text = "\n\n".join(paragraphs)
+    assert len(text) > 10_000
+    answer = Answer(text, [Citation(i, f"Title {i} & <more>", f"https://x.example/{i}?a=1&b=2", "2025-01-0%d" % (i % 9 + 1),
+                                    "Outlet", "t") for i in range(1, 12)])
+    html = render_answer(answer)
+    parts = split_html(html)
+    assert len(parts) >= 3
+    for part in parts:
+        assert 0 < len(part) <= LIMIT
+        TelegramHTML.check(part)
+    # every part but the last ends at a paragraph boundary: nothing lost, nothing cut mid-sentence
+    assert "\n\n".join(parts) == html
+    whole = TelegramHTML.check(html).plain
+    assert "".join(TelegramHTML.check(p).plain for p in parts).replace("\n", "") == whole.replace("\n", "")
+
+
+def test_split_falls_back_to_lines_words_and_reopens_a_too_long_tag():
+    from bot.telegram_render import split_html
+
+    lines = "\n".join(f"line {i} &amp; more" for i in range(400))
+    parts = split_html(lines, 500)
+    assert all(len(p) <= 500 and not p.startswith("\n") for p in parts)
+    assert all(p.endswith("more") for p in parts)     # cut at line ends, never inside "&amp;"
+    words = " ".join(["word&lt;"] * 300)
+    assert all(p.endswith("word&lt;") for p in split_html(words, 200))
+    long_link = '<a href="https://x.example/?q=1&amp;r=2">' + "very long title " * 60 + "</a> tail"
+    parts = split_html(long_link, 300)
+    assert len(parts) > 1
+    for part in parts:
+        assert len(part) <= 300
+        assert TelegramHTML.check(part).links == ["https://x.example/?q=1&r=2"]
+
+
+# --- the bot, end to end -----------------------------------------------------------------------
+def test_question_answered_with_citations_and_links(api, make_bot):
+    make_bot()
+    assert api.wait_for(lambda s: s.sent(method="setMyCommands"), 10)
+    commands = {c["command"] for c in api.sent(method="setMyCommands")[0].params["commands"]}
+    assert {"ask", "help", "sources", "reset", "ingest"} <= commands
+
+    api.push_text(101, 1, "When did the Glacier Lake ferry resume?")
+    call = api.wait_for(lambda s: s.sent(101), 60)[0]
+    text = call.params["text"]
+    assert call.params["parse_mode"] == "HTML"
+    assert call.params["link_preview_options"]["is_disabled"] is True
+    parsed = TelegramHTML.check(text)
+    assert "three weeks earlier than usual" in parsed.plain and "[1]" in parsed.plain
+    assert "Sources:" in parsed.plain
+    assert "https://northwind-wire.example/2025/03/21/glacier-lake-ferry" in parsed.links
+    assert "Ferry service returns to Glacier Lake after ice melts early" in parsed.plain
+    assert any(c.params.get("action") == "typing" for c in api.sent(101, "sendChatAction"))
+
+    api.push_text(101, 1, "How much did the Lantern Bridge repair cost?")
+    second = TelegramHTML.check(reply(api, 101, 2)[1])
+    assert "86 million crowns" in second.plain
+    assert "[1] Lantern Bridge reopens to traffic after two-year repair" in second.plain
+    assert not second.links  # a file article has no link, only its title
+
+
+def test_commands(api, make_bot, http_dir):
+    root, base = http_dir
+    (root / "tunnel.html").write_text(
+        "<html><head><title>Quillfeather Tunnel opens under the harbor</title></head><body><article>"
+        "<h1>Quillfeather Tunnel opens under the harbor</h1><p>The Quillfeather Tunnel, which cost 42 million crowns, "
+        "opened on Tuesday after four years of work, the harbor authority said. It will carry "
+        "twelve thousand cars a day between the two shores of Harbor City.</p></article></body></html>")
+    engine = make_bot(telegram_admins={9})
+    api.push_text(201, 9, "/start")
+    start = TelegramHTML.check(reply(api, 201)[0]).plain
+    assert "5 articles" in start and "2025-03-20 to 2025-03-22" in start and "/ingest" in start
+
+    api.push_text(202, 9, "/help")
+    assert "5 articles" in TelegramHTML.check(reply(api, 202)[0]).plain
+
+    api.push_text(203, 9, "/sources")
+    sources = TelegramHTML.check(reply(api, 203)[0])
+    assert "Ferry service returns to Glacier Lake after ice melts early" in sources.plain
+    assert "Central Bank of Examplia raises key rate to 4.5%" in sources.plain
+    assert len([line for line in sources.plain.splitlines() if line.startswith("•")]) == 5
+
+    api.push_text(204, 9, "/ask How much did the Lantern Bridge repair cost?")
+    assert "86 million crowns" in reply(api, 204)[0]
+    assert engine.memory.history("tg:204")
+    api.push_text(204, 9, "/reset")
+    assert "forgotten" in reply(api, 204, 2)[1]
+    assert engine.memory.history("tg:204") == []
+
+    api.push_text(205, 9, "/ask")
+    assert "Ask me a question" in reply(api, 205)[0]
+
+    api.push_text(206, 9, f"/ingest {base}/tunnel.html")
+    assert "1 ingested" in reply(api, 206, timeout=90)[0]
+    api.push_text(206, 9, "How much did the Quillfeather Tunnel cost?")
+    answer = TelegramHTML.check(reply(api, 206, 2)[1])
+    assert "42 million crowns" in answer.plain and "Quillfeather Tunnel opens under the harbor" in answer.plain
+    assert f"{base}/tunnel.html" in answer.links
+
+
+def test_ingest_command_is_for_admins_only(api, make_bot, http_dir):
+    root, base = http_dir
+    make_bot(telegram_admins={9}, telegram_allowed_users={10})
+    api.push_text(301, 10, f"/ingest {base}/nothing.html")
+    assert reply(api, 301)[0] == "Only the bot's admins can add articles."
+    api.push_text(302, 9, "/ingest")
+    assert "Usage: /ingest URL" in reply(api, 302)[0]
+
+
+def test_group_answers_only_when_addressed(api, make_bot):
+    engine = make_bot()
+    group = -100500
+    api.push_text(group, 5, "Who is the governor of the Central Bank of Examplia?", chat_type="supergroup")
+    mention = api.push_text(group, 5, f"@{BOT_USERNAME} How much did the Lantern Bridge repair cost?",
+                            chat_type="supergroup")
+    first = api.wait_for(lambda s: s.sent(group), 60)
+    assert len(first) == 1 and "86 million crowns" in first[0].params["text"]
+    assert first[0].params["reply_parameters"]["message_id"] == api.pushed_message_id(mention)
+    # the mention is stripped from the question the engine saw
+    assert engine.memory.history(f"tg:{group}")[0][0] == "How much did the Lantern Bridge repair cost?"
+
+    api.push_text(group, 6, "When did the Glacier Lake ferry resume?", chat_type="supergroup", reply_to_bot=True)
+    assert "three weeks earlier" in reply(api, group, 2)[1]
+    api.push_text(group, 6, f"/ask@{BOT_USERNAME} What happened at the lantern festival?", chat_type="supergroup")
+    assert "210,000 visitors" in reply(api, group, 3)[2]
+    api.push_text(group, 6, "just chatting about the lantern festival", chat_type="supergroup")
+    api.push_text(group, 6, f"/help@{BOT_USERNAME}", chat_type="supergroup")
+    help_text = reply(api, group, 4)[3]
+    assert "Mention me" in help_text
+    time.sleep(0.5)
+    assert len(api.sent(group)) == 4  # the chatter got no answer
+
+
+def test_follow_up_stays_in_its_own_chat(api, make_bot):
+    engine = make_bot()
+    api.push_text(401, 1, "Who is the governor of the Central Bank of Examplia?")
+    reply(api, 401)
+    api.push_text(402, 2, "How much did the Lantern Bridge repair cost?")
+    reply(api, 402)
+    api.push_text(401, 1, "What inflation did she report?")
+    assert "6.1 percent" in reply(api, 401, 2)[1]
+    assert [q for q, _ in engine.memory.history("tg:401")] == [
+        "Who is the governor of the Central Bank of Examplia?", "What inflation did she report?"]
+    assert [q for q, _ in engine.memory.history("tg:402")] == ["How much did the Lantern Bridge repair cost?"]
+
+
+def test_twenty_chats_at_once_all_answered_correctly(api, make_bot):
+    make_bot()
+    questions = [("How much did the Lantern Bridge repair cost?", "86 million crowns"),
+                 ("When did the Glacier Lake ferry resume?", "three weeks earlier"),
+                 ("How many visitors came to the Lantern Festival?", "210,000"),
+                 ("What did the central bank decide about interest rates?", "4.5 percent")]
+    chats = {1000 + i: questions[i % len(questions)] for i in range(20)}
+    for chat, (question, _) in chats.items():
+        api.push_text(chat, chat, question)
+    api.wait_for(lambda s: all(s.sent(chat) for chat in chats), 180)
+    for chat, (_, expected) in chats.items():
+        texts = api.texts(chat)
+        assert len(texts) == 1 and expected in texts[0], (chat, texts)
+
+
+def test_allowlist_refuses_once_politely(api, make_bot):
+    make_bot(telegram_allowed_users={1}, telegram_allowed_chats={-7})
+    api.push_text(501, 2, "How much did the Lantern Bridge repair cost?")
+    api.push_text(501, 2, "Hello? Anyone?")
+    api.push_text(502, 1, "How much did the Lantern Bridge repair cost?")
+    api.push_text(-7, 3, f"@{BOT_USERNAME} When did the Glacier Lake ferry resume?", chat_type="group")
+    assert "86 million crowns" in reply(api, 502)[0]
+    assert "three weeks earlier" in reply(api, -7)[0]
+    assert "private" in reply(api, 501)[0]
+    time.sleep(1.0)
+    assert len(api.sent(501)) == 1  # refused once, not once per message
+
+
+def test_admin_document_upload_is_ingested_then_answerable(api, make_bot, tmp_path):
+    make_bot(telegram_admins={7}, telegram_allowed_users={8})
+    body = ("# Quillfeather Tunnel opens under the harbor\n\n*The Harbor City Gazette (fictional) — 2 April 2025*\n\n"
+            "The Quillfeather Tunnel, which cost 42 million crowns, opened on Tuesday after four years of work, the "
+            "harbor authority said. It will carry twelve thousand cars a day.\n").encode()
+    api.push_document(601, 8, "tunnel.md", body)
+    assert "admins" in reply(api, 601)[0]
+    api.push_document(602, 7, "notes.exe", b"MZ")
+    assert "notes.exe is not one of them" in reply(api, 602)[0]
+
+    api.push_document(603, 7, "quillfeather tunnel.md", body, mime_type="text/markdown")
+    assert "1 ingested" in reply(api, 603, timeout=90)[0]
+    saved = list((tmp_path / "data" / "uploads").rglob("quillfeather tunnel.md"))
+    assert len(saved) == 1 and saved[0].read_bytes() == body
+    api.push_text(603, 7, "How much did the Quillfeather Tunnel cost?")
+    answer = TelegramHTML.check(reply(api, 603, 2)[1]).plain
+    assert "42 million crowns" in answer and "Quillfeather Tunnel opens under the harbor" in answer
+
+
+def test_hostile_titles_are_escaped_in_the_chat(api, make_bot, tmp_path):
+    wire = tmp_path / "hostile.jsonl"
+    wire.write_text(json.dumps({
+        "id": "h1", "url": "https://quill.example/fed?x=1&y=2", "title": HOSTILE, "published": "2025-03-23",
+        "source": "The <i>Quill</i>",
+        "text": "The Federal Reserve of Examplia held rates at 3.25 percent on Sunday, surprising traders who "
+                "had expected a cut after two months of falling prices."}) + "\n")
+    make_bot(sources=(str(EXAMPLES), str(wire)))
+    api.push_text(701, 1, "What did the Federal Reserve of Examplia do with rates?")
+    text = reply(api, 701)[0]
+    parsed = TelegramHTML.check(text)
+    assert "3.25 percent" in parsed.plain
+    assert HOSTILE in parsed.plain and "The <i>Quill</i>" in parsed.plain
+    assert "https://quill.example/fed?x=1&y=2" in parsed.links
+    assert "&lt;b&gt;Fed &amp; &quot;rates&quot;&lt;/b&gt; *now*" in text
+
+
+def test_llm_failure_is_answered_gracefully(api, make_bot):
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    engine = make_bot(openai_base_url=f"http://127.0.0.1:{closed}/v1", openai_api_key="test",
+                      openai_max_retries=0, openai_timeout=5)
+    assert engine.answerer.name == "llm"
+    api.push_text(801, 1, "How much did the Lantern Bridge repair cost?")
+    text = api.wait_for(lambda s: [c.params["text"] for c in s.calls if c.method in ("sendMessage", "editMessageText")
+                                   and "Sources" in c.params.get("text", "")], 90)[-1]
+    parsed = TelegramHTML.check(text)
+    assert "86 million crowns" in parsed.plain and "could not be reached" in parsed.plain
+    assert "Sorry, something went wrong" not in " ".join(api.texts(801))
+
+
+def test_llm_answer_streams_by_editing_one_message(api, make_bot, openai_server):
+    engine = make_bot(openai_base_url=openai_server_url(openai_server), openai_api_key="test")
+    assert engine.answerer.name == "llm"
+    api.push_text(802, 1, "How much did the Lantern Bridge repair cost?")
+    final = api.wait_for(lambda s: [c for c in s.calls if c.method in ("sendMessage", "editMessageText")
+                                    and "Sources" in c.params.get("text", "")], 60)[-1]
+    parsed = TelegramHTML.check(final.params["text"])
+    assert "The answer is in the sources [1]." in parsed.plain
+    assert "Lantern Bridge reopens" in parsed.plain
+    drafts = api.sent(802)
+    assert len(drafts) == 1 and drafts[0].params["text"].endswith(" …")  # a draft as the text arrived ...
+    assert final.method == "editMessageText"                              # ... replaced in place by the answer
+    assert int(final.params["message_id"]) == drafts[0].result["message_id"]
+
+
+def openai_server_url(server) -> str:
+    for name in ("base_url", "url"):
+        value = getattr(server, name, None)
+        if value:
+            return value if value.rstrip("/").endswith("/v1") else value.rstrip("/") + "/v1"
+    raise AssertionError("the OpenAI peer exposes no url")
+
+
+def test_retry_after_is_retried_and_the_answer_arrives(api, make_bot):
+    make_bot()
+    api.fail_next("sendMessage", retry_after=1)
+    api.push_text(901, 1, "How much did the Lantern Bridge repair cost?")
+    assert "86 million crowns" in reply(api, 901)[0]
+    attempts = [c for c in api.calls if c.method == "sendMessage" and int(c.params["chat_id"]) == 901]
+    assert attempts  # the successful one is recorded; the 429 one too:
+    assert any(c.result == "429" for c in api.calls if c.method == "sendMessage")
+
+
+def test_per_user_throttle_says_slow_down_once(api, make_bot):
+    make_bot(telegram_user_rate=2)
+    for _ in range(5):
+        api.push_text(1101, 3, "How much did the Lantern Bridge repair cost?")
+    api.wait_for(lambda s: len(s.texts(1101)) >= 3, 90)
+    time.sleep(1.0)
+    texts = api.texts(1101)
+    assert sum("86 million crowns" in t for t in texts) == 2
+    assert sum("faster than I can keep up" in t for t in texts) == 1 and len(texts) == 3
+
+
+def test_engine_error_gets_a_polite_reply(api, make_bot, caplog):
+    engine = make_bot()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("store exploded")
+
+    engine.ask = broken
+    uid = api.push_text(1201, 1, "How much did the Lantern Bridge repair cost?")
+    assert reply(api, 1201)[0] == "Sorry, something went wrong — please try again."
+    assert any(f"update {uid}" in r.getMessage() for r in caplog.records)
+
+
+def test_webhook_needs_the_right_secret(api, make_bot):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    make_bot(webhook=dict(listen="127.0.0.1", port=port, url_path="hook", secret_token="s3cret-Token",
+                          webhook_url="https://bot.example/hook"))
+    assert api.webhook["url"] == "https://bot.example/hook" and api.webhook["secret_token"] == "s3cret-Token"
+    update = {"update_id": 77, "message": api.make_message(1301, 1, "How much did the Lantern Bridge repair cost?")}
+    wrong = httpx.post(f"http://127.0.0.1:{port}/hook", json=update,
+                       headers={"X-Telegram-Bot-Api-Secret-Token": "guess"}, timeout=10)
+    assert wrong.status_code == 403
+    missing = httpx.post(f"http://127.0.0.1:{port}/hook", json=update, timeout=10)
+    assert missing.status_code == 403
+    time.sleep(1.0)
+    assert api.sent(1301) == []
+    right = httpx.post(f"http://127.0.0.1:{port}/hook", json=update,
+                       headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-Token"}, timeout=10)
+    assert right.status_code == 200
+    assert "86 million crowns" in reply(api, 1301)[0]
+
+
+# --- start-up ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("token", [None, "not-a-token", "123:short", "abc:" + "x" * 35])
+def test_missing_or_malformed_token_is_one_line_exit_2(token, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    if token:
+        env["TELEGRAM_BOT_TOKEN"] = token
+    proc = subprocess.run([sys.executable, "-m", "bot.cli", "telegram"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "TELEGRAM_BOT_TOKEN" in lines[0] and "Traceback" not in proc.stderr
+    if token:
+        assert token not in proc.stderr
+
+
+def test_token_never_reaches_the_logs(caplog):
+    from bot.telegram_bot import TokenFilter
+
+    logger = logging.getLogger("httpx")
+    flt = TokenFilter(TOKEN)
+    caplog.handler.addFilter(flt)
+    try:
+        with caplog.at_level(logging.INFO):
+            logger.info('HTTP Request: POST %s "HTTP/1.1 200 OK"', f"https://api.telegram.org/bot{TOKEN}/getMe")
+            try:
+                raise ValueError(f"boom at /bot{TOKEN}/sendMessage")
+            except ValueError:
+                logging.getLogger("telegram.ext").exception("failed")
+    finally:
+        caplog.handler.removeFilter(flt)
+    assert TOKEN not in caplog.text and "/bot<token>/getMe" in caplog.text
+    assert "boom at /bot<token>/sendMessage" in caplog.text
+
+
+def test_token_pattern_accepts_real_shaped_tokens():
+    from bot.telegram_bot import token_problem
+
+    assert token_problem(TOKEN) is None
+    assert token_problem("7012345678:AAH-3_fake_but_well_formed_token_xyz") is None
+    assert token_problem("") and token_problem("123456789") and token_problem("123456789:short")
+
+
+def test_admins_alone_do_not_close_the_bot(settings):
+    from bot.telegram_bot import TelegramFrontEnd
+
+    class Engine:
+        answerer = None
+
+    assert TelegramFrontEnd(settings, Engine()).open_to_everyone
+    assert TelegramFrontEnd(settings.model_copy(update={"telegram_admins": frozenset({1})}), Engine()).open_to_everyone
+    closed = settings.model_copy(update={"telegram_allowed_chats": frozenset({-5})})
+    assert not TelegramFrontEnd(closed, Engine()).open_to_everyone
+
+
+def test_bad_webhook_secret_is_one_line_exit_2(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
+    env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_WEBHOOK_URL="https://bot.example/hook",
+               TELEGRAM_WEBHOOK_SECRET="has spaces & symbols")
+    proc = subprocess.run([sys.executable, "-m", "bot.cli", "telegram"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "TELEGRAM_WEBHOOK_SECRET" in proc.stderr and TOKEN not in proc.stderr
