@@ -120,3 +120,17 @@ def test_refresh_makes_new_articles_searchable(retriever, settings, store, embed
     ingest(settings, store, [str(extra)], embedder)
     retriever.refresh()
     assert search(retriever, "lighthouse keeper retires")[0].title == "Lighthouse keeper retires"
+
+
+def test_articles_ingested_by_another_writer_are_picked_up_without_refresh(retriever, settings, store, embedder,
+                                                                         tmp_path, monkeypatch):
+    """A bot on a Chroma server never hears of an `articlebot ingest` run elsewhere: it notices the store changed."""
+    import vectorstore.retrieval as retrieval
+
+    assert search(retriever, "harbour seal pup rescued")[0].title != "Seal pup rescued at the north pier"
+    extra = tmp_path / "seal.jsonl"
+    extra.write_text(json.dumps(article("Seal pup rescued at the north pier", "Volunteers rescued a harbour seal "
+                                        "pup tangled in fishing line at the north pier on Sunday. " + FILLER, "2025-03-19")))
+    ingest(settings, store, [str(extra)], embedder)  # no retriever.refresh(): as if another process wrote it
+    monkeypatch.setattr(retrieval, "RECHECK_SECONDS", 0.0)
+    assert search(retriever, "harbour seal pup rescued")[0].title == "Seal pup rescued at the north pier"

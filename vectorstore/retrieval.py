@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -32,6 +33,7 @@ RECENT_BOOST = 0.2        # published within RECENT_DAYS before as_of
 RECENT_BOOST_TIMELY = 0.6  # ... when the question itself asks about recent events
 FUTURE_PENALTY = 0.4      # published after as_of: not news "as of" then
 MAX_PASSAGE_TOKENS = 512
+RECHECK_SECONDS = 10.0    # how often a long-running bot looks for articles another process ingested
 NEAR_DUPLICATE = 0.6      # Jaccard of word 5-shingles above which two passages say the same thing
 
 TIMELY = re.compile(r"\b(this (week|month|year|weekend|morning)|last (week|month|weekend|night)|yesterday|today|"
@@ -122,6 +124,8 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self._index: _Index | None = None
+        self._version: tuple[int, int] | None = None
+        self._checked = 0.0
         self._lock = threading.Lock()
         self._tokenizer = None
 
@@ -131,8 +135,17 @@ class Retriever:
             self._index = None
 
     def index(self) -> _Index:
+        """The in-memory index, rebuilt when the store changed (e.g. `articlebot ingest` run beside a bot on a Chroma
+        server); the check costs two count calls and runs at most every RECHECK_SECONDS."""
         with self._lock:
+            now = time.monotonic()
+            if self._index is not None and now - self._checked >= RECHECK_SECONDS:
+                self._checked = now
+                if self.store.version() != self._version:
+                    self._index = None
             if self._index is None:
+                self._version = self.store.version()
+                self._checked = now
                 self._index = _Index(self.store)
             return self._index
 

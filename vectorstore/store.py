@@ -96,6 +96,33 @@ class DataDirLock:
         self._lock.release()
 
 
+class _ServerGuard:
+    """A Chroma server collection whose network failures become one StoreError the operator can act on.
+
+    Without it a server that goes away mid-run surfaces as an httpx traceback from deep inside chromadb.
+    """
+
+    def __init__(self, target, where: str):
+        self._target = target
+        self._where = where
+
+    def __getattr__(self, name):
+        import httpx
+
+        attr = getattr(self._target, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            try:
+                return attr(*args, **kwargs)
+            except httpx.TransportError as exc:
+                raise StoreError(f"lost the Chroma server at {self._where} ({type(exc).__name__}: {exc}). "
+                                 "Is it running? Re-run the same command once it is back; "
+                                 "what was written is kept.") from None
+        return call
+
+
 def open_client(settings: Settings):
     """Embedded Chroma under the data dir unless CHROMA_HOST names a server."""
     import chromadb
@@ -127,11 +154,14 @@ class ArticleStore:
 
     def _open(self, name: str):
         try:
-            return self.client.get_or_create_collection(
+            collection = self.client.get_or_create_collection(
                 name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
                 metadata={"embed_model": self.settings.embed_model})
         except Exception as exc:
             raise StoreError(f"cannot open collection {name!r}: {exc}") from None
+        if self.settings.server_mode:
+            return _ServerGuard(collection, f"{self.settings.chroma_host}:{self.settings.chroma_port}")
+        return collection
 
     def _check_model(self) -> None:
         recorded = (self.chunks.metadata or {}).get("embed_model")
@@ -225,6 +255,10 @@ class ArticleStore:
 
     def count(self) -> int:
         return self.chunks.count()
+
+    def version(self) -> tuple[int, int]:
+        """Changes when an ingest (this process or another, via a Chroma server) adds, replaces or prunes."""
+        return self.chunks.count(), self.manifest.count()
 
     def all_chunks(self) -> tuple[list[str], list[str], list[dict]]:
         """Every chunk's id, text and metadata (for BM25 and near-duplicate detection)."""

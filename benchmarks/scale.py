@@ -1,0 +1,335 @@
+"""How the store's query part scales: latency (p50/p95) and memory for 1k / 10k / 100k chunks,
+embedded Chroma (PersistentClient) vs a real `chroma run` server on loopback.
+
+    python benchmarks/scale.py                      # 1k, 10k, 100k; both modes; ~10 min on 2 cores
+    python benchmarks/scale.py --sizes 1000,10000 --modes embedded --queries 100
+
+What is measured is what ArticleStore.query does for every question: collection.query with one query embedding,
+n_results=50 (the retriever's POOL), documents + metadatas + distances; once plain and once with the date filter
+a question like "this week" adds. Chunk texts are real: ../shared/eval/realtimeqa-2023-01/articles.jsonl split
+by the project's chunker (192 tokens). Each distinct text is embedded once (cached in benchmarks/out/); larger
+collections repeat them with new ids and slightly perturbed vectors, so the index has to tell near-duplicates
+apart, as with real republished news. Query vectors are the eval's real questions.
+
+Each build and each query phase runs in its own process, so the RSS reported is that of a fresh process that
+opened the store and answered queries (embedded: the process that would be the bot; server: the chroma server).
+Needs matplotlib for the PNG (pip install '.[bench]'); without it the table is still printed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import EVAL, REPO
+
+OUT = REPO / "benchmarks" / "out"
+N_RESULTS = 50
+BATCH = 2000
+NOISE = 0.02  # per-dimension sigma for repeated vectors; a unit 384-d vector moves by ~0.4 before renormalising
+
+
+def rss_mb(pid: int | str = "self") -> tuple[float, float]:
+    """(current RSS, peak RSS) in MB from /proc."""
+    cur = peak = 0.0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            cur = int(line.split()[1]) / 1024
+        elif line.startswith("VmHWM:"):
+            peak = int(line.split()[1]) / 1024
+    return cur, peak
+
+
+# --- data --------------------------------------------------------------------------------------
+def prepare() -> None:
+    """Chunk and embed the eval corpus once; cached under benchmarks/out/."""
+    import numpy as np
+
+    chunks_file, vec_file, q_file = OUT / "scale_chunks.jsonl", OUT / "scale_vectors.npy", OUT / "scale_queries.npy"
+    if chunks_file.exists() and vec_file.exists() and q_file.exists():
+        return
+    articles_path, questions_path = EVAL / "articles.jsonl", EVAL / "questions.jsonl"
+    if not articles_path.exists():
+        print(f"skipped: eval data not found at {articles_path}")
+        raise SystemExit(0)
+    from bot.settings import Settings
+    from ingest.article import Article
+    from ingest.chunking import chunk
+    from vectorstore.embeddings import build_embedder
+
+    settings = Settings(_env_file=None)
+    rows = []
+    for i, line in enumerate(articles_path.read_text().splitlines()):
+        a = json.loads(line)
+        art = Article(text=a["text"], title=a.get("title", ""), url=a.get("url", ""), outlet=a.get("source", ""),
+                      published=str(a.get("published", ""))[:10].replace("/", "-"))
+        for c in chunk(art, settings.chunk_size, settings.chunk_overlap):
+            rows.append({"text": c.text, "embed_text": c.embed_text, "title": art.title, "outlet": art.outlet,
+                         "published": art.published, "article": i, "position": c.position})
+    embedder = build_embedder(settings)
+    t0 = time.time()
+    print(f"embedding {len(rows)} distinct chunks once (cached in {OUT}) ...", file=sys.stderr, flush=True)
+    vectors = np.asarray(embedder.embed_documents([r["embed_text"] for r in rows]), dtype=np.float32)
+    print(f"  {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    questions = [json.loads(line)["question"] for line in questions_path.read_text().splitlines()]
+    queries = np.asarray([embedder.embed_query(q) for q in questions], dtype=np.float32)
+    OUT.mkdir(parents=True, exist_ok=True)
+    with chunks_file.open("w") as fh:
+        for r in rows:
+            fh.write(json.dumps({k: v for k, v in r.items() if k != "embed_text"}) + "\n")
+    np.save(vec_file, vectors)
+    np.save(q_file, queries)
+
+
+def published_ts(day: str) -> int:
+    from datetime import datetime, timezone
+
+    try:
+        return int(datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=timezone.utc).timestamp())
+    except ValueError:
+        return 0
+
+
+def batches(size: int):
+    """Deterministic (ids, embeddings, documents, metadatas) batches for a collection of `size` chunks."""
+    import numpy as np
+
+    rows = [json.loads(line) for line in (OUT / "scale_chunks.jsonl").read_text().splitlines()]
+    base = np.load(OUT / "scale_vectors.npy")
+    rng = np.random.default_rng(size)
+    m = len(rows)
+    for start in range(0, size, BATCH):
+        idx = np.arange(start, min(start + BATCH, size))
+        vecs = base[idx % m].copy()
+        rep = idx >= m
+        if rep.any():
+            vecs[rep] += rng.normal(0, NOISE, size=(int(rep.sum()), vecs.shape[1])).astype(np.float32)
+            vecs[rep] /= np.linalg.norm(vecs[rep], axis=1, keepdims=True)
+        ids, docs, metas = [], [], []
+        for i in idx.tolist():
+            r, copy = rows[i % m], i // m
+            ids.append(f"{copy:04d}{r['article']:05d}-{r['position']:05d}")
+            docs.append(r["text"])
+            metas.append({"article_hash": f"{copy:04d}{r['article']:05d}", "title": r["title"], "outlet": r["outlet"],
+                          "published": r["published"], "published_ts": published_ts(r["published"]) + copy,
+                          "position": r["position"], "urls": "[]"})
+        yield ids, vecs.tolist(), docs, metas
+
+
+# --- worker (one phase, in its own process) ----------------------------------------------------
+def client_for(target: str):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    cs = ChromaSettings(anonymized_telemetry=False)
+    if target.startswith("port:"):
+        return chromadb.HttpClient(host="127.0.0.1", port=int(target[5:]), settings=cs)
+    return chromadb.PersistentClient(path=target, settings=cs)
+
+
+def worker(phase: str, target: str, size: int, n_queries: int) -> dict:
+    import numpy as np
+
+    base_rss = rss_mb()[0]
+    client = client_for(target)
+    if phase == "build":
+        col = client.get_or_create_collection("scale", embedding_function=None,
+                                              configuration={"hnsw": {"space": "cosine"}})
+        t0 = time.time()
+        for ids, vecs, docs, metas in batches(size):
+            col.add(ids=ids, embeddings=vecs, documents=docs, metadatas=metas)
+        assert col.count() == size, (col.count(), size)
+        return {"build_s": time.time() - t0}
+    col = client.get_collection("scale")
+    queries = np.load(OUT / "scale_queries.npy")[:n_queries].tolist()
+    ts = sorted(published_ts(json.loads(line)["published"])
+                for line in (OUT / "scale_chunks.jsonl").read_text().splitlines())
+    since = ts[len(ts) // 2]  # a date filter that keeps about half the collection
+
+    def run(where):
+        times = []
+        for q in queries:
+            t0 = time.perf_counter()
+            got = col.query(query_embeddings=[q], n_results=N_RESULTS, where=where,
+                            include=["documents", "metadatas", "distances"])
+            times.append(time.perf_counter() - t0)
+            assert len(got["ids"][0]) == min(N_RESULTS, size)
+        return times
+
+    t0 = time.perf_counter()
+    col.query(query_embeddings=[queries[0]], n_results=N_RESULTS)  # first query loads the index
+    first = time.perf_counter() - t0
+    run(None)  # warm-up pass (caches, connection pool); not counted
+    plain = run(None)
+    filtered = run({"published_ts": {"$gte": since}})
+    cur, peak = rss_mb()
+    return {"first_ms": first * 1000, "plain": plain, "filtered": filtered, "rss": cur, "peak": peak,
+            "base_rss": base_rss}
+
+
+def call_worker(phase: str, target: str, size: int, n_queries: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--worker", phase, "--target", target, "--size", str(size),
+                          "--queries", str(n_queries)], capture_output=True, text=True, timeout=3600)
+    if out.returncode != 0:
+        raise RuntimeError(f"worker {phase} {target} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.splitlines()[-1])
+
+
+# --- server ------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(path: Path) -> tuple[subprocess.Popen, int]:
+    import httpx
+
+    port = free_port()
+    exe = shutil.which("chroma")
+    cmd = ([exe] if exe else [sys.executable, "-m", "chromadb.cli.cli"]) + [
+        "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(path)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2).status_code == 200:
+                return proc, port
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("chroma run did not start")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+# --- main --------------------------------------------------------------------------------------
+def pct(times: list[float], p: float) -> float:
+    s = sorted(times)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] * 1000
+
+
+def measure(mode: str, size: int, n_queries: int, tmp: Path) -> dict:
+    path = tmp / f"{mode}-{size}"
+    if mode == "embedded":
+        build = call_worker("build", str(path), size, n_queries)
+        res = call_worker("query", str(path), size, n_queries)
+        store_rss = res["rss"]
+    else:
+        proc, port = start_server(path)
+        try:
+            build = call_worker("build", f"port:{port}", size, n_queries)
+            stop_server(proc)  # restart: measure a server that loaded the collection from disk, like after a deploy
+            proc, port = start_server(path)
+            res = call_worker("query", f"port:{port}", size, n_queries)
+            store_rss = rss_mb(proc.pid)[0]
+        finally:
+            stop_server(proc)
+    disk = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+    return {"mode": mode, "size": size, "build_s": build["build_s"], "first_ms": res["first_ms"],
+            "p50": pct(res["plain"], 50), "p95": pct(res["plain"], 95),
+            "f_p50": pct(res["filtered"], 50), "f_p95": pct(res["filtered"], 95),
+            "store_rss": store_rss, "client_rss": res["rss"], "client_base": res["base_rss"], "disk_mb": disk}
+
+
+def table(results: list[dict]) -> str:
+    head = (f"{'chunks':>8} {'mode':<9} {'build s':>8} {'1st ms':>7} {'p50 ms':>7} {'p95 ms':>7} "
+            f"{'filt p50':>8} {'filt p95':>8} {'store RSS MB':>12} {'client RSS MB':>13} {'disk MB':>8}")
+    lines = [head, "-" * len(head)]
+    for r in results:
+        client = f"{r['client_rss']:.0f}" if r["mode"] == "server" else "(same)"
+        lines.append(f"{r['size']:>8} {r['mode']:<9} {r['build_s']:>8.1f} {r['first_ms']:>7.1f} {r['p50']:>7.1f} "
+                     f"{r['p95']:>7.1f} {r['f_p50']:>8.1f} {r['f_p95']:>8.1f} {r['store_rss']:>12.0f} "
+                     f"{client:>13} {r['disk_mb']:>8.0f}")
+    return "\n".join(lines)
+
+
+def plot(results: list[dict], png: Path) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("(matplotlib not installed: pip install '.[bench]' for the plot)")
+        return False
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for mode, colour in (("embedded", "tab:blue"), ("server", "tab:orange")):
+        rs = [r for r in results if r["mode"] == mode]
+        if not rs:
+            continue
+        x = [r["size"] for r in rs]
+        ax1.plot(x, [r["p50"] for r in rs], "o-", color=colour, label=f"{mode} p50")
+        ax1.plot(x, [r["p95"] for r in rs], "o--", color=colour, label=f"{mode} p95")
+        ax1.plot(x, [r["f_p50"] for r in rs], "s:", color=colour, alpha=0.6, label=f"{mode} p50, date filter")
+        ax2.plot(x, [r["store_rss"] for r in rs], "o-", color=colour, label=f"{mode}: process holding the index")
+    for ax in (ax1, ax2):
+        ax.set_xscale("log")
+        ax.set_xlabel("chunks in collection")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    ax1.set_ylabel(f"query latency, ms (n_results={N_RESULTS})")
+    ax2.set_ylabel("RSS, MB")
+    ax1.set_title("Chroma query latency")
+    ax2.set_title("Memory")
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+    return True
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", default="1000,10000,100000", help="comma-separated collection sizes")
+    ap.add_argument("--modes", default="embedded,server")
+    ap.add_argument("--queries", type=int, default=120, help="timed queries per size, mode and filter "
+                    "(at most the eval's question count, 120)")
+    ap.add_argument("--png", default=str(OUT / "scale.png"))
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--target", help=argparse.SUPPRESS)
+    ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.target, args.size, args.queries)))
+        return 0
+
+    prepare()
+    import numpy as np
+
+    args.queries = min(args.queries, len(np.load(OUT / "scale_queries.npy")))
+    sizes = [int(s.replace("_", "").replace("k", "000")) for s in args.sizes.split(",")]
+    modes = [m.strip() for m in args.modes.split(",")]
+    results = []
+    with tempfile.TemporaryDirectory(prefix="articlebot-scale-") as tmp:
+        for size in sizes:
+            for mode in modes:
+                t0 = time.time()
+                results.append(measure(mode, size, args.queries, Path(tmp)))
+                print(f"  {mode} {size}: done in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+                shutil.rmtree(Path(tmp) / f"{mode}-{size}", ignore_errors=True)
+    print(table(results))
+    print(f"\n{args.queries} queries each; latency = collection.query(n_results={N_RESULTS}, documents+metadatas+"
+          f"distances); 'filt' = with a published_ts >= date filter keeping ~half. store RSS = the embedded query "
+          f"process / the chroma server after the queries.")
+    (OUT / "scale.json").write_text(json.dumps(results, indent=2))
+    if plot(results, Path(args.png)):
+        print(f"plot: {args.png}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
