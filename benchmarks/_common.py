@@ -24,6 +24,11 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def current_rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:")) / 1024
+
+
 def corpus_settings(data_dir: str | None):
     """Settings for a store holding the whole eval corpus, ingesting it first if needed (about 7 min on 2 cores)."""
     from bot.settings import Settings

@@ -87,7 +87,9 @@ def main() -> None:
         results[recipe] = json.loads(out.stdout.strip().splitlines()[-1])
     print("| recipe | articles | chunks | seconds | articles/s | chunks/s | peak RSS (MB) |")
     print("|---|---|---|---|---|---|---|")
-    for name, label in (("articlebot", "articlebot ingest (192-token chunks)"),
+    from bot.settings import Settings
+
+    for name, label in (("articlebot", f"articlebot ingest ({Settings().chunk_size}-token chunks)"),
                         ("starter", "llama-index starter (VectorStoreIndex.from_documents, 1024-token chunks)")):
         r = results[name]
         print(f"| {label} | {r['articles']} | {r['chunks']} | {r['seconds']:.1f} | {r['articles'] / r['seconds']:.2f} "

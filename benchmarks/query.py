@@ -16,7 +16,7 @@ import sys
 import time
 from datetime import datetime
 
-from _common import REPO, corpus_settings, eval_path, peak_rss_mb, percentile
+from _common import REPO, corpus_settings, current_rss_mb, eval_path, peak_rss_mb, percentile
 
 from bot.metrics import load_questions
 
@@ -34,7 +34,10 @@ def main() -> None:
 
     started = time.perf_counter()
     engine = Engine.from_settings(settings)
-    engine.retrieve("warm up")  # builds the BM25 index and loads the model
+    engine.embedder.embed_query("warm up")  # loads the model
+    before_index = current_rss_mb()
+    engine.retriever.index()  # every chunk's text + the BM25 index, in memory
+    index_mb = current_rss_mb() - before_index
     warmup = time.perf_counter() - started
     retrieval, answering = [], []
     for _ in range(args.rounds):
@@ -73,7 +76,8 @@ def main() -> None:
     print(f"| engine start in-process (model + index) | {warmup:.1f} s | |")
     print(f"| cold `articlebot ask` (new process) | {statistics.median(cold):.1f} s | {max(cold):.1f} s (max) |")
     print(f"| `articlebot --help` | {1000 * statistics.median(helps):.0f} ms | {1000 * max(helps):.0f} ms (max) |")
-    print(f"\npeak RSS of the warm process: {rss:.0f} MB; {n} timed queries")
+    print(f"\npeak RSS of the warm process: {rss:.0f} MB, of which the in-memory text + BM25 index "
+          f"{index_mb:.0f} MB ({1024 * index_mb / max(1, chunks):.1f} KB per chunk); {n} timed queries")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     python benchmarks/retrieval.py [--data-dir DIR] [-k 5]
 
-All four read the same store (the product's 192-token chunks). Answer recall@k and MRR@k follow
+All four read the same store (the product's chunks, CHUNK_SIZE). Answer recall@k and MRR@k follow
 shared/eval/README.md; questions are the answerable ones, question text only, as-of the question's date.
 Prints a markdown table.
 """

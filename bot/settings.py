@@ -48,9 +48,9 @@ class Settings(BaseSettings):
     # 16 measured fastest on 2 CPU cores (34 chunks/s vs 30 at 64): less padding per batch.
     embed_batch_size: int = Field(16, validation_alias=AliasChoices("EMBED_BATCH_SIZE", "embed_batch_size"),
                                   description="Texts per embedding batch.")
-    chunk_size: int = Field(192, validation_alias=AliasChoices("CHUNK_SIZE", "chunk_size"),
-                            description="Chunk size in tokens (cl100k); chosen by benchmarks/chunk_size.py.")
-    chunk_overlap: int = Field(32, validation_alias=AliasChoices("CHUNK_OVERLAP", "chunk_overlap"))
+    chunk_size: int = Field(512, validation_alias=AliasChoices("CHUNK_SIZE", "chunk_size"),
+                            description="Chunk size in tokens (cl100k); chosen by benchmarks/chunk_size.py and benchmarks/retrieval.py.")
+    chunk_overlap: int = Field(85, validation_alias=AliasChoices("CHUNK_OVERLAP", "chunk_overlap"))
     max_file_mb: float = Field(20.0, validation_alias=AliasChoices("MAX_FILE_MB", "max_file_mb"),
                                description="Files and downloads larger than this are skipped.")
     fetch_timeout: float = Field(20.0, validation_alias=AliasChoices("FETCH_TIMEOUT", "fetch_timeout"))

@@ -44,6 +44,12 @@ ARTICLES = [
 
 
 @pytest.fixture
+def settings(settings):
+    # small chunks, so that widening a hit with its neighbours (up to 512 tokens) has something to do
+    return settings.model_copy(update={"chunk_size": 128, "chunk_overlap": 16})
+
+
+@pytest.fixture
 def retriever(settings, store, embedder, tmp_path):
     from vectorstore.retrieval import Retriever
 

@@ -3,8 +3,10 @@
 Measured on shared/eval/realtimeqa-2023-01 (97 answerable questions, top 5; benchmarks/retrieval.py):
 - BM25 (stemmed, title included) finds exact names and numbers that dense retrieval ranks low; dense finds
   paraphrases. Min-max normalised score fusion beat reciprocal-rank fusion here.
-- A retrieved 192-token chunk is widened with its neighbours into a passage of at most 512 tokens: small
-  chunks match precisely, the wider passage carries the fact the question asks about.
+- With chunks smaller than 512 tokens (CHUNK_SIZE), a hit is widened with its neighbours into a passage of at
+  most 512 tokens, so the passage carries the fact around the matching sentence. The default 512-token chunks
+  measured better still (0.701 / 0.595 against 0.670 / 0.548 for 192-token chunks widened), so by default
+  there is nothing to widen.
 - News is about time: relative to `as_of` (default now), articles published after it are pushed down and those
   from the ten days before it pushed up, strongly when the question says "this week", "latest", ...
 - One passage per article, and near-duplicate passages (one wire story republished) collapsed: the top k are
