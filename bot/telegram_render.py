@@ -44,6 +44,19 @@ def _tag(token: str) -> tuple[bool, str] | None:
     return (m.group(1) == "/", m.group(2).lower()) if m else None
 
 
+def _track(stack: list[str], tok: str):
+    """Keep `stack` the list of tags open after `tok`; returns the token's (closing, name) or None for text."""
+    tag = _tag(tok)
+    if tag:
+        closing, name = tag
+        if closing:
+            if stack and _tag(stack[-1])[1] == name:
+                stack.pop()
+        elif not tok.endswith("/>"):
+            stack.append(tok)
+    return tag
+
+
 def split_html(text: str, limit: int = LIMIT) -> list[str]:
     """Cut `text` into parts of at most `limit` characters, each valid HTML on its own.
 
@@ -69,14 +82,7 @@ def split_html(text: str, limit: int = LIMIT) -> list[str]:
         j = i
         while j < len(tokens):
             tok = tokens[j]
-            tag = _tag(tok)
-            if tag:
-                closing, name = tag
-                if closing:
-                    if local and _tag(local[-1])[1] == name:
-                        local.pop()
-                elif not tok.endswith("/>"):
-                    local.append(tok)
+            tag = _track(local, tok)
             closers = sum(len(_tag(t)[1]) + 3 for t in local)
             if size + len(tok) + closers > limit:
                 break
@@ -102,14 +108,7 @@ def split_html(text: str, limit: int = LIMIT) -> list[str]:
         # replay the stack up to the cut to know which tags to close and reopen
         body = tokens[i:cut + 1]
         for tok in body:
-            tag = _tag(tok)
-            if tag:
-                closing, name = tag
-                if closing:
-                    if stack and _tag(stack[-1])[1] == name:
-                        stack.pop()
-                elif not tok.endswith("/>"):
-                    stack.append(tok)
+            _track(stack, tok)
         chunk = prefix + "".join(body)
         if not stack:
             chunk = chunk.rstrip()
