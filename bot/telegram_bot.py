@@ -38,6 +38,7 @@ REFUSAL = "Sorry, this bot is private. Ask its operator to add you."
 SLOW_DOWN = "You're asking faster than I can keep up — please wait a minute before the next question."
 ADMIN_ONLY = "Only the bot's admins can add articles."
 TYPING_EVERY = 4.0       # Telegram shows "typing…" for about 5 s
+MAX_REFUSED = 100_000   # strangers remembered as already refused
 EDIT_EVERY = 1.0         # edit-in-place at most this often (Telegram throttles edits per chat)
 
 COMMANDS = [
@@ -154,6 +155,8 @@ class TelegramFrontEnd:
         key = ("user", user.id) if user else ("chat", chat.id if chat else 0)
         log.info("refused %s %s in chat %s", *key, chat.id if chat else "?")
         if key not in self.refused and update.effective_message:
+            if len(self.refused) >= MAX_REFUSED:
+                self.refused.clear()  # bounded: a stranger may hear the refusal twice, memory never grows
             self.refused.add(key)
             await update.effective_message.reply_text(REFUSAL)
         return False
