@@ -14,10 +14,10 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime
 
 from _common import REPO, corpus_settings, current_rss_mb, eval_path, peak_rss_mb, percentile
 
+from bot.evaluate import question_as_of
 from bot.metrics import load_questions
 
 
@@ -42,9 +42,8 @@ def main() -> None:
     retrieval, answering = [], []
     for _ in range(args.rounds):
         for q in questions:
-            when = datetime.fromisoformat(q["date"].replace("/", "-")) if q.get("date") else None
             t0 = time.perf_counter()
-            passages = engine.retrieve(q["question"], as_of=when)
+            passages = engine.retrieve(q["question"], as_of=question_as_of(q))
             t1 = time.perf_counter()
             engine.answerer.answer(q["question"], passages, [])
             t2 = time.perf_counter()

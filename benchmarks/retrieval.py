@@ -11,21 +11,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from datetime import datetime
 
 from _common import corpus_settings, eval_path, percentile
 
+from bot.evaluate import question_as_of
 from bot.metrics import answer_rank, load_questions, mrr_at_k, recall_at_k
 from vectorstore.embeddings import build_embedder
 from vectorstore.retrieval import Filters, Retriever
 from vectorstore.store import open_store
-
-
-def as_of(q: dict) -> datetime | None:
-    try:
-        return datetime.fromisoformat(q.get("date", "").replace("/", "-")).replace(hour=23, minute=59)
-    except ValueError:
-        return None
 
 
 def main() -> None:
@@ -60,7 +53,7 @@ def main() -> None:
         return [texts[c] for c in sorted(scores, key=lambda c: -scores[c])[:k]]
 
     def articlebot(q):
-        return [p.text for p in retriever.search(q["question"], k, Filters(as_of=as_of(q)))]
+        return [p.text for p in retriever.search(q["question"], k, Filters(as_of=question_as_of(q)))]
 
     variants = [("dense (Chroma, cosine)", dense), ("BM25 (bm25s, stemmed, title + text)", bm25),
                 ("reciprocal-rank fusion of the two (k=60)", rrf),

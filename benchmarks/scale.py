@@ -19,17 +19,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from _common import EVAL, REPO
+from _common import EVAL, REPO, percentile
+
+sys.path.insert(0, str(REPO / "tests"))
+from peers.chroma_server import ChromaServer  # noqa: E402  (the loopback server the tests use)
 
 OUT = REPO / "benchmarks" / "out"
 N_RESULTS = 50
@@ -183,44 +183,9 @@ def call_worker(phase: str, target: str, size: int, n_queries: int) -> dict:
     return json.loads(out.stdout.splitlines()[-1])
 
 
-# --- server ------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(path: Path) -> tuple[subprocess.Popen, int]:
-    import httpx
-
-    port = free_port()
-    exe = shutil.which("chroma")
-    cmd = ([exe] if exe else [sys.executable, "-m", "chromadb.cli.cli"]) + [
-        "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(path)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    for _ in range(300):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2).status_code == 200:
-                return proc, port
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("chroma run did not start")
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 # --- main --------------------------------------------------------------------------------------
 def pct(times: list[float], p: float) -> float:
-    s = sorted(times)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))] * 1000
+    return percentile(times, p) * 1000  # seconds in, milliseconds out
 
 
 def measure(mode: str, size: int, n_queries: int, tmp: Path) -> dict:
@@ -230,15 +195,15 @@ def measure(mode: str, size: int, n_queries: int, tmp: Path) -> dict:
         res = call_worker("query", str(path), size, n_queries)
         store_rss = res["rss"]
     else:
-        proc, port = start_server(path)
+        server = ChromaServer(path, log=tmp / f"chroma-{size}.log").start()
         try:
-            build = call_worker("build", f"port:{port}", size, n_queries)
-            stop_server(proc)  # restart: measure a server that loaded the collection from disk, like after a deploy
-            proc, port = start_server(path)
-            res = call_worker("query", f"port:{port}", size, n_queries)
-            store_rss = rss_mb(proc.pid)[0]
+            build = call_worker("build", f"port:{server.port}", size, n_queries)
+            server.stop()  # restart: measure a server that loaded the collection from disk, like after a deploy
+            server.start()
+            res = call_worker("query", f"port:{server.port}", size, n_queries)
+            store_rss = rss_mb(server.proc.pid)[0]
         finally:
-            stop_server(proc)
+            server.stop()
     disk = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
     return {"mode": mode, "size": size, "build_s": build["build_s"], "first_ms": res["first_ms"],
             "p50": pct(res["plain"], 50), "p95": pct(res["plain"], 95),

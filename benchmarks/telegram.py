@@ -117,8 +117,8 @@ def main() -> int:
 
     asked = args.chats * args.questions
     print()
-    print(f"| chats | questions | answered | rate limiter | wall s | answers/s | p50 s | p95 s | max s |")
-    print(f"|---|---|---|---|---|---|---|---|---|")
+    print("| chats | questions | answered | rate limiter | wall s | answers/s | p50 s | p95 s | max s |")
+    print("|---|---|---|---|---|---|---|---|---|")
     print(f"| {args.chats} | {asked} | {len(latencies)} | {'off' if args.no_rate_limit else 'on'} | {wall:.1f} "
           f"| {len(latencies) / wall:.2f} | {percentile(latencies, 50):.2f} | {percentile(latencies, 95):.2f} "
           f"| {max(latencies):.2f} |")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from vectorstore.passages import shown_date
+
 
 @dataclass
 class Citation:
@@ -15,13 +17,9 @@ class Citation:
     text: str          # the cited chunk's text
     published_from: str = ""  # where the date came from; "file-time" = only the file's modification time
 
-
     @property
     def when(self) -> str:
-        """The date as shown to people: a file's modification time is no publication date, and says so."""
-        if self.published and self.published_from == "file-time":
-            return f"file dated {self.published}"
-        return self.published
+        return shown_date(self.published, self.published_from)
 
 
 @dataclass

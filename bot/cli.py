@@ -5,7 +5,6 @@ Only argparse is imported at start-up; everything heavy is imported inside the c
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from datetime import date, datetime
@@ -86,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers", "bm25s"):
+    for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING if not args.verbose else logging.INFO)
 
     from bot.settings import Settings

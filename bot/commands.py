@@ -198,7 +198,7 @@ def cmd_health(settings, args) -> int:
             count = store.count()
         finally:
             store.close()
-        if count == 0 and not getattr(args, "allow_empty", False):
+        if count == 0 and not args.allow_empty:
             problems.append(f"collection {settings.collection!r} is empty (run articlebot ingest)")
     except UserError as exc:
         problems.append(str(exc))

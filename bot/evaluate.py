@@ -33,7 +33,8 @@ def citation_correct(claim: str, cited: str, answer: str) -> bool:
     return bool(answer_n) and answer_n in claim_n and answer_n in cited_n
 
 
-def _as_of(question: dict) -> datetime | None:
+def question_as_of(question: dict) -> datetime | None:
+    """The end of the day a quiz question was asked: what "this week" meant to it."""
     raw = (question.get("date") or "").replace("/", "-")
     try:
         return datetime.fromisoformat(raw).replace(hour=23, minute=59)
@@ -44,7 +45,7 @@ def _as_of(question: dict) -> datetime | None:
 def evaluate(engine, questions: list[dict], k: int = 5, progress=None) -> dict:
     rows, ranks, in_reply, marks_total, marks_ok, latencies = [], [], [], 0, 0, []
     for q in questions:
-        as_of = _as_of(q)
+        as_of = question_as_of(q)
         started = time.perf_counter()
         passages = engine.retrieve(q["question"], k=k, as_of=as_of)
         answer = engine.answerer.answer(q["question"], passages, [])
@@ -95,7 +96,7 @@ def run_eval(engine, path: str, k: int = 5, limit: int = 0, as_json: bool = Fals
         print(json.dumps(result, indent=2, ensure_ascii=False))
         return 0
     m = result["metrics"]
-    print(f"| metric | value |\n|---|---|")
+    print("| metric | value |\n|---|---|")
     for key, value in m.items():
         shown = f"{value:.3f}" if isinstance(value, float) else ("n/a" if value is None else str(value))
         print(f"| {key} | {shown} |")

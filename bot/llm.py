@@ -12,6 +12,8 @@ import re
 from datetime import date
 from typing import Iterator
 
+from llama_index.core.llms import ChatMessage, MessageRole
+
 from bot.answer import Answer
 from bot.citations import MARKER, renumber, strip_foreign_urls
 from bot.extractive import NOT_FOUND
@@ -69,12 +71,6 @@ def build_llm(settings: Settings):
                       openai_client=client)
 
 
-def _date(p: Passage) -> str:
-    if not p.published:
-        return "date unknown"
-    return f"file dated {p.published}" if p.published_from == "file-time" else p.published
-
-
 class LLMAnswerer:
     name = "llm"
 
@@ -88,11 +84,9 @@ class LLMAnswerer:
         return cls(build_llm(settings), fallback)
 
     # --- prompts -----------------------------------------------------------------------------
-    def messages(self, question: str, passages: list[Passage], history: list | None = None, reminder: str = ""):
-        from llama_index.core.llms import ChatMessage, MessageRole
-
+    def messages(self, question: str, passages: list[Passage], history: list | None = None):
         sources = "\n\n".join(load("source").format(n=i, title=p.title or "(untitled)", outlet=p.outlet or "unknown outlet",
-                                                    published=_date(p), text=p.text.strip())
+                                                    published=p.when or "date unknown", text=p.text.strip())
                               for i, p in enumerate(passages, 1))
         past = ""
         if history:
@@ -100,19 +94,14 @@ class LLMAnswerer:
             past = "\n".join(lines) + "\n\n"
         user = load("answer_user").format(sources=sources, today=(self._today or date.today()).isoformat(),
                                           history=past, question=question)
-        msgs = [ChatMessage(role=MessageRole.SYSTEM, content=load("answer_system")),
+        return [ChatMessage(role=MessageRole.SYSTEM, content=load("answer_system")),
                 ChatMessage(role=MessageRole.USER, content=user)]
-        if reminder:
-            msgs.append(ChatMessage(role=MessageRole.USER, content=reminder))
-        return msgs
 
     # --- the interface -----------------------------------------------------------------------
     def condense(self, question: str, history: list) -> str:
         """The follow-up rewritten as a standalone question for retrieval; the heuristic one if the model fails."""
         if not history:
             return question
-        from llama_index.core.llms import ChatMessage, MessageRole
-
         convo = "\n".join(f"User: {q}\nAssistant: {MARKER.sub('', a)[:MAX_HISTORY_CHARS]}" for q, a in history)
         prompt = load("condense").format(history=convo, question=question)
         try:
@@ -126,11 +115,13 @@ class LLMAnswerer:
     def answer(self, question: str, passages: list[Passage], history: list | None = None) -> Answer:
         if not passages:
             return Answer(NOT_FOUND, answerer=self.name, found=False)
+        messages = self.messages(question, passages, history)
         try:
-            text = self.llm.chat(self.messages(question, passages, history)).message.content or ""
+            text = self.llm.chat(messages).message.content or ""
             result = self._checked(text, passages)
             if result is None:  # uncited: one retry with a reminder, then quotes
-                text = self.llm.chat(self.messages(question, passages, history, load("cite_reminder"))).message.content or ""
+                reminder = ChatMessage(role=MessageRole.USER, content=load("cite_reminder"))
+                text = self.llm.chat([*messages, reminder]).message.content or ""
                 result = self._checked(text, passages)
         except Exception as exc:  # noqa: BLE001
             return self._fall_back(question, passages, history, exc)
@@ -151,7 +142,7 @@ class LLMAnswerer:
                 pending += delta
                 # release only whole words: a URL is vetted once it is complete
                 cut = max(pending.rfind(" "), pending.rfind("\n"))
-                if cut >= 0 and not SENTINEL.match(text.strip() or "x"):
+                if cut >= 0 and not SENTINEL.match(text.strip()):
                     yield strip_foreign_urls(pending[: cut + 1], passages)
                     pending = pending[cut + 1:]
         except Exception as exc:  # noqa: BLE001

@@ -256,10 +256,10 @@ class TelegramFrontEnd:
                     log.debug("draft edit failed: %s", exc)
         if final is None:
             raise RuntimeError("the engine's stream ended without an answer")
-        parts = split_html(render_answer(final), LIMIT)
         if draft is None:
             await self.send_html(message, render_answer(final))
             return
+        parts = split_html(render_answer(final), LIMIT)
         await draft.edit_text(parts[0])
         for part in parts[1:]:
             await message.get_bot().send_message(message.chat_id, part)
@@ -271,10 +271,8 @@ class TelegramFrontEnd:
         if message.chat.type == ChatType.PRIVATE:
             return text
         mention = f"@{username}".lower() if username else None
-        mentioned = False
-        for entity, value in message.parse_entities([MessageEntityType.MENTION]).items():
-            if mention and value.lower() == mention:
-                mentioned = True
+        mentioned = bool(mention) and any(value.lower() == mention for value in
+                                          message.parse_entities([MessageEntityType.MENTION]).values())
         replied = bool(message.reply_to_message and message.reply_to_message.from_user
                        and message.reply_to_message.from_user.id == bot_id)
         if not (mentioned or replied):

@@ -14,13 +14,12 @@ import subprocess
 import sys
 import time
 from html.parser import HTMLParser
-from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import EXAMPLES, REPO
-from peers.botapi_server import BOT_ID, BOT_USERNAME, TOKEN, AppThread, BotAPIServer
+from conftest import EXAMPLES
+from peers.botapi_server import BOT_USERNAME, TOKEN, AppThread, BotAPIServer
 
 ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "tg-spoiler",
                 "span", "blockquote"}

@@ -5,6 +5,13 @@ import json
 from dataclasses import dataclass, field
 
 
+def shown_date(published: str, published_from: str) -> str:
+    """The date as shown to people and models: a file's modification time is no publication date, and says so."""
+    if published and published_from == "file-time":
+        return f"file dated {published}"
+    return published
+
+
 @dataclass
 class Passage:
     id: str
@@ -24,6 +31,10 @@ class Passage:
     @property
     def link(self) -> str:
         return self.url or self.path
+
+    @property
+    def when(self) -> str:
+        return shown_date(self.published, self.published_from)
 
     @classmethod
     def from_chroma(cls, id: str, text: str, meta: dict, score: float) -> "Passage":

@@ -19,9 +19,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-
-import numpy as np
+from datetime import date, datetime
 
 from bot.settings import Settings
 from vectorstore.passages import Passage
