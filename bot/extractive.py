@@ -25,7 +25,9 @@ SEMANTIC_POOL = 8
 MIN_SIMILARITY = 0.35
 MIN_SIMILARITY_WITH_TERMS = 0.30
 
-_SENT = re.compile(r"(?<=[.!?…])[\"'”’)]?\s+(?=[\"'“‘(]?[A-Z0-9])|\n+")
+# the closing quote or bracket after a full stop stays with its sentence (two fixed-width lookbehinds: re has no
+# variable-width one)
+_SENT = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’)]))\s+(?=[\"'“‘(]?[A-Z0-9])|\n+")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’&.-]*")
 _STOP = frozenset("""a an the and or but if of to in on at by for with from as is are was were be been being this that
 these those it its it's he she they them his her their we you i what which who whom whose when where why how

@@ -164,3 +164,13 @@ def test_ingest_quiet_prints_nothing_and_plain_progress_when_not_a_terminal(tmp_
     assert "skipped " in loud.stderr and "blank.md: empty file" in loud.stderr
     assert "\r" not in loud.stderr  # no progress-bar redraws in logs
     assert "1 ingested" in loud.stdout
+
+
+def test_quoted_sentences_keep_their_closing_quote():
+    from bot.extractive import sentences
+
+    text = ('The governor said the bank was "prepared to act again in May if prices do not cool." '
+            "The decision was expected by most economists. (Shares fell by two percent.) Trading ended early today.")
+    assert sentences(text) == ['The governor said the bank was "prepared to act again in May if prices do not cool."',
+                               "The decision was expected by most economists.", "(Shares fell by two percent.)",
+                               "Trading ended early today."]
