@@ -2,7 +2,8 @@
 
     python benchmarks/retrieval.py [--data-dir DIR] [-k 5]
 
-All four read the same store (the product's chunks, CHUNK_SIZE). Answer recall@k and MRR@k follow
+All read the same store (the product's chunks, CHUNK_SIZE; with sentence vectors unless the store was built
+with SENTENCE_VECTORS=false, in which case the articlebot row is the chunk-vector retriever). Answer recall@k and MRR@k follow
 shared/eval/README.md; questions are the answerable ones, question text only, as-of the question's date.
 Prints a markdown table.
 """
@@ -37,6 +38,10 @@ def main() -> None:
     def dense(q):
         return [p.text for p in store.query(embedder.embed_query(q["question"]), k)]
 
+    def dense_sentences(q):
+        nearest = store.query_sentences(embedder.embed_query(q["question"]), 300)
+        return [idx.docs[idx.row[c]] for c in sorted(nearest, key=lambda c: -nearest[c])[:k]]
+
     def bm25(q):
         return [idx.docs[r] for r, _ in idx.bm25_search(q["question"], k)]
 
@@ -55,10 +60,15 @@ def main() -> None:
     def articlebot(q):
         return [p.text for p in retriever.search(q["question"], k, Filters(as_of=question_as_of(q)))]
 
-    variants = [("dense (Chroma, cosine)", dense), ("BM25 (bm25s, stemmed, title + text)", bm25),
+    by_sentence = idx.by_sentence
+    variants = [("dense, chunk vectors (" + ("mean of its sentences" if by_sentence else "title + text") + ")", dense)]
+    if by_sentence:
+        variants.append(("dense, sentence vectors (a chunk scores as its nearest sentence)", dense_sentences))
+    variants += [("BM25 (bm25s, stemmed, title + text)", bm25),
                 ("reciprocal-rank fusion of the two (k=60)", rrf),
                 ("articlebot: score fusion + time prior + 1/article + dedupe + neighbours", articlebot)]
-    print(f"{len(questions)} answerable questions, {store.count()} chunks of {settings.chunk_size} tokens\n")
+    print(f"{len(questions)} answerable questions, {store.count()} chunks of {settings.chunk_size} tokens, "
+          f"{store.sentence_count()} sentence vectors\n")
     print(f"| retriever | answer recall@{k} | MRR@{k} | p50 ms | p95 ms |\n|---|---|---|---|---|")
     for name, run in variants:
         ranks, times = [], []

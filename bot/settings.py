@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     chunk_size: int = Field(512, validation_alias=AliasChoices("CHUNK_SIZE", "chunk_size"),
                             description="Chunk size in tokens (cl100k); chosen by benchmarks/chunk_size.py and benchmarks/retrieval.py.")
     chunk_overlap: int = Field(85, validation_alias=AliasChoices("CHUNK_OVERLAP", "chunk_overlap"))
+    sentence_vectors: bool = Field(True, validation_alias=AliasChoices("SENTENCE_VECTORS", "sentence_vectors"),
+                                   description="A vector per sentence (better recall; ingest embeds ~2x longer and the "
+                                               "vector index is ~17x larger). Off: one vector per chunk.")
     max_file_mb: float = Field(20.0, validation_alias=AliasChoices("MAX_FILE_MB", "max_file_mb"),
                                description="Files and downloads larger than this are skipped.")
     fetch_timeout: float = Field(20.0, validation_alias=AliasChoices("FETCH_TIMEOUT", "fetch_timeout"))

@@ -1,6 +1,7 @@
 """Compose load → clean → chunk → embed → upsert, incrementally: unchanged input embeds nothing.
 
 Order of writes per batch (what makes a kill -9 at any point safe to re-run):
+0. replace the articles' sentence vectors (SENTENCE_VECTORS, on by default);
 1. upsert the new chunks (deterministic ids, so a re-run overwrites rather than duplicates);
 2. delete the chunks of the text an article used to have, unless another copy still points at it;
 3. write the manifest entries. A copy whose entry is missing is simply processed again next run.
@@ -14,12 +15,15 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
+import numpy as np
+
 from bot.settings import Settings
 from ingest.article import Article, Skip
 from ingest.chunking import Chunk, chunk
 from ingest.cleaning import clean
 from ingest.loaders import Loader, is_url
-from vectorstore.store import ArticleStore, Record, chunk_id
+from vectorstore.sentences import units
+from vectorstore.store import SENTENCE_META, ArticleStore, Record, chunk_id
 
 BATCH_CHUNKS = 256
 META_FIELDS = ("title", "outlet", "url", "path", "published", "published_from", "author")
@@ -93,7 +97,8 @@ class Ingestor:
         self.settings = settings
         self.store = store
         self.embedder = embedder
-        self.chunker = f"{settings.chunk_size}/{settings.chunk_overlap}"
+        # changing how chunks are cut or embedded makes the next run re-embed every article
+        self.chunker = f"{settings.chunk_size}/{settings.chunk_overlap}" + ("/sentences" if settings.sentence_vectors else "")
         self.on_article = on_article or (lambda item, status: None)
         self.report = Report()
         records = store.records()
@@ -162,7 +167,6 @@ class Ingestor:
         if not self._pending:
             return
         chunks = [c for _, cs, _ in self._pending for c in cs]
-        vectors = self.embedder.embed_documents([c.embed_text for c in chunks])
         now = time.time()
         ids, docs, metas = [], [], []
         for c in chunks:
@@ -171,6 +175,12 @@ class Ingestor:
             ids.append(chunk_id(a.content_hash, c.position))
             docs.append(c.text)
             metas.append(self._chunk_meta(a, n, [a.link] if a.link else [], now) | {"position": c.position})
+        # a re-embedded article's old sentences go first: its chunks may now split into fewer of them
+        self.store.sentences.delete(where={"article_hash": {"$in": sorted({a.content_hash for a, _, _ in self._pending})}})
+        if self.settings.sentence_vectors:
+            vectors = self._embed_sentences(chunks, ids, metas)
+        else:
+            vectors = self.embedder.embed_documents([c.embed_text for c in chunks])
         self.store.upsert_chunks(ids, vectors, docs, metas)
         for article, cs, status in self._pending:
             self._drop_old_text(article)
@@ -181,6 +191,27 @@ class Ingestor:
         self._pending.clear()
         self._pending_hashes.clear()
         self._flush_dups()
+
+    def _embed_sentences(self, chunks: list[Chunk], ids: list[str], metas: list[dict]) -> list[list[float]]:
+        """Embed every sentence and store it; a chunk's own vector is the mean of its sentences' (embedding the
+        chunk as well would cost a third more time and measured no better: benchmarks/retrieval.py)."""
+        texts, owners = [], []
+        for i, c in enumerate(chunks):
+            for text in units(c.text):
+                texts.append(text)
+                owners.append(i)
+        vectors = np.asarray(self.embedder.embed_documents(texts), dtype=np.float32)
+        sums = np.zeros((len(chunks), vectors.shape[1]), dtype=np.float32)
+        np.add.at(sums, owners, vectors)
+        sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
+        counts: dict[int, int] = defaultdict(int)
+        s_ids, s_metas = [], []
+        for owner in owners:
+            s_ids.append(f"{ids[owner]}:{counts[owner]}")
+            counts[owner] += 1
+            s_metas.append({"chunk": ids[owner], **{k: metas[owner][k] for k in SENTENCE_META}})
+        self.store.upsert_sentences(s_ids, vectors.tolist(), texts, s_metas)
+        return sums.tolist()
 
     def _flush_dups(self) -> None:
         dups, self._pending_dups = self._pending_dups, []

@@ -43,6 +43,14 @@ def test_answer_cites_the_article_it_quotes(engine):
     assert first.published_from == "file-time" and f"file dated {first.published}" in rendered
 
 
+def test_a_short_question_gets_the_lede_that_answers_it_not_a_sentence_that_merely_echoes_it(engine):
+    # the lede scores only ~0.27 cosine to this short question; "The decision was expected by most economists."
+    # scores higher and says nothing
+    answer = engine.ask("t1", "What did the central bank decide?")
+    assert "raised its key interest rate by a quarter point to 4.5 percent" in answer.text
+    assert answer.citations[0].title == "Central Bank of Examplia raises key rate to 4.5%"
+
+
 def test_question_the_articles_cannot_answer_says_so(engine):
     answer = engine.ask("t1", "Who won the 1994 football world cup final?")
     assert not answer.found
@@ -167,7 +175,7 @@ def test_ingest_quiet_prints_nothing_and_plain_progress_when_not_a_terminal(tmp_
 
 
 def test_quoted_sentences_keep_their_closing_quote():
-    from bot.extractive import sentences
+    from vectorstore.sentences import sentences
 
     text = ('The governor said the bank was "prepared to act again in May if prices do not cool." '
             "The decision was expected by most economists. (Shares fell by two percent.) Trading ended early today.")

@@ -71,6 +71,8 @@ def test_changed_article_has_its_old_chunks_replaced(settings, store, counting, 
     assert report.replaced == 1
     text = " ".join(_chunk_texts(store))
     assert "rejected" in text and "approved" not in text
+    sentences = " ".join(store.sentences.get(include=["documents"])["documents"])
+    assert "rejected" in sentences and "approved" not in sentences
     assert len(store.records()) == 1
 
 
@@ -85,6 +87,41 @@ def test_prune_removes_articles_whose_file_disappeared(settings, store, counting
     assert report.pruned == 1
     assert not any("Festival" in t for t in _titles(store))
     assert "210,000" not in " ".join(_chunk_texts(store))
+    assert "210,000" not in " ".join(store.sentences.get(include=["documents"])["documents"])
+
+
+def test_every_sentence_of_every_chunk_has_a_vector_with_its_chunks_filters(settings, store, counting):
+    from vectorstore.sentences import units
+
+    ingest(settings, store, [str(EXAMPLES)], counting)
+    chunks = store.chunks.get(include=["documents", "metadatas"])
+    sents = store.sentences.get(include=["documents", "metadatas"])
+    by_chunk: dict[str, list[str]] = {}
+    for sid, text, meta in zip(sents["ids"], sents["documents"], sents["metadatas"]):
+        assert sid.rpartition(":")[0] == meta["chunk"]
+        by_chunk.setdefault(meta["chunk"], []).append(text)
+    assert set(by_chunk) == set(chunks["ids"])
+    for cid, text, meta in zip(chunks["ids"], chunks["documents"], chunks["metadatas"]):
+        assert sorted(by_chunk[cid]) == sorted(units(text))
+        sample = store.sentences.get(where={"chunk": cid}, include=["metadatas"])["metadatas"][0]
+        assert (sample["outlet"], sample["published_ts"]) == (meta["outlet"], meta["published_ts"])
+    assert counting.embedded == len(sents["ids"])  # sentences only: a chunk's vector is their mean
+
+
+def test_a_store_without_sentence_vectors_is_upgraded_by_the_next_ingest(settings, store, counting):
+    from vectorstore.retrieval import Retriever
+
+    plain = settings.model_copy(update={"sentence_vectors": False})
+    ingest(plain, store, [str(EXAMPLES)], counting)
+    assert store.sentence_count() == 0 and store.count() > 0
+    older = Retriever(settings, store, counting)  # what a bot sees on a store from before sentence vectors
+    assert not older.index().by_sentence
+    assert older.search("Who won the world junior chess title?")[0].title.startswith("Examplia's Runa Halvorsen")
+    report = ingest(settings, store, [str(EXAMPLES)], counting)
+    assert report.replaced == 5 and store.sentence_count() > 0
+    assert Retriever(settings, store, counting).index().by_sentence
+    before = counting.embedded
+    assert ingest(settings, store, [str(EXAMPLES)], counting).unchanged == 6 and counting.embedded == before
 
 
 def test_chunk_ids_are_deterministic_and_carry_article_and_position(settings, store, counting):

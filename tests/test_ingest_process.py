@@ -124,5 +124,7 @@ def test_killed_ingest_rerun_ends_complete_with_no_duplicates_or_orphans(tmp_pat
         for cid in ids:
             h, pos = split_chunk_id(cid)
             assert pos < expected[h], f"orphan chunk {cid}"
+        owners = {m["chunk"] for m in store.sentences.get(include=["metadatas"])["metadatas"]}
+        assert owners == set(ids)  # every chunk has its sentences, and no sentence outlives its chunk
     finally:
         store.close()

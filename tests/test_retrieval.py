@@ -140,3 +140,34 @@ def test_articles_ingested_by_another_writer_are_picked_up_without_refresh(retri
     ingest(settings, store, [str(extra)], embedder)  # no retriever.refresh(): as if another process wrote it
     monkeypatch.setattr(retrieval, "RECHECK_SECONDS", 0.0)
     assert search(retriever, "harbour seal pup rescued")[0].title == "Seal pup rescued at the north pier"
+
+
+def test_a_fact_beyond_what_the_model_reads_of_a_chunk_is_found_by_its_sentence(settings, embedder, tmp_path):
+    """all-MiniLM-L6-v2 reads 256 word pieces: a chunk vector misses the end of a 512-token chunk, its sentences don't."""
+    from vectorstore.store import ArticleStore, open_store
+
+    minutes = " ".join(f"Item {i}: the council discussed the budget line for district {i} and agreed on it after a "
+                       f"short debate." for i in range(1, 16))
+    fact = "The Gullholm lighthouse will be repainted in red and white stripes next summer."
+    path = tmp_path / "council.jsonl"
+    path.write_text("\n".join(json.dumps(a) for a in [
+        article("Council minutes", f"{minutes} {fact}", "2025-03-12", "Harbor Council News"),
+        article("Port authority orders new tugboat", ARTICLES[0]["text"], "2025-03-10")]))
+    question = embedder.embed_query("What colours will the lighthouse be painted?")
+    scores = {}
+    for sentence_vectors in (True, False):
+        s = settings.model_copy(update={"chunk_size": 512, "chunk_overlap": 64, "sentence_vectors": sentence_vectors,
+                                        "data_dir": tmp_path / f"data-{sentence_vectors}"})
+        store = open_store(s)
+        try:
+            ingest(s, store, [str(path)], embedder)
+            (cid,) = [c for c, m in zip(*store.all_chunks()[::2]) if m["title"] == "Council minutes"]
+            if sentence_vectors:
+                nearest = store.query_sentences(question, 5)
+                assert max(nearest, key=nearest.get) == cid
+                scores[True] = nearest[cid]
+            else:
+                scores[False] = next(p.score for p in store.query(question, 5) if p.id == cid)
+        finally:
+            ArticleStore.close(store)
+    assert scores[True] > 0.5 > scores[False] + 0.2, scores

@@ -2,6 +2,8 @@
 
 All ingest state lives in Chroma itself, so a Chroma server shared by several processes needs nothing else:
 - `<collection>`: one record per chunk, id `<article hash>-<position>`, deterministic, so re-runs upsert in place;
+- `<collection>__sentences`: one vector per sentence of a chunk, id `<chunk id>:<n>`, with the chunk's id and the
+  metadata filters use (written before its chunk, so a chunk on disk always has its sentences);
 - `<collection>__articles`: one record per ingested copy of an article (file, URL, JSONL line), naming the
   content hash it points to. A copy is written after its chunks, so a kill -9 leaves at worst chunks that the
   next run rewrites in place or garbage-collects; never a manifest entry for chunks that were never written.
@@ -23,6 +25,8 @@ from bot.settings import Settings
 from vectorstore.passages import Passage
 
 MANIFEST_SUFFIX = "__articles"
+SENTENCE_SUFFIX = "__sentences"
+SENTENCE_META = ("article_hash", "outlet", "published_ts", "ingested_at")  # for filters, deletes and GC
 # Chunks with no manifest entry are collected only when older than this, so a concurrent writer's chunks
 # (written just before its manifest entry) are never taken.
 GC_GRACE_SECONDS = 120
@@ -150,6 +154,7 @@ class ArticleStore:
         self.name = settings.collection
         self.chunks = self._open(settings.collection)
         self.manifest = self._open(settings.collection + MANIFEST_SUFFIX)
+        self.sentences = self._open(settings.collection + SENTENCE_SUFFIX)
         self._check_model()
 
     def _open(self, name: str):
@@ -224,15 +229,27 @@ class ArticleStore:
             self.chunks.upsert(ids=ids[start:end], embeddings=embeddings[start:end], documents=documents[start:end],
                                metadatas=metadatas[start:end])
 
+    def upsert_sentences(self, ids: list[str], embeddings: list[list[float]], documents: list[str],
+                         metadatas: list[dict]) -> None:
+        for start in range(0, len(ids), 1000):
+            end = start + 1000
+            self.sentences.upsert(ids=ids[start:end], embeddings=embeddings[start:end],
+                                  documents=documents[start:end], metadatas=metadatas[start:end])
+
     def update_chunk_meta(self, content_hash: str, n_chunks: int, meta: dict) -> None:
         ids = [chunk_id(content_hash, i) for i in range(n_chunks)]
         present = self.chunks.get(ids=ids, include=["metadatas"])
         if not present["ids"]:
             return
         self.chunks.update(ids=present["ids"], metadatas=[{**m, **meta} for m in present["metadatas"]])
+        shared = {k: meta[k] for k in SENTENCE_META if k in meta}
+        sents = self.sentences.get(where={"article_hash": content_hash}, include=["metadatas"])
+        if shared and sents["ids"]:
+            self.sentences.update(ids=sents["ids"], metadatas=[{**m, **shared} for m in sents["metadatas"]])
 
     def delete_article_chunks(self, content_hash: str) -> None:
         self.chunks.delete(where={"article_hash": content_hash})
+        self.sentences.delete(where={"article_hash": content_hash})
 
     def collect_garbage(self, grace_seconds: float = GC_GRACE_SECONDS) -> int:
         """Delete chunks no manifest entry accounts for (left by a kill or a changed chunking)."""
@@ -251,7 +268,21 @@ class ArticleStore:
             orphans.append(cid)
         for start in range(0, len(orphans), 1000):
             self.chunks.delete(ids=orphans[start:start + 1000])
+        self._collect_sentences(set(got["ids"]) - set(orphans), grace_seconds)
         return len(orphans)
+
+    def _collect_sentences(self, chunk_ids: set[str], grace_seconds: float) -> None:
+        """Sentences whose chunk is gone (a kill between the two writes, or a pruned chunk); a sentence id names its
+        chunk, so only the suspects' metadata is read."""
+        suspects = [sid for sid in self.sentences.get(include=[])["ids"] if sid.rpartition(":")[0] not in chunk_ids]
+        if not suspects:
+            return
+        now = time.time()
+        got = self.sentences.get(ids=suspects, include=["metadatas"])
+        stale = [sid for sid, meta in zip(got["ids"], got["metadatas"])
+                 if now - float(meta.get("ingested_at", 0)) >= grace_seconds]
+        for start in range(0, len(stale), 1000):
+            self.sentences.delete(ids=stale[start:start + 1000])
 
     def count(self) -> int:
         return self.chunks.count()
@@ -271,7 +302,22 @@ class ArticleStore:
             metas += got["metadatas"]
         return ids, docs, metas
 
+    def sentence_count(self) -> int:
+        return self.sentences.count()
+
     # --- retrieval ---------------------------------------------------------------------------
+    def query_sentences(self, vector: list[float], k: int, where: dict | None = None) -> dict[str, float]:
+        """The chunks whose sentences are nearest the vector, each scored by its nearest sentence."""
+        if self.sentences.count() == 0:
+            return {}
+        got = self.sentences.query(query_embeddings=[vector], n_results=k, where=where or None,
+                                   include=["metadatas", "distances"])
+        best: dict[str, float] = {}
+        for meta, dist in zip(got["metadatas"][0], got["distances"][0]):
+            cid = meta["chunk"]
+            best[cid] = max(best.get(cid, -1.0), 1.0 - dist)
+        return best
+
     def query(self, vector: list[float], k: int, where: dict | None = None) -> list[Passage]:
         if self.chunks.count() == 0:
             return []
