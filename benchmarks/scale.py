@@ -1,12 +1,15 @@
-"""How the store's query part scales: latency (p50/p95) and memory for 1k / 10k / 100k chunks,
+"""How the store's query part scales: latency (p50/p95) and memory for 1k / 10k / 100k vectors and more,
 embedded Chroma (PersistentClient) vs a real `chroma run` server on loopback.
 
     python benchmarks/scale.py                      # 1k, 10k, 100k; both modes; ~10 min on 2 cores
     python benchmarks/scale.py --sizes 1000,10000 --modes embedded --queries 100
 
-What is measured is what ArticleStore.query does for every question: collection.query with one query embedding,
-n_results=50 (the retriever's POOL), documents + metadatas + distances; once plain and once with the date filter
-a question like "this week" adds. Chunk texts are real: ../shared/eval/realtimeqa-2023-01/articles.jsonl split
+What is measured is the Chroma query every question makes, once plain and once with a date filter (--since):
+- `--shape sentences` (default, SENTENCE_VECTORS on): ArticleStore.query_sentences, n_results=300 (the
+  retriever's SENTENCE_POOL), metadatas + distances. A corpus of N chunks has ~17·N sentence vectors, so the
+  sizes here are vectors, not chunks;
+- `--shape chunks` (SENTENCE_VECTORS=false): ArticleStore.query, n_results=50 (POOL), documents + metadatas +
+  distances; sizes are chunks. Chunk texts are real: ../shared/eval/realtimeqa-2023-01/articles.jsonl split
 by the project's chunker (192 tokens). Each distinct text is embedded once (cached in benchmarks/out/); larger
 collections repeat them with new ids and slightly perturbed vectors, so the index has to tell near-duplicates
 apart, as with real republished news. Query vectors are the eval's real questions.
@@ -32,7 +35,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from peers.chroma_server import ChromaServer  # noqa: E402  (the loopback server the tests use)
 
 OUT = REPO / "benchmarks" / "out"
-N_RESULTS = 50
+SHAPES = {"sentences": (300, ["metadatas", "distances"]), "chunks": (50, ["documents", "metadatas", "distances"])}
 BATCH = 2000
 NOISE = 0.02  # per-dimension sigma for repeated vectors; a unit 384-d vector moves by ~0.4 before renormalising
 
@@ -135,8 +138,10 @@ def client_for(target: str):
     return chromadb.PersistentClient(path=target, settings=cs)
 
 
-def worker(phase: str, target: str, size: int, n_queries: int) -> dict:
+def worker(phase: str, target: str, size: int, n_queries: int, shape: str) -> dict:
     import numpy as np
+
+    n_results, include = SHAPES[shape]
 
     base_rss = rss_mb()[0]
     client = client_for(target)
@@ -158,14 +163,13 @@ def worker(phase: str, target: str, size: int, n_queries: int) -> dict:
         times = []
         for q in queries:
             t0 = time.perf_counter()
-            got = col.query(query_embeddings=[q], n_results=N_RESULTS, where=where,
-                            include=["documents", "metadatas", "distances"])
+            got = col.query(query_embeddings=[q], n_results=n_results, where=where, include=include)
             times.append(time.perf_counter() - t0)
-            assert len(got["ids"][0]) == min(N_RESULTS, size)
+            assert len(got["ids"][0]) == min(n_results, size)
         return times
 
     t0 = time.perf_counter()
-    col.query(query_embeddings=[queries[0]], n_results=N_RESULTS)  # first query loads the index
+    col.query(query_embeddings=[queries[0]], n_results=n_results)  # first query loads the index
     first = time.perf_counter() - t0
     run(None)  # warm-up pass (caches, connection pool); not counted
     plain = run(None)
@@ -175,9 +179,10 @@ def worker(phase: str, target: str, size: int, n_queries: int) -> dict:
             "base_rss": base_rss}
 
 
-def call_worker(phase: str, target: str, size: int, n_queries: int) -> dict:
+def call_worker(phase: str, target: str, size: int, n_queries: int, shape: str = "sentences") -> dict:
     out = subprocess.run([sys.executable, __file__, "--worker", phase, "--target", target, "--size", str(size),
-                          "--queries", str(n_queries)], capture_output=True, text=True, timeout=3600)
+                          "--queries", str(n_queries), "--shape", shape], capture_output=True, text=True,
+                         timeout=7200)
     if out.returncode != 0:
         raise RuntimeError(f"worker {phase} {target} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.splitlines()[-1])
@@ -188,11 +193,11 @@ def pct(times: list[float], p: float) -> float:
     return percentile(times, p) * 1000  # seconds in, milliseconds out
 
 
-def measure(mode: str, size: int, n_queries: int, tmp: Path) -> dict:
+def measure(mode: str, size: int, n_queries: int, tmp: Path, shape: str) -> dict:
     path = tmp / f"{mode}-{size}"
     if mode == "embedded":
         build = call_worker("build", str(path), size, n_queries)
-        res = call_worker("query", str(path), size, n_queries)
+        res = call_worker("query", str(path), size, n_queries, shape)
         store_rss = res["rss"]
     else:
         server = ChromaServer(path, log=tmp / f"chroma-{size}.log").start()
@@ -200,7 +205,7 @@ def measure(mode: str, size: int, n_queries: int, tmp: Path) -> dict:
             build = call_worker("build", f"port:{server.port}", size, n_queries)
             server.stop()  # restart: measure a server that loaded the collection from disk, like after a deploy
             server.start()
-            res = call_worker("query", f"port:{server.port}", size, n_queries)
+            res = call_worker("query", f"port:{server.port}", size, n_queries, shape)
             store_rss = rss_mb(server.proc.pid)[0]
         finally:
             server.stop()
@@ -212,7 +217,7 @@ def measure(mode: str, size: int, n_queries: int, tmp: Path) -> dict:
 
 
 def table(results: list[dict]) -> str:
-    head = (f"{'chunks':>8} {'mode':<9} {'build s':>8} {'1st ms':>7} {'p50 ms':>7} {'p95 ms':>7} "
+    head = (f"{'vectors':>8} {'mode':<9} {'build s':>8} {'1st ms':>7} {'p50 ms':>7} {'p95 ms':>7} "
             f"{'filt p50':>8} {'filt p95':>8} {'store RSS MB':>12} {'client RSS MB':>13} {'disk MB':>8}")
     lines = [head, "-" * len(head)]
     for r in results:
@@ -223,7 +228,7 @@ def table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def plot(results: list[dict], png: Path) -> bool:
+def plot(results: list[dict], png: Path, shape: str) -> bool:
     try:
         import matplotlib
 
@@ -244,10 +249,10 @@ def plot(results: list[dict], png: Path) -> bool:
         ax2.plot(x, [r["store_rss"] for r in rs], "o-", color=colour, label=f"{mode}: process holding the index")
     for ax in (ax1, ax2):
         ax.set_xscale("log")
-        ax.set_xlabel("chunks in collection")
+        ax.set_xlabel("vectors in collection")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-    ax1.set_ylabel(f"query latency, ms (n_results={N_RESULTS})")
+    ax1.set_ylabel(f"query latency, ms (n_results={SHAPES[shape][0]})")
     ax2.set_ylabel("RSS, MB")
     ax1.set_title("Chroma query latency")
     ax2.set_title("Memory")
@@ -263,13 +268,15 @@ def main() -> int:
     ap.add_argument("--modes", default="embedded,server")
     ap.add_argument("--queries", type=int, default=120, help="timed queries per size, mode and filter "
                     "(at most the eval's question count, 120)")
+    ap.add_argument("--shape", choices=list(SHAPES), default="sentences",
+                    help="the query a question makes with SENTENCE_VECTORS on (sentences) or off (chunks)")
     ap.add_argument("--png", default=str(OUT / "scale.png"))
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--target", help=argparse.SUPPRESS)
     ap.add_argument("--size", type=int, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.worker, args.target, args.size, args.queries)))
+        print(json.dumps(worker(args.worker, args.target, args.size, args.queries, args.shape)))
         return 0
 
     prepare()
@@ -283,15 +290,16 @@ def main() -> int:
         for size in sizes:
             for mode in modes:
                 t0 = time.time()
-                results.append(measure(mode, size, args.queries, Path(tmp)))
+                results.append(measure(mode, size, args.queries, Path(tmp), args.shape))
                 print(f"  {mode} {size}: done in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
                 shutil.rmtree(Path(tmp) / f"{mode}-{size}", ignore_errors=True)
     print(table(results))
-    print(f"\n{args.queries} queries each; latency = collection.query(n_results={N_RESULTS}, documents+metadatas+"
-          f"distances); 'filt' = with a published_ts >= date filter keeping ~half. store RSS = the embedded query "
+    n_results, include = SHAPES[args.shape]
+    print(f"\n{args.queries} queries each; latency = collection.query(n_results={n_results}, {'+'.join(include)}); "
+          f"'filt' = with a published_ts >= date filter keeping ~half. store RSS = the embedded query "
           f"process / the chroma server after the queries.")
     (OUT / "scale.json").write_text(json.dumps(results, indent=2))
-    if plot(results, Path(args.png)):
+    if plot(results, Path(args.png), args.shape):
         print(f"plot: {args.png}")
     return 0
 

@@ -195,7 +195,7 @@ def cmd_health(settings, args) -> int:
     try:
         store = _open_store(settings)
         try:
-            count = store.count()
+            count, sentences = store.count(), store.sentence_count()
         finally:
             store.close()
         if count == 0 and not args.allow_empty:
@@ -210,5 +210,8 @@ def cmd_health(settings, args) -> int:
         for p in problems:
             print(f"unhealthy: {p}")
         return 1
-    print(f"ok: collection {settings.collection!r} has {count} chunks; embedding model {settings.embed_model} loads")
+    print(f"ok: collection {settings.collection!r} has {count} chunks ({sentences} sentence vectors); "
+          f"embedding model {settings.embed_model} loads")
+    if count and settings.sentence_vectors and not sentences:
+        print("note: no sentence vectors yet; run `articlebot ingest` over the same sources once to add them")
     return 0

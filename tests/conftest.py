@@ -21,7 +21,7 @@ DATA = Path(__file__).resolve().parent / "data"
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
     for key in list(os.environ):
-        if key.startswith(("OPENAI_", "TELEGRAM_", "CHROMA_", "ARTICLEBOT_")) or key in ("EMBED_MODEL", "CHUNK_SIZE", "CHUNK_OVERLAP", "TOP_K"):
+        if key.startswith(("OPENAI_", "TELEGRAM_", "CHROMA_", "ARTICLEBOT_")) or key in ("EMBED_MODEL", "CHUNK_SIZE", "CHUNK_OVERLAP", "TOP_K", "SENTENCE_VECTORS"):
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("ARTICLEBOT_DATA_DIR", str(tmp_path / "data"))
     # .env in the working directory must not reach tests

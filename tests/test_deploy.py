@@ -196,3 +196,21 @@ def test_health_allow_empty(capsys, monkeypatch, tmp_path):
     assert "is empty" in capsys.readouterr().out
     assert main(["health", "--allow-empty"]) == 0
     assert capsys.readouterr().out.startswith("ok:")
+
+
+def test_health_tells_the_operator_when_sentence_vectors_are_missing(capsys, monkeypatch, tmp_path):
+    from bot.cli import main
+    from conftest import EXAMPLES
+
+    monkeypatch.setenv("SENTENCE_VECTORS", "false")
+    assert main(["ingest", "--quiet", str(EXAMPLES / "wire-stories.jsonl")]) == 0
+    monkeypatch.delenv("SENTENCE_VECTORS")
+    capsys.readouterr()
+    assert main(["health"]) == 0
+    out = capsys.readouterr().out
+    assert "(0 sentence vectors)" in out and "run `articlebot ingest` over the same sources" in out
+    assert main(["ingest", "--quiet", str(EXAMPLES / "wire-stories.jsonl")]) == 0
+    capsys.readouterr()
+    assert main(["health"]) == 0
+    out = capsys.readouterr().out
+    assert "(0 sentence vectors)" not in out and "note:" not in out
