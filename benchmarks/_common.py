@@ -30,7 +30,7 @@ def current_rss_mb() -> float:
 
 
 def corpus_settings(data_dir: str | None):
-    """Settings for a store holding the whole eval corpus, ingesting it first if needed (about 7 min on 2 cores)."""
+    """Settings for a store holding the whole eval corpus, ingesting it first if needed (about 8 min on 2 cores)."""
     from bot.settings import Settings
     from ingest.pipeline import ingest
     from vectorstore.embeddings import build_embedder
@@ -41,7 +41,7 @@ def corpus_settings(data_dir: str | None):
     store = open_store(settings)
     try:
         if store.count() == 0:
-            print(f"building the eval store in {settings.data_dir} (once; about 7 min) ...", flush=True)
+            print(f"building the eval store in {settings.data_dir} (once; about 8 min) ...", flush=True)
         # incremental: embeds nothing when the store is complete
         ingest(settings, store, [str(articles)], build_embedder(settings))
     finally:
