@@ -159,13 +159,17 @@ def worker(phase: str, target: str, size: int, n_queries: int, shape: str) -> di
                 for line in (OUT / "scale_chunks.jsonl").read_text().splitlines())
     since = ts[len(ts) // 2]  # a date filter that keeps about half the collection
 
+    short = []  # HNSW may return fewer than asked on a large index of near-duplicate vectors: count, don't fail
+
     def run(where):
         times = []
         for q in queries:
             t0 = time.perf_counter()
             got = col.query(query_embeddings=[q], n_results=n_results, where=where, include=include)
             times.append(time.perf_counter() - t0)
-            assert len(got["ids"][0]) == min(n_results, size)
+            assert got["ids"][0], "a query returned nothing"
+            if len(got["ids"][0]) < min(n_results, size):
+                short.append(len(got["ids"][0]))
         return times
 
     t0 = time.perf_counter()
@@ -176,7 +180,7 @@ def worker(phase: str, target: str, size: int, n_queries: int, shape: str) -> di
     filtered = run({"published_ts": {"$gte": since}})
     cur, peak = rss_mb()
     return {"first_ms": first * 1000, "plain": plain, "filtered": filtered, "rss": cur, "peak": peak,
-            "base_rss": base_rss}
+            "base_rss": base_rss, "short": short}
 
 
 def call_worker(phase: str, target: str, size: int, n_queries: int, shape: str = "sentences") -> dict:
@@ -213,7 +217,8 @@ def measure(mode: str, size: int, n_queries: int, tmp: Path, shape: str) -> dict
     return {"mode": mode, "size": size, "build_s": build["build_s"], "first_ms": res["first_ms"],
             "p50": pct(res["plain"], 50), "p95": pct(res["plain"], 95),
             "f_p50": pct(res["filtered"], 50), "f_p95": pct(res["filtered"], 95),
-            "store_rss": store_rss, "client_rss": res["rss"], "client_base": res["base_rss"], "disk_mb": disk}
+            "store_rss": store_rss, "client_rss": res["rss"], "client_base": res["base_rss"], "disk_mb": disk,
+            "short": res["short"]}
 
 
 def table(results: list[dict]) -> str:
@@ -294,6 +299,10 @@ def main() -> int:
                 print(f"  {mode} {size}: done in {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
                 shutil.rmtree(Path(tmp) / f"{mode}-{size}", ignore_errors=True)
     print(table(results))
+    for r in results:
+        if r["short"]:
+            print(f"{r['mode']} {r['size']}: {len(r['short'])} queries returned fewer results than asked "
+                  f"(as few as {min(r['short'])})")
     n_results, include = SHAPES[args.shape]
     print(f"\n{args.queries} queries each; latency = collection.query(n_results={n_results}, {'+'.join(include)}); "
           f"'filt' = with a published_ts >= date filter keeping ~half. store RSS = the embedded query "
