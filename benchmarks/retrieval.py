@@ -18,7 +18,7 @@ from _common import corpus_settings, eval_path, percentile
 from bot.evaluate import question_as_of
 from bot.metrics import answer_rank, load_questions, mrr_at_k, recall_at_k
 from vectorstore.embeddings import build_embedder
-from vectorstore.retrieval import Filters, Retriever
+from vectorstore.retrieval import SENTENCE_POOL, Filters, Retriever
 from vectorstore.store import open_store
 
 
@@ -39,7 +39,7 @@ def main() -> None:
         return [p.text for p in store.query(embedder.embed_query(q["question"]), k)]
 
     def dense_sentences(q):
-        nearest = store.query_sentences(embedder.embed_query(q["question"]), 300)
+        nearest = store.query_sentences(embedder.embed_query(q["question"]), SENTENCE_POOL)
         return [idx.docs[idx.row[c]] for c in sorted(nearest, key=lambda c: -nearest[c])[:k]]
 
     def bm25(q):
@@ -60,9 +60,9 @@ def main() -> None:
     def articlebot(q):
         return [p.text for p in retriever.search(q["question"], k, Filters(as_of=question_as_of(q)))]
 
-    by_sentence = idx.by_sentence
-    variants = [("dense, chunk vectors (" + ("mean of its sentences" if by_sentence else "title + text") + ")", dense)]
-    if by_sentence:
+    variants = [("dense, chunk vectors (" + ("mean of its sentences" if idx.by_sentence else "title + text") + ")",
+                 dense)]
+    if idx.by_sentence:
         variants.append(("dense, sentence vectors (a chunk scores as its nearest sentence)", dense_sentences))
     variants += [("BM25 (bm25s, stemmed, title + text)", bm25),
                 ("reciprocal-rank fusion of the two (k=60)", rrf),

@@ -33,9 +33,12 @@ from _common import EVAL, REPO, percentile
 
 sys.path.insert(0, str(REPO / "tests"))
 from peers.chroma_server import ChromaServer  # noqa: E402  (the loopback server the tests use)
+from vectorstore.retrieval import POOL, SENTENCE_POOL  # noqa: E402
 
 OUT = REPO / "benchmarks" / "out"
-SHAPES = {"sentences": (300, ["metadatas", "distances"]), "chunks": (50, ["documents", "metadatas", "distances"])}
+# (n_results, include) of the query a question makes, as vectorstore/store.py makes it
+SHAPES = {"sentences": (SENTENCE_POOL, ["metadatas", "distances"]),
+          "chunks": (POOL, ["documents", "metadatas", "distances"])}
 BATCH = 2000
 NOISE = 0.02  # per-dimension sigma for repeated vectors; a unit 384-d vector moves by ~0.4 before renormalising
 

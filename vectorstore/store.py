@@ -224,17 +224,11 @@ class ArticleStore:
 
     def upsert_chunks(self, ids: list[str], embeddings: list[list[float]], documents: list[str],
                       metadatas: list[dict]) -> None:
-        for start in range(0, len(ids), 1000):
-            end = start + 1000
-            self.chunks.upsert(ids=ids[start:end], embeddings=embeddings[start:end], documents=documents[start:end],
-                               metadatas=metadatas[start:end])
+        _upsert(self.chunks, ids, embeddings, documents, metadatas)
 
     def upsert_sentences(self, ids: list[str], embeddings: list[list[float]], documents: list[str],
                          metadatas: list[dict]) -> None:
-        for start in range(0, len(ids), 1000):
-            end = start + 1000
-            self.sentences.upsert(ids=ids[start:end], embeddings=embeddings[start:end],
-                                  documents=documents[start:end], metadatas=metadatas[start:end])
+        _upsert(self.sentences, ids, embeddings, documents, metadatas)
 
     def update_chunk_meta(self, content_hash: str, n_chunks: int, meta: dict) -> None:
         ids = [chunk_id(content_hash, i) for i in range(n_chunks)]
@@ -243,8 +237,10 @@ class ArticleStore:
             return
         self.chunks.update(ids=present["ids"], metadatas=[{**m, **meta} for m in present["metadatas"]])
         shared = {k: meta[k] for k in SENTENCE_META if k in meta}
+        if not shared:
+            return
         sents = self.sentences.get(where={"article_hash": content_hash}, include=["metadatas"])
-        if shared and sents["ids"]:
+        if sents["ids"]:
             self.sentences.update(ids=sents["ids"], metadatas=[{**m, **shared} for m in sents["metadatas"]])
 
     def delete_article_chunks(self, content_hash: str) -> None:
@@ -308,8 +304,7 @@ class ArticleStore:
     # --- retrieval ---------------------------------------------------------------------------
     def query_sentences(self, vector: list[float], k: int, where: dict | None = None) -> dict[str, float]:
         """The chunks whose sentences are nearest the vector, each scored by its nearest sentence."""
-        if self.sentences.count() == 0:
-            return {}
+        # an empty collection answers with empty lists: no count() round trip on every question
         got = self.sentences.query(query_embeddings=[vector], n_results=k, where=where or None,
                                    include=["metadatas", "distances"])
         best: dict[str, float] = {}
@@ -319,13 +314,19 @@ class ArticleStore:
         return best
 
     def query(self, vector: list[float], k: int, where: dict | None = None) -> list[Passage]:
-        if self.chunks.count() == 0:
-            return []
         got = self.chunks.query(query_embeddings=[vector], n_results=k, where=where or None,
                                 include=["documents", "metadatas", "distances"])
         return [Passage.from_chroma(cid, doc, meta, 1.0 - dist)
                 for cid, doc, meta, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0],
                                                 got["distances"][0])]
+
+
+def _upsert(collection, ids: list[str], embeddings: list[list[float]], documents: list[str],
+            metadatas: list[dict]) -> None:
+    for start in range(0, len(ids), 1000):  # Chroma caps a write's batch size
+        end = start + 1000
+        collection.upsert(ids=ids[start:end], embeddings=embeddings[start:end], documents=documents[start:end],
+                          metadatas=metadatas[start:end])
 
 
 def open_store(settings: Settings) -> ArticleStore:
