@@ -42,9 +42,11 @@ VOLUME ["/data"]
 RUN python -c "from bot.settings import Settings; from vectorstore.embeddings import build_embedder; \
 build_embedder(Settings()).embed_query('build check')"
 
-# Healthy = store reachable and the embedding model loads. --allow-empty: a bot that has not been fed yet is
-# still serving (it answers "no articles yet"), so it must not be reported unhealthy before the first ingest.
+# Healthy = store reachable (or open in the running bot: embedded mode) and the model files verified. --quick: a
+# check every minute must not import torch and load the model (~1 GB, seconds of CPU) beside the bot.
+# --allow-empty: a bot that has not been fed yet is still serving (it answers "no articles yet"), so it must not be
+# reported unhealthy before the first ingest.
 HEALTHCHECK --interval=60s --timeout=60s --start-period=60s --retries=3 \
-    CMD ["articlebot", "health", "--allow-empty"]
+    CMD ["articlebot", "health", "--allow-empty", "--quick"]
 
 CMD ["articlebot", "telegram"]

@@ -78,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("health", help="check store, collection and embedding model; exit 1 if unhealthy")
     p.add_argument("--allow-empty", action="store_true",
                    help="an empty collection is healthy (a freshly deployed bot before its first ingest)")
+    p.add_argument("--quick", action="store_true",
+                   help="verify the model files instead of loading the model (for frequent container healthchecks)")
     return parser
 
 

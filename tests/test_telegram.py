@@ -61,7 +61,9 @@ def make_bot(api, tmp_path, embedder):
         values.update(overrides)
         settings = Settings(**values)
         engine = _engine(settings, embedder, sources=sources)
-        runner = AppThread(build_application(settings, engine), webhook=webhook)
+        app = build_application(settings, engine)
+        make.front = app.bot_data["front"]  # the running front end, for tests that look at its state
+        runner = AppThread(app, webhook=webhook)
         running.append((runner, engine))
         runner.start()
         return engine
@@ -297,6 +299,26 @@ def test_twenty_chats_at_once_all_answered_correctly(api, make_bot):
     for chat, (_, expected) in chats.items():
         texts = api.texts(chat)
         assert len(texts) == 1 and expected in texts[0], (chat, texts)
+    # per-chat locks live only while a chat has a question in flight: memory does not grow with every chat
+    deadline = time.monotonic() + 10  # the last handlers may still be returning after their reply went out
+    while make_bot.front.chat_locks and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(make_bot.front.chat_locks) == 0
+
+
+def test_throttle_forgets_users_quiet_for_a_minute():
+    from bot.telegram_bot import Throttle
+
+    throttle = Throttle(per_minute=2)
+    for user in range(1000):
+        assert throttle.allow(user, now=100.0) == (True, False)
+    throttle.allow(5, now=101.0)
+    assert throttle.allow(5, now=102.0) == (False, True)   # throttled within the minute, warned once
+    assert throttle.allow(8, now=130.0) == (True, False)
+    assert throttle.allow(7, now=161.0) == (True, False)   # a minute on: users quiet since then are swept
+    assert set(throttle.seen) == {7, 8} and throttle.warned == set()
+    assert throttle.allow(8, now=162.0) == (True, False)   # 8 kept its window: one ask left in it
+    assert throttle.allow(8, now=163.0) == (False, True)
 
 
 def test_allowlist_refuses_once_politely(api, make_bot):
@@ -376,6 +398,28 @@ def test_llm_answer_streams_by_editing_one_message(api, make_bot, openai_server)
     assert len(drafts) == 1 and drafts[0].params["text"].endswith(" …")  # a draft as the text arrived ...
     assert final.method == "editMessageText"                              # ... replaced in place by the answer
     assert int(final.params["message_id"]) == drafts[0].result["message_id"]
+
+
+def test_long_streamed_answer_is_split_into_valid_messages(api, make_bot, openai_server):
+    from peers.openai_server import Reply
+
+    sentence = "The Lantern Bridge repair cost 86 million crowns, the ministry said [1]. "
+    openai_server.default = Reply(sentence * 110)  # ~8,000 characters: two Telegram messages at least
+    make_bot(openai_base_url=openai_server_url(openai_server), openai_api_key="test")
+    api.push_text(803, 1, "How much did the Lantern Bridge repair cost?")
+    api.wait_for(lambda s: any("Sources" in c.params.get("text", "") for c in s.calls
+                               if c.method in ("sendMessage", "editMessageText")), 90)
+    time.sleep(0.5)  # let the rest of the parts arrive
+    calls = [c for c in api.calls if c.method in ("sendMessage", "editMessageText")
+             and int(c.params.get("chat_id", 803)) == 803 and not c.params["text"].endswith(" …")]
+    draft = api.sent(803)[0]
+    assert draft.params["text"].endswith(" …") and len(draft.params["text"]) <= 4096
+    final = [c for c in calls if c.method == "editMessageText"][-1:] + [c for c in calls if c.method == "sendMessage"]
+    assert int(final[0].params["message_id"]) == draft.result["message_id"]  # the draft became part one
+    assert len(final) >= 2 and all(len(c.params["text"]) <= 4096 for c in final)
+    plain = "".join(TelegramHTML.check(c.params["text"]).plain for c in final)
+    assert plain.count("86 million crowns") == 110     # nothing lost at the seams
+    assert "Sources" in plain.split("86 million crowns")[-1] and "Lantern Bridge reopens" in plain
 
 
 def openai_server_url(server) -> str:

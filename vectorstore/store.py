@@ -36,6 +36,14 @@ class StoreError(RuntimeError):
     """A problem the operator must act on; the message says what to do."""
 
 
+class DataDirBusy(StoreError):
+    """The embedded store is open in another live process (the OS drops the lock when a process dies)."""
+
+    def __init__(self, pid: str, message: str):
+        super().__init__(message)
+        self.pid = pid
+
+
 @dataclass
 class Record:
     """One ingested copy of an article, as the manifest keeps it."""
@@ -90,7 +98,8 @@ class DataDirLock:
                 owner = (self.path.parent / "articlebot.pid").read_text().strip()
             except OSError:
                 pass
-            raise StoreError(
+            raise DataDirBusy(
+                owner,
                 f"the data dir {self.path.parent} is in use by another articlebot process"
                 f"{f' (pid {owner})' if owner else ''}. Stop it first, or run a Chroma server and set CHROMA_HOST "
                 "so several processes (a bot and an ingest) can share one store.") from None
