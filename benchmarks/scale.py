@@ -6,8 +6,8 @@ embedded Chroma (PersistentClient) vs a real `chroma run` server on loopback.
 
 What is measured is the Chroma query every question makes, once plain and once with a date filter (--since):
 - `--shape sentences` (default, SENTENCE_VECTORS on): ArticleStore.query_sentences, n_results=300 (the
-  retriever's SENTENCE_POOL), metadatas + distances. A corpus of N chunks has ~17·N sentence vectors, so the
-  sizes here are vectors, not chunks;
+  retriever's SENTENCE_POOL), ids + distances, stored without documents. A corpus of N chunks has ~17·N
+  sentence vectors, so the sizes here are vectors, not chunks;
 - `--shape chunks` (SENTENCE_VECTORS=false): ArticleStore.query, n_results=50 (POOL), documents + metadatas +
   distances; sizes are chunks. Chunk texts are real: ../shared/eval/realtimeqa-2023-01/articles.jsonl split
 by the project's chunker (192 tokens). Each distinct text is embedded once (cached in benchmarks/out/); larger
@@ -37,7 +37,7 @@ from vectorstore.retrieval import POOL, SENTENCE_POOL  # noqa: E402
 
 OUT = REPO / "benchmarks" / "out"
 # (n_results, include) of the query a question makes, as vectorstore/store.py makes it
-SHAPES = {"sentences": (SENTENCE_POOL, ["metadatas", "distances"]),
+SHAPES = {"sentences": (SENTENCE_POOL, ["distances"]),
           "chunks": (POOL, ["documents", "metadatas", "distances"])}
 BATCH = 2000
 NOISE = 0.02  # per-dimension sigma for repeated vectors; a unit 384-d vector moves by ~0.4 before renormalising
@@ -153,7 +153,8 @@ def worker(phase: str, target: str, size: int, n_queries: int, shape: str) -> di
                                               configuration={"hnsw": {"space": "cosine"}})
         t0 = time.time()
         for ids, vecs, docs, metas in batches(size):
-            col.add(ids=ids, embeddings=vecs, documents=docs, metadatas=metas)
+            # sentence vectors are stored without their text (it is in the chunk), as vectorstore/store.py does
+            col.add(ids=ids, embeddings=vecs, documents=docs if shape == "chunks" else None, metadatas=metas)
         assert col.count() == size, (col.count(), size)
         return {"build_s": time.time() - t0}
     col = client.get_collection("scale")

@@ -210,7 +210,7 @@ class Ingestor:
             s_ids.append(f"{ids[owner]}:{counts[owner]}")
             counts[owner] += 1
             s_metas.append({"chunk": ids[owner], **{k: metas[owner][k] for k in SENTENCE_META}})
-        self.store.upsert_sentences(s_ids, vectors.tolist(), texts, s_metas)
+        self.store.upsert_sentences(s_ids, vectors.tolist(), s_metas)
         return sums.tolist()
 
     def _flush_dups(self) -> None:

@@ -19,6 +19,20 @@ def _chunk_texts(store):
     return store.chunks.get(include=["documents"])["documents"]
 
 
+def _sentence_texts(store):
+    """Each stored sentence vector's text, found through its id (`<chunk id>:<n>`: sentence n of its chunk)."""
+    from vectorstore.sentences import units
+
+    chunks = store.chunks.get(include=["documents"])
+    text_of = dict(zip(chunks["ids"], chunks["documents"]))
+    out = []
+    for sid in store.sentences.get(include=[])["ids"]:
+        cid, _, n = sid.rpartition(":")
+        assert cid in text_of, f"sentence {sid} outlived its chunk"
+        out.append(units(text_of[cid])[int(n)])
+    return out
+
+
 def test_example_folder_ingests_every_format_with_metadata(settings, store, counting):
     report = ingest(settings, store, [str(EXAMPLES)], counting)
     assert report.skipped == []
@@ -71,7 +85,7 @@ def test_changed_article_has_its_old_chunks_replaced(settings, store, counting, 
     assert report.replaced == 1
     text = " ".join(_chunk_texts(store))
     assert "rejected" in text and "approved" not in text
-    sentences = " ".join(store.sentences.get(include=["documents"])["documents"])
+    sentences = " ".join(_sentence_texts(store))
     assert "rejected" in sentences and "approved" not in sentences
     assert len(store.records()) == 1
 
@@ -87,25 +101,34 @@ def test_prune_removes_articles_whose_file_disappeared(settings, store, counting
     assert report.pruned == 1
     assert not any("Festival" in t for t in _titles(store))
     assert "210,000" not in " ".join(_chunk_texts(store))
-    assert "210,000" not in " ".join(store.sentences.get(include=["documents"])["documents"])
+    assert "210,000" not in " ".join(_sentence_texts(store))
 
 
-def test_every_sentence_of_every_chunk_has_a_vector_with_its_chunks_filters(settings, store, counting):
+def test_every_sentence_of_every_chunk_has_a_vector_with_its_chunks_filters(settings, store, counting, embedder):
+    import numpy as np
+
     from vectorstore.sentences import units
 
     ingest(settings, store, [str(EXAMPLES)], counting)
     chunks = store.chunks.get(include=["documents", "metadatas"])
-    sents = store.sentences.get(include=["documents", "metadatas"])
-    by_chunk: dict[str, list[str]] = {}
-    for sid, text, meta in zip(sents["ids"], sents["documents"], sents["metadatas"]):
-        assert sid.rpartition(":")[0] == meta["chunk"]
-        by_chunk.setdefault(meta["chunk"], []).append(text)
+    sents = store.sentences.get(include=["embeddings", "metadatas"])
+    by_chunk: dict[str, dict[int, list[float]]] = {}
+    for sid, vector, meta in zip(sents["ids"], sents["embeddings"], sents["metadatas"]):
+        cid, _, n = sid.rpartition(":")
+        assert cid == meta["chunk"]
+        by_chunk.setdefault(cid, {})[int(n)] = vector
     assert set(by_chunk) == set(chunks["ids"])
     for cid, text, meta in zip(chunks["ids"], chunks["documents"], chunks["metadatas"]):
-        assert sorted(by_chunk[cid]) == sorted(units(text))
+        texts = units(text)
+        assert sorted(by_chunk[cid]) == list(range(len(texts)))  # sentence n of the chunk, each once
+        # the vector stored as sentence n is that sentence's embedding
+        expected = np.asarray(embedder.embed_documents(texts))
+        got = np.asarray([by_chunk[cid][n] for n in range(len(texts))])
+        assert np.allclose(got, expected, atol=1e-4)
         sample = store.sentences.get(where={"chunk": cid}, include=["metadatas"])["metadatas"][0]
         assert (sample["outlet"], sample["published_ts"]) == (meta["outlet"], meta["published_ts"])
     assert counting.embedded == len(sents["ids"])  # sentences only: a chunk's vector is their mean
+    assert store.sentences.get(include=["documents"])["documents"] == [None] * len(sents["ids"])  # text is in the chunk
 
 
 def test_a_store_without_sentence_vectors_is_upgraded_by_the_next_ingest(settings, store, counting):

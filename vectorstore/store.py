@@ -2,8 +2,10 @@
 
 All ingest state lives in Chroma itself, so a Chroma server shared by several processes needs nothing else:
 - `<collection>`: one record per chunk, id `<article hash>-<position>`, deterministic, so re-runs upsert in place;
-- `<collection>__sentences`: one vector per sentence of a chunk, id `<chunk id>:<n>`, with the chunk's id and the
-  metadata filters use (written before its chunk, so a chunk on disk always has its sentences);
+- `<collection>__sentences`: one vector per sentence of a chunk, id `<chunk id>:<n>` (sentence n of
+  `units(chunk text)`), with the chunk's id and the metadata filters use (written before its chunk, so a chunk on
+  disk always has its sentences). No text: it is in the chunk, and storing it too made writes ~1.6× slower and the
+  store ~1.4× larger (Chroma indexes every document for full-text search);
 - `<collection>__articles`: one record per ingested copy of an article (file, URL, JSONL line), naming the
   content hash it points to. A copy is written after its chunks, so a kill -9 leaves at worst chunks that the
   next run rewrites in place or garbage-collects; never a manifest entry for chunks that were never written.
@@ -235,9 +237,8 @@ class ArticleStore:
                       metadatas: list[dict]) -> None:
         _upsert(self.chunks, ids, embeddings, documents, metadatas)
 
-    def upsert_sentences(self, ids: list[str], embeddings: list[list[float]], documents: list[str],
-                         metadatas: list[dict]) -> None:
-        _upsert(self.sentences, ids, embeddings, documents, metadatas)
+    def upsert_sentences(self, ids: list[str], embeddings: list[list[float]], metadatas: list[dict]) -> None:
+        _upsert(self.sentences, ids, embeddings, None, metadatas)
 
     def update_chunk_meta(self, content_hash: str, n_chunks: int, meta: dict) -> None:
         ids = [chunk_id(content_hash, i) for i in range(n_chunks)]
@@ -313,12 +314,14 @@ class ArticleStore:
     # --- retrieval ---------------------------------------------------------------------------
     def query_sentences(self, vector: list[float], k: int, where: dict | None = None) -> dict[str, float]:
         """The chunks whose sentences are nearest the vector, each scored by its nearest sentence."""
-        # an empty collection answers with empty lists: no count() round trip on every question
+        # ids and distances only: the chunk is in the sentence's id, and leaving metadata out makes the query
+        # ~3x faster (300 results; more again over HTTP). An empty collection answers with empty lists: no count()
+        # round trip on every question.
         got = self.sentences.query(query_embeddings=[vector], n_results=k, where=where or None,
-                                   include=["metadatas", "distances"])
+                                   include=["distances"])
         best: dict[str, float] = {}
-        for meta, dist in zip(got["metadatas"][0], got["distances"][0]):
-            cid = meta["chunk"]
+        for sid, dist in zip(got["ids"][0], got["distances"][0]):
+            cid = sid.rpartition(":")[0]
             best[cid] = max(best.get(cid, -1.0), 1.0 - dist)
         return best
 
@@ -330,11 +333,12 @@ class ArticleStore:
                                                 got["distances"][0])]
 
 
-def _upsert(collection, ids: list[str], embeddings: list[list[float]], documents: list[str],
+def _upsert(collection, ids: list[str], embeddings: list[list[float]], documents: list[str] | None,
             metadatas: list[dict]) -> None:
     for start in range(0, len(ids), 1000):  # Chroma caps a write's batch size
         end = start + 1000
-        collection.upsert(ids=ids[start:end], embeddings=embeddings[start:end], documents=documents[start:end],
+        collection.upsert(ids=ids[start:end], embeddings=embeddings[start:end],
+                          documents=documents[start:end] if documents is not None else None,
                           metadatas=metadatas[start:end])
 
 
