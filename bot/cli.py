@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from datetime import date, datetime
 
@@ -106,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`articlebot sources | head`): stop quietly, as Unix tools do; stdout goes to
+        # /dev/null so the interpreter's final flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (commands.UserError, StoreError) as exc:  # StoreError: e.g. the Chroma server went away mid-run
         print(f"articlebot: {exc}", file=sys.stderr)
         return 2

@@ -131,6 +131,19 @@ def test_cli_ingest_then_ask_json_and_chat(tmp_path):
     assert "Traceback" not in chat.stderr
 
 
+def test_cli_output_into_a_closed_pipe_stops_without_a_traceback(tmp_path):
+    """`articlebot sources | head -1`: the reader goes away before the listing is written."""
+    assert _cli(["ingest", str(EXAMPLES), "--quiet"], tmp_path).returncode == 0
+    env = dict(os.environ, ARTICLEBOT_DATA_DIR=str(tmp_path / "data"),
+               PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "sources"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # closed long before the process has opened the store and written anything
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+
+
 def test_search_json_has_the_documented_fields(tmp_path):
     assert _cli(["ingest", str(EXAMPLES), "--quiet"], tmp_path).returncode == 0
     out = _cli(["search", "ferry on Glacier Lake", "-k", "2", "--json"], tmp_path)
