@@ -196,7 +196,8 @@ def cmd_health(settings, args) -> int:
     count = sentences = None
     busy = ""
     try:
-        store = open_store(settings)
+        # a health check answers now: it does not wait out CHROMA_START_TIMEOUT for a server that is down
+        store = open_store(settings.model_copy(update={"chroma_start_timeout": 0}))
         try:
             count, sentences = store.count(), store.sentence_count()
         finally:

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     chroma_ssl: bool = Field(False, validation_alias=AliasChoices("CHROMA_SSL", "chroma_ssl"))
     chroma_auth_token: str | None = Field(None, validation_alias=AliasChoices("CHROMA_AUTH_TOKEN", "chroma_auth_token"),
                                           description="Bearer token for a Chroma server with token auth.")
+    chroma_start_timeout: float = Field(60.0, validation_alias=AliasChoices("CHROMA_START_TIMEOUT", "chroma_start_timeout"),
+                                        description="Seconds to wait for the Chroma server at start, retrying with "
+                                                    "backoff (compose may start the bot first); 0 = try once.")
 
     # --- embeddings and chunking -------------------------------------------------------------
     embed_model: str = Field(DEFAULT_EMBED_MODEL, validation_alias=AliasChoices("EMBED_MODEL", "embed_model"),
@@ -83,6 +86,9 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_SECRET", "telegram_webhook_secret"))
     telegram_user_rate: int = Field(10, validation_alias=AliasChoices("TELEGRAM_USER_RATE", "telegram_user_rate"),
                                     description="Questions one user may ask per minute.")
+    telegram_start_timeout: float = Field(300.0, validation_alias=AliasChoices("TELEGRAM_START_TIMEOUT", "telegram_start_timeout"),
+                                          description="Seconds `articlebot telegram` keeps retrying to reach the Bot API "
+                                                      "at start before it exits 1; an invalid token exits at once.")
 
     @field_validator("telegram_allowed_users", "telegram_allowed_chats", "telegram_admins", mode="before")
     @classmethod

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from telegram import BotCommand, LinkPreviewOptions, Message, ReplyParameters, Update
 from telegram.constants import ChatAction, ChatType, MessageEntityType, ParseMode
-from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, CommandHandler, ContextTypes, Defaults,
                           MessageHandler, filters)
 
@@ -404,9 +404,10 @@ class TelegramFrontEnd:
         await self.send_html(message, f"<pre>{escape(report.summary())}</pre>")
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        if update is None and isinstance(context.error, (NetworkError, RetryAfter)):
-            # polling trouble: PTB retries by itself, so one line per failure is enough
-            log.warning("Telegram not reachable, retrying: %s", context.error)
+        if update is None and isinstance(context.error, TelegramError):
+            # polling trouble (network, flood control, another instance polling): PTB retries by itself, with
+            # backoff, so one line per failure is enough
+            log.warning("polling Telegram failed, retrying with backoff: %s", context.error)
             return
         uid = update.update_id if isinstance(update, Update) else None
         log.error("error handling update %s: %s", uid, context.error, exc_info=context.error)
@@ -475,14 +476,21 @@ def run(settings: Settings) -> int:
         if front.open_to_everyone:
             log.warning("Neither TELEGRAM_ALLOWED_USERS nor TELEGRAM_ALLOWED_CHATS is set: "
                         "anyone who finds the bot can use it.")
+        from bot.telegram_start import BOOTSTRAP_RETRIES, StartFailed, connect_blocking
+
+        try:
+            connect_blocking(app, settings)
+        except StartFailed as exc:
+            print(f"articlebot: {exc}", file=sys.stderr)
+            return exc.status
         if settings.telegram_webhook_url:
             secret = secret or secrets.token_urlsafe(32)
             app.run_webhook(listen=settings.telegram_webhook_listen, port=settings.telegram_webhook_port,
                             url_path=urlsplit(settings.telegram_webhook_url).path.lstrip("/"),
                             webhook_url=settings.telegram_webhook_url, secret_token=secret,
-                            allowed_updates=[Update.MESSAGE])
+                            allowed_updates=[Update.MESSAGE], bootstrap_retries=BOOTSTRAP_RETRIES)
         else:
-            app.run_polling(allowed_updates=[Update.MESSAGE])
+            app.run_polling(allowed_updates=[Update.MESSAGE], bootstrap_retries=BOOTSTRAP_RETRIES)
     finally:
         engine.close()
     return 0

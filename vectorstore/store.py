@@ -16,6 +16,7 @@ persisted only at the end of a run: a kill -9 loses it and it is not shared in s
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections import defaultdict
@@ -32,6 +33,8 @@ SENTENCE_META = ("article_hash", "outlet", "published_ts", "ingested_at")  # for
 # Chunks with no manifest entry are collected only when older than this, so a concurrent writer's chunks
 # (written just before its manifest entry) are never taken.
 GC_GRACE_SECONDS = 120
+
+log = logging.getLogger(__name__)
 
 
 class StoreError(RuntimeError):
@@ -153,16 +156,60 @@ def open_client(settings: Settings):
     import chromadb
 
     if settings.chroma_host:
-        headers = {"Authorization": f"Bearer {settings.chroma_auth_token}"} if settings.chroma_auth_token else None
-        try:
-            client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, ssl=settings.chroma_ssl,
-                                         headers=headers, settings=_no_telemetry())
-            client.heartbeat()
-        except Exception as exc:
-            raise StoreError(f"cannot reach the Chroma server at {settings.chroma_host}:{settings.chroma_port} "
-                             f"({type(exc).__name__}: {exc}). Is it running?") from None
-        return client
+        return _wait_for_server(settings)
     return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=_no_telemetry())
+
+
+def _transport_error(exc: BaseException | None):
+    """The network error behind exc, if any: a server that is not up yet (refused, unresolvable name, timeout),
+    as opposed to one that answered no. chromadb re-raises a ConnectError as a ValueError, hence the chain."""
+    import httpx
+
+    for _ in range(10):
+        if exc is None or isinstance(exc, httpx.TransportError):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _wait_for_server(settings: Settings):
+    """A connected HttpClient, retried with capped exponential backoff and jitter for CHROMA_START_TIMEOUT seconds
+    (compose may start the bot before Chroma answers, and podman-compose ignores `condition: service_healthy`).
+    One log line per failed try; a server that answers with an error is not retried."""
+    import chromadb
+    from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
+
+    where = f"{settings.chroma_host}:{settings.chroma_port}"
+    timeout = max(0.0, settings.chroma_start_timeout)
+    headers = {"Authorization": f"Bearer {settings.chroma_auth_token}"} if settings.chroma_auth_token else None
+    backoff = wait_exponential_jitter(initial=1, max=30, jitter=1)
+
+    def connect():
+        client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, ssl=settings.chroma_ssl,
+                                     headers=headers, settings=_no_telemetry())
+        client.heartbeat()
+        return client
+
+    def reason(exc: BaseException) -> str:
+        exc = _transport_error(exc) or exc
+        return f"{type(exc).__name__}: {exc}"
+
+    def say(state) -> None:
+        log.warning("Chroma server at %s not reachable (%s); try %d failed, next in %.1f s, giving up %g s after "
+                    "start (CHROMA_START_TIMEOUT)", where, reason(state.outcome.exception()), state.attempt_number,
+                    state.next_action.sleep, timeout)
+
+    retrying = Retrying(stop=stop_after_delay(timeout), before_sleep=say, reraise=True,
+                        retry=retry_if_exception(lambda exc: _transport_error(exc) is not None),
+                        # the last wait is cut to the time left, so the last try comes at the deadline
+                        wait=lambda state: min(backoff(state), max(0.0, timeout - state.seconds_since_start)))
+    try:
+        return retrying(connect)
+    except Exception as exc:
+        tries = retrying.statistics.get("attempt_number", 1)
+        waited = retrying.statistics.get("delay_since_first_attempt", 0)
+        after = f" (tried {tries} times in {waited:.0f} s)" if tries > 1 else ""
+        raise StoreError(f"cannot reach the Chroma server at {where}{after}: {reason(exc)}. Is it running?") from None
 
 
 class ArticleStore:

@@ -2,7 +2,9 @@
 
 Routes `/bot<TOKEN>/<method>` (JSON, form or multipart bodies) and `/file/bot<TOKEN>/<path>`. Updates the test pushes
 are handed out by long-polling getUpdates; every other call is recorded in `calls` so tests can wait for replies.
-`fail_next(method, retry_after)` makes the next call of a method answer 429 once, as Telegram does under flood control.
+`fail_next(method, retry_after)` makes the next call of a method answer 429 once, as Telegram does under flood control;
+`fail_calls(n, status)` makes the next n calls of any method answer an error status (401 for a revoked token, 502
+for an outage).
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ class BotAPIServer:
     failures: dict = field(default_factory=dict)    # method -> retry_after, served once
     pushed_at: dict = field(default_factory=dict)   # update_id -> time pushed (benchmarks)
     pushed: dict = field(default_factory=dict)      # update_id -> the update
+    outage: list = field(default_factory=list)      # [calls left (-1 = all), status, description]
 
     def __post_init__(self):
         self._cond = threading.Condition()
@@ -118,6 +121,14 @@ class BotAPIServer:
     # --- the API -----------------------------------------------------------------------------
     def handle(self, method: str, params: dict) -> tuple[int, dict]:
         with self._cond:
+            failing = bool(self.outage and self.outage[0] != 0)
+            if failing:
+                self.outage[0] -= 1 if self.outage[0] > 0 else 0
+                status, description = self.outage[1:]
+        if failing:
+            self._record(method, params, str(status))
+            return status, {"ok": False, "error_code": status, "description": description}
+        with self._cond:
             retry = self.failures.pop(method, None)
         if retry is not None:
             self._record(method, params, "429")
@@ -190,6 +201,12 @@ class BotAPIServer:
     def fail_next(self, method: str, retry_after: int = 1) -> None:
         with self._cond:
             self.failures[method] = retry_after
+
+    def fail_calls(self, count: int, status: int, description: str = "") -> None:
+        """The next `count` calls (any method; -1 = every call from now on) answer `status`."""
+        names = {401: "Unauthorized", 502: "Bad Gateway", 500: "Internal Server Error"}
+        with self._cond:
+            self.outage = [count, status, description or names.get(status, "Error")]
 
     def make_message(self, chat_id: int, user_id: int, text: str = "", chat_type: str = "private",
                      reply_to_bot: bool = False, **extra) -> dict:
