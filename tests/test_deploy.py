@@ -163,6 +163,22 @@ def test_chroma_image_matches_client_version(compose):
     assert image.split(":")[1] == version("chromadb")
 
 
+def test_chroma_image_tag_is_the_client_version_pyproject_pins(compose):
+    """pyproject.toml pins the chromadb client exactly, and compose runs the server of that release."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    deps = [Requirement(d) for d in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]]
+    chromadb = [r for r in deps if r.name == "chromadb"]
+    assert len(chromadb) == 1
+    pins = [spec.version for spec in chromadb[0].specifier if spec.operator == "=="]
+    assert len(pins) == 1, f"pin the client exactly (chromadb==X.Y.Z), not {chromadb[0].specifier}"
+    repo, _, tag = compose["services"]["chroma"]["image"].partition(":")
+    assert repo == "chromadb/chroma"
+    assert tag == pins[0], f"compose runs chromadb/chroma:{tag}, pyproject.toml pins chromadb=={pins[0]}"
+
+
 def test_profiles(compose):
     services = compose["services"]
     assert services["ingest"]["profiles"] == ["ingest"]
