@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="an empty collection is healthy (a freshly deployed bot before its first ingest)")
     p.add_argument("--quick", action="store_true",
                    help="verify the model files instead of loading the model (for frequent container healthchecks)")
+    sub.add_parser("prepare-model", help="convert the bundled embedding model to ONNX (once) and verify it; "
+                   "prints its path and sha256")
     return parser
 
 
@@ -101,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     from bot import commands
     from vectorstore.store import StoreError
 
-    handler = getattr(commands, f"cmd_{args.command}")
+    handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
     try:
         return handler(settings, args) or 0
     except KeyboardInterrupt:

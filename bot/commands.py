@@ -229,3 +229,14 @@ def cmd_health(settings, args) -> int:
     if count and settings.sentence_vectors and not sentences:
         print("note: no sentence vectors yet; run `articlebot ingest` over the same sources once to add them")
     return 0
+
+
+def cmd_prepare_model(settings, args) -> int:
+    from vectorstore.embeddings import EmbeddingError, prepare_model
+
+    try:
+        for path, digest in prepare_model(settings):
+            print(f"{path} sha256 {digest}")
+    except EmbeddingError as exc:
+        raise UserError(str(exc)) from None
+    return 0

@@ -220,6 +220,9 @@ class ArticleStore:
         self.client = client if client is not None else open_client(settings)
         self._lock = lock
         self.name = settings.collection
+        from vectorstore.embeddings import embedder_identity
+
+        self.embed_identity = embedder_identity(settings)
         self.chunks = self._open(settings.collection)
         self.manifest = self._open(settings.collection + MANIFEST_SUFFIX)
         self.sentences = self._open(settings.collection + SENTENCE_SUFFIX)
@@ -229,7 +232,7 @@ class ArticleStore:
         try:
             collection = self.client.get_or_create_collection(
                 name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
-                metadata={"embed_model": self.settings.embed_model})
+                metadata={"embed_model": self.embed_identity})
         except Exception as exc:
             raise StoreError(f"cannot open collection {name!r}: {exc}") from None
         if self.settings.server_mode:
@@ -238,7 +241,14 @@ class ArticleStore:
 
     def _check_model(self) -> None:
         recorded = (self.chunks.metadata or {}).get("embed_model")
-        if recorded and recorded != self.settings.embed_model:
+        if recorded and recorded != self.embed_identity:
+            from vectorstore.embeddings import variant_hint
+
+            hint = variant_hint(self.settings, recorded)
+            if hint:
+                raise StoreError(
+                    f"collection {self.name!r} holds vectors of {recorded!r}, but EMBED_VARIANT={self.settings.embed_variant} "
+                    f"embeds {self.embed_identity!r}: {hint}")
             raise StoreError(
                 f"collection {self.name!r} was built with embedding model {recorded!r}, but EMBED_MODEL is "
                 f"{self.settings.embed_model!r}. Vectors of two models cannot be mixed: set EMBED_MODEL={recorded} "
