@@ -11,7 +11,8 @@
 # container · the image's HEALTHCHECK beside a running process · compose up (chroma + a bot that cannot reach
 # Telegram: it must wait, one line per try, not crash-loop) · the `ingest` service · `ask` through compose.
 # Environment: ENGINE (podman|docker), COMPOSE (command), MAX_IMAGE_MB (1000), MIRROR (Debian mirror, --stand-ins),
-# PIP_CONF (a pip.conf for the build, podman only; its find-links folder is mounted too), KEEP=1 (keep images).
+# PIP_CONF (a pip.conf for the build, podman only; its find-links folder is mounted too). The image stays tagged
+# articlebot:latest (the name compose uses); containers, volumes and the compose project are removed.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,10 +52,10 @@ cleanup() {
   [ -d "$WORK/project" ] && compose --profile ingest down -v >/dev/null 2>&1
   $ENGINE rm -f articlebot-smoke-hc >/dev/null 2>&1
   $ENGINE volume rm -f "$VOLUME" >/dev/null 2>&1
-  [ "${KEEP:-0}" = 1 ] || $ENGINE rmi -f "$IMAGE" >/dev/null 2>&1
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+trap 'echo "FAIL [${STEP:-setup}]: a command failed (line $LINENO)" >&2' ERR
 
 BUILD_ARGS=()
 if [ "$ENGINE" = podman ]; then
@@ -142,7 +143,7 @@ healthcheck_beside_bot() {
 
 compose_up() {
   mkdir -p "$WORK/project"
-  (cd "$ROOT" && git ls-files -co --exclude-standard -z | xargs -0 tar -c) | tar -x -C "$WORK/project"
+  (cd "$ROOT" && git ls-files -co --exclude-standard -z | tar -c --null --ignore-failed-read -T -) | tar -x -C "$WORK/project"
   cd "$WORK/project"
   cp .env.example .env
   # a well-formed token; Telegram is not reachable from the check (or is, and refuses it): either way, no crash loop
