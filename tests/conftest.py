@@ -1,6 +1,7 @@
 """Every test gets its own data dir and an environment with no OPENAI_*, TELEGRAM_*, CHROMA_* leaking in.
 
-The embedding model is loaded once per session (it takes seconds) and shared.
+The embedding model is converted to ONNX once per session (into one model dir every test shares), loaded once and
+shared.
 """
 from __future__ import annotations
 
@@ -18,22 +19,30 @@ EXAMPLES = REPO / "examples" / "articles"
 DATA = Path(__file__).resolve().parent / "data"
 
 
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    """One converted-model cache for the whole session: converting takes seconds."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch, tmp_path):
+def clean_env(monkeypatch, tmp_path, model_dir):
     for key in list(os.environ):
-        if key.startswith(("OPENAI_", "TELEGRAM_", "CHROMA_", "ARTICLEBOT_")) or key in ("EMBED_MODEL", "CHUNK_SIZE", "CHUNK_OVERLAP", "TOP_K", "SENTENCE_VECTORS"):
+        if key.startswith(("OPENAI_", "TELEGRAM_", "CHROMA_", "ARTICLEBOT_", "EMBED_")) or key in ("CHUNK_SIZE", "CHUNK_OVERLAP", "TOP_K", "SENTENCE_VECTORS"):
             monkeypatch.delenv(key, raising=False)
     monkeypatch.setenv("ARTICLEBOT_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("ARTICLEBOT_MODEL_DIR", str(model_dir))
     # .env in the working directory must not reach tests
     monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(scope="session")
-def embedder():
+def embedder(model_dir):
+    """The default embedder (the bundled model through ONNX Runtime)."""
     from bot.settings import Settings
     from vectorstore.embeddings import build_embedder
 
-    return build_embedder(Settings())
+    return build_embedder(Settings(model_dir=model_dir))
 
 
 @pytest.fixture

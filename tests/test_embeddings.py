@@ -1,0 +1,202 @@
+"""The bundled model through ONNX Runtime: same vectors as sentence-transformers, a cache that heals itself, the
+`prepare-model` and `health --quick` checks, and stores built by the previous embedder."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import EXAMPLES, REPO
+
+# Fictional sentences, some short, one far past the model's 256 word pieces (truncated the same way by both).
+SENTENCES = [
+    "The Marrowbank ferry resumed its night crossings on Tuesday after a three-week strike by deckhands.",
+    "Councillor Ilse Varga said the new tram line to Quillhaven would open before the autumn fair.",
+    "Rain.",
+    "Shares of Tenbridge Optics fell 14% after the lens maker cut its forecast for the second time this year.",
+    "A stray alpaca wandered into the Lowmere municipal library and was escorted out by two volunteers.",
+    "Who won the Pellham regional chess open?",
+    "The harbour authority of Saltmarch approved a $42 million dredging plan despite objections from fishers.",
+    "Officials in the fictional republic of Ostravia postponed the census, citing a shortage of paper forms.",
+    " ".join(["The Greyfield orchestra toured eleven valley towns, playing to halls that had not heard a symphony "
+              "since the mines closed."] * 20),
+    "Quillhaven's mayor, Dorian Aske, resigned on Friday; a caretaker council will run the town until March.",
+]
+
+
+def cosines(a, b) -> np.ndarray:
+    a, b = np.asarray(a), np.asarray(b)
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+@pytest.fixture(scope="module")
+def st_embedder():
+    """The previous embedder: sentence-transformers on torch (the dev extra)."""
+    pytest.importorskip("sentence_transformers")
+    from vectorstore.embeddings import LocalEmbedder
+
+    return LocalEmbedder()
+
+
+def settings_for(tmp_path, **kw):
+    from bot.settings import Settings
+
+    return Settings(data_dir=tmp_path / "data", **kw)
+
+
+def test_onnx_fp32_vectors_equal_sentence_transformers(embedder, st_embedder):
+    """fp32 keeps the old vectors (so stores built before ONNX stay valid), long texts included."""
+    got = cosines(embedder.embed_documents(SENTENCES), st_embedder.embed_documents(SENTENCES))
+    assert got.min() >= 0.9999, got
+    assert cosines([embedder.embed_query(SENTENCES[5])], [st_embedder.embed_query(SENTENCES[5])])[0] >= 0.9999
+    assert embedder.name == st_embedder.name == "all-MiniLM-L6-v2"
+
+
+def test_int8_vectors_stay_close_and_have_their_own_identity(tmp_path, st_embedder):
+    from vectorstore.embeddings import build_embedder
+
+    int8 = build_embedder(settings_for(tmp_path, embed_variant="int8"))
+    got = cosines(int8.embed_documents(SENTENCES), st_embedder.embed_documents(SENTENCES))
+    assert got.min() >= 0.98, got
+    assert int8.name == "all-MiniLM-L6-v2+int8"
+    docs_only = build_embedder(settings_for(tmp_path, embed_variant="int8-docs"))
+    assert docs_only.name == int8.name  # the query vector is fp32, the stored ones are int8
+    assert cosines([docs_only.embed_query(SENTENCES[0])], [st_embedder.embed_query(SENTENCES[0])])[0] >= 0.9999
+
+
+def test_batches_sorted_by_length_come_back_in_input_order(embedder):
+    """Padding to the batch's longest text must not change a text's vector, nor the order of the answers."""
+    alone = [embedder.embed_query(s) for s in SENTENCES]
+    mixed = embedder.embed_documents(SENTENCES)
+    assert cosines(alone, mixed).min() >= 0.99999
+    assert embedder.embed_documents([]) == []
+
+
+def test_embedding_path_imports_no_torch(tmp_path, model_dir):
+    probe = ("import sys; from bot.settings import Settings; from vectorstore.embeddings import build_embedder; "
+             "e = build_embedder(Settings()); e.embed_query('q'); e.embed_documents(['a b', 'c']); "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'sentence_transformers')))")
+    out = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "ARTICLEBOT_MODEL_DIR": str(model_dir)},
+                         capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_damaged_or_truncated_cached_model_is_rebuilt_with_one_log_line(tmp_path, caplog):
+    from vectorstore.embeddings import OnnxEmbedder, model_path
+
+    settings = settings_for(tmp_path, model_dir=tmp_path / "models")
+    first = OnnxEmbedder(settings).embed_query(SENTENCES[0])
+    path = model_path(settings, "fp32")
+    good = hashlib.sha256(path.read_bytes()).hexdigest()
+    size = path.stat().st_size
+    for damage in ("truncate", "flip", "delete"):
+        if damage == "truncate":
+            with path.open("r+b") as fh:
+                fh.truncate(size // 2)
+        elif damage == "flip":  # same size, different bytes
+            data = bytearray(path.read_bytes())
+            data[size // 2] ^= 0xFF
+            path.write_bytes(bytes(data))
+        else:
+            path.unlink()
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="vectorstore.embeddings"):
+            again = OnnxEmbedder(settings).embed_query(SENTENCES[0])  # a new process would do the same
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == good, damage
+        assert cosines([first], [again])[0] >= 0.99999
+        lines = [r.getMessage() for r in caplog.records if r.name == "vectorstore.embeddings"]
+        assert len(lines) == 1 and str(path.parent) in lines[0], (damage, lines)
+
+
+def run_cli(*argv, env_extra=None):
+    env = {**os.environ, **(env_extra or {})}
+    return subprocess.run([sys.executable, "-m", "bot.cli", *argv], env=env, capture_output=True, text=True,
+                          timeout=180, cwd=REPO)
+
+
+def test_prepare_model_prints_path_and_digest_and_concurrent_runs_agree(tmp_path):
+    """Two processes converting into one empty folder at once: both finish with the same, intact file."""
+    env = {**os.environ, "ARTICLEBOT_MODEL_DIR": str(tmp_path / "models")}
+    procs = [subprocess.Popen([sys.executable, "-m", "bot.cli", "prepare-model"], env=env, cwd=REPO,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=180) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    lines = {o[0].strip() for o in outs}
+    assert len(lines) == 1
+    path, word, digest = lines.pop().split()
+    assert word == "sha256" and path == str(tmp_path / "models" / "all-MiniLM-L6-v2-fp32.onnx")
+    assert hashlib.sha256(open(path, "rb").read()).hexdigest() == digest
+    assert json.loads((tmp_path / "models" / "all-MiniLM-L6-v2-fp32.json").read_text())["onnx_sha256"] == digest
+    assert sorted(p.name for p in (tmp_path / "models").iterdir() if not p.name.endswith(".lock")) == [
+        "all-MiniLM-L6-v2-fp32.json", "all-MiniLM-L6-v2-fp32.onnx"]  # no temp files left
+
+
+def test_health_quick_checks_the_converted_model_without_torch(tmp_path):
+    env = {"ARTICLEBOT_MODEL_DIR": str(tmp_path / "models")}
+    probe = ("import sys; from bot.cli import main; rc = main(sys.argv[1:]); "
+             "print('torch loaded' if {'torch', 'sentence_transformers'} & set(sys.modules) else 'no torch'); sys.exit(rc)")
+    health = lambda: subprocess.run([sys.executable, "-c", probe, "health", "--quick", "--allow-empty"],
+                                    env={**os.environ, **env}, capture_output=True, text=True, timeout=120, cwd=REPO)
+    before = health()
+    assert before.returncode == 0 and "not converted yet" in before.stdout and "no torch" in before.stdout, before
+    assert run_cli("prepare-model", env_extra=env).returncode == 0
+    ok = health()
+    assert ok.returncode == 0 and "all-MiniLM-L6-v2-fp32.onnx verified (sha256)" in ok.stdout, ok
+    path = tmp_path / "models" / "all-MiniLM-L6-v2-fp32.onnx"
+    stat = path.stat()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0xFF  # damage that keeps size and mtime: only the full hash sees it
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    bad = health()
+    assert bad.returncode == 1 and "no torch" in bad.stdout
+    assert f"unhealthy: the converted model {path} is damaged" in bad.stdout and "articlebot prepare-model" in bad.stdout
+    fixed = run_cli("prepare-model", env_extra=env)  # prepare-model hashes fully and rebuilds
+    assert fixed.returncode == 0 and health().returncode == 0
+
+
+def test_store_built_by_sentence_transformers_is_answered_by_the_new_code(tmp_path, st_embedder):
+    """A store from before ONNX (sentence-transformers vectors) keeps working with the default fp32 embedder."""
+    from ingest.pipeline import ingest
+    from vectorstore.store import open_store
+
+    settings = settings_for(tmp_path)
+    store = open_store(settings)
+    try:
+        ingest(settings, store, [str(EXAMPLES / "lantern-festival.txt")], embedder=st_embedder)
+    finally:
+        store.close()
+    out = run_cli("search", "lantern festival", "-k", "1", env_extra={"ARTICLEBOT_DATA_DIR": str(settings.data_dir)})
+    assert out.returncode == 0, out.stderr
+    assert "lantern" in out.stdout.lower() and "[1]" in out.stdout
+
+
+def test_store_of_another_variant_tells_the_operator_what_to_run(tmp_path, embedder):
+    from bot.cli import main
+    from ingest.pipeline import ingest
+    from vectorstore.embeddings import build_embedder
+    from vectorstore.store import open_store
+
+    int8 = settings_for(tmp_path, embed_variant="int8")
+    store = open_store(int8)
+    try:
+        ingest(int8, store, [str(EXAMPLES / "lantern-festival.txt")], embedder=build_embedder(int8))
+    finally:
+        store.close()
+    default = run_cli("search", "lantern festival", env_extra={"ARTICLEBOT_DATA_DIR": str(int8.data_dir)})
+    assert default.returncode == 2 and default.stdout == ""
+    assert default.stderr.strip() == (
+        "articlebot: collection 'articles' holds vectors of 'all-MiniLM-L6-v2+int8', but EMBED_VARIANT=fp32 embeds "
+        "'all-MiniLM-L6-v2': set EMBED_VARIANT=int8 or int8-docs to keep using it, or embed the articles again into "
+        "a new collection: articlebot --collection articles-fp32 ingest SOURCE...")
+    for variant in ("int8", "int8-docs"):
+        ok = run_cli("search", "lantern festival", "-k", "1",
+                     env_extra={"ARTICLEBOT_DATA_DIR": str(int8.data_dir), "EMBED_VARIANT": variant})
+        assert ok.returncode == 0 and "[1]" in ok.stdout, ok.stderr
