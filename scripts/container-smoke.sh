@@ -75,7 +75,7 @@ stand_ins() {   # what a registry would give: python:3.11-slim and chromadb/chro
   local mirror=${MIRROR:-$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources \
     2>/dev/null | grep -v '^ *#' | grep -oE 'https?://[^ ]+/debian/?( |$)' | head -1 | tr -d ' ' || true)}
   [ -n "$mirror" ] || fail "no Debian mirror found; set MIRROR"
-  if ! $ENGINE image exists docker.io/library/python:3.11-slim 2>/dev/null; then
+  if ! $ENGINE image inspect docker.io/library/python:3.11-slim >/dev/null 2>&1; then
     local r=$WORK/rootfs
     timeout 900 debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates,netbase,tzdata \
       bookworm "$r" "$mirror" > "$WORK/debootstrap.log" || fail "debootstrap (see $WORK/debootstrap.log)"
