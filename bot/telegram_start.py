@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from urllib.parse import urlsplit
 
 from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
@@ -80,11 +81,31 @@ async def connect(app: Application, settings: Settings) -> None:
 
 
 def connect_blocking(app: Application, settings: Settings) -> None:
-    """connect() on a fresh event loop that run_polling / run_webhook then use (they take the current one)."""
+    """connect() on a fresh event loop that run_polling / run_webhook then use (they take the current one).
+
+    SIGTERM and SIGINT stop the wait at once (StartFailed, status 0): in a container the bot is PID 1, which the
+    kernel shields from signals without a handler, so `docker stop` would otherwise wait 10 s and then kill it."""
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    task = loop.create_task(connect(app, settings))
+    stops = [s for s in (signal.SIGTERM, signal.SIGINT) if _on_signal(loop, s, task.cancel)]
     try:
-        loop.run_until_complete(connect(app, settings))
+        loop.run_until_complete(task)
+    except asyncio.CancelledError:
+        loop.close()
+        raise StartFailed("stopped while waiting for the Telegram Bot API", 0) from None
     except BaseException:
         loop.close()
         raise
+    finally:
+        for sig in stops:
+            if not loop.is_closed():
+                loop.remove_signal_handler(sig)
+
+
+def _on_signal(loop: asyncio.AbstractEventLoop, sig: int, callback) -> bool:
+    try:
+        loop.add_signal_handler(sig, callback)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or not a Unix loop
+        return False
+    return True

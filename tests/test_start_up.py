@@ -60,6 +60,19 @@ def test_bot_with_no_route_to_telegram_retries_with_backoff_one_line_each_then_e
     assert f"tried {len(tries) + 1} times" in last and "exiting" in last
 
 
+def test_sigterm_while_waiting_for_telegram_stops_at_once_with_one_line(tmp_path):
+    """`docker stop` on a bot that is still waiting: PID 1 in a container ignores signals it has no handler for."""
+    closed = f"http://127.0.0.1:{free_port()}/bot"
+    proc = articlebot(["telegram"], env_for(tmp_path, TELEGRAM_BASE_URL=closed, TELEGRAM_START_TIMEOUT="600"), tmp_path)
+    first = proc.stderr.readline()
+    assert "not reachable" in first and "try 1 failed" in first, first
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert lines(err)[-1] == "articlebot: stopped while waiting for the Telegram Bot API", err
+    assert "Traceback" not in err
+
+
 def test_invalid_token_exits_at_once_with_one_line(api, tmp_path):
     api.fail_calls(-1, 401)
     proc = articlebot(["telegram"], env_for(tmp_path, TELEGRAM_BASE_URL=api.base_url), tmp_path)
