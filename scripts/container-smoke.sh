@@ -158,7 +158,8 @@ compose_up() {
   refuse "$logs" "Traceback" "bot logs"
   expect "$logs" "Telegram Bot API at .* not reachable|Telegram rejected the bot token" "bot logs"
   local restarts; restarts=$($ENGINE inspect "$bot" --format '{{.RestartCount}}')
-  echo "bot: $(grep -c 'not reachable' <<<"$logs") tries logged, $restarts restarts in 25 s"
+  echo "bot: $(grep -c 'not reachable' <<<"$logs") tries logged, $restarts restarts in 25 s; last line:"
+  grep -E "not reachable|rejected" <<<"$logs" | tail -1
   if grep -q "not reachable" <<<"$logs"; then
     [ "$restarts" = 0 ] || fail "the bot restarted $restarts times instead of waiting for Telegram"
     [ "$($ENGINE inspect "$bot" --format '{{.State.Running}}')" = true ] || fail "the bot is not running"
