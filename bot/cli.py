@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides["collection"] = collection
     settings = Settings(**overrides)
     from bot import commands
+    from vectorstore.embeddings import EmbeddingError
     from vectorstore.store import StoreError
 
     handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
@@ -114,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         # /dev/null so the interpreter's final flush does not raise again
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
-    except (commands.UserError, StoreError) as exc:  # StoreError: e.g. the Chroma server went away mid-run
+    # StoreError: e.g. the Chroma server went away mid-run; EmbeddingError: the model cannot be converted or loaded
+    except (commands.UserError, StoreError, EmbeddingError) as exc:
         print(f"articlebot: {exc}", file=sys.stderr)
         return 2
 

