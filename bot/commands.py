@@ -235,8 +235,7 @@ def cmd_prepare_model(settings, args) -> int:
     from vectorstore.embeddings import EmbeddingError, prepare_model
 
     try:
-        for path, digest in prepare_model(settings):
-            print(f"{path} sha256 {digest}")
+        print("; ".join(f"{path} sha256 {digest}" for path, digest in prepare_model(settings)))
     except EmbeddingError as exc:
         raise UserError(str(exc)) from None
     return 0

