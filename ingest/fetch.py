@@ -61,8 +61,9 @@ def address_problem(address: str) -> str | None:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return f"{address} is not an IP address"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:  # ::ffff:127.0.0.1 reaches 127.0.0.1
         ip = ip.ipv4_mapped
+        address = f"{address} ({ip})"
     for kind in ("loopback", "link_local", "private", "multicast", "reserved", "unspecified"):
         if getattr(ip, f"is_{kind}"):
             return f"{address} is a {kind.replace('_', '-')} address"
@@ -191,7 +192,7 @@ class Fetcher:
             if problem:
                 return Skip(url, problem if hop == 0 else f"{problem} (redirected to {current})")
             with self._client.stream("GET", current, headers=headers) as resp:
-                if resp.is_redirect:
+                if resp.status_code in (301, 302, 303, 307, 308):
                     location = resp.headers.get("location", "")
                     if not location:
                         return Skip(url, f"unreachable (HTTP {resp.status_code} without a Location)")

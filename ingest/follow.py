@@ -254,7 +254,9 @@ class _Collected:
 
 
 def _entry_hash(entry) -> str:
-    parts = [entry.get("title", ""), entry.get("link", ""), entry.get("summary", ""), entry.get("updated", ""),
+    # dict.get: feedparser's own get maps a missing "updated" to "published" with a DeprecationWarning
+    parts = [dict.get(entry, "title", ""), dict.get(entry, "link", ""), dict.get(entry, "summary", ""),
+             dict.get(entry, "updated", ""), dict.get(entry, "published", ""),
              [c.get("value", "") for c in entry.get("content", [])]]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:24]
 
