@@ -295,3 +295,87 @@ def test_follow_run_beside_a_process_holding_the_embedded_store_says_why(tmp_pat
     assert run.returncode == 2 and "Traceback" not in run.stderr
     [line] = run.stderr.strip().splitlines()
     assert "in use by another articlebot process" in line and "polls the followed sources itself" in line
+
+
+# --- the running bot ---------------------------------------------------------------------------
+from test_telegram import TelegramHTML, api, make_bot, reply  # noqa: E402,F401 - the bot fixtures
+
+
+def _wait(predicate, timeout=120.0, every=0.2):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError("timed out waiting")
+
+
+def test_bot_follows_a_feed_and_answers_a_new_entry_without_a_restart(api, make_bot, site, tmp_path):
+    from ingest.follow import FollowList
+
+    for title, text in STORIES:
+        site.add_entry("city", title, text)
+    feed = site.url("/city.xml")
+    make_bot(telegram_admins={9}, allow_private_urls=True, fetch_timeout=2.0)
+    follows = FollowList(tmp_path / "data" / "follow.sqlite3")
+
+    api.push_text(701, 9, f"/follow {feed} 2s")
+    assert reply(api, 701)[0] == f"Following {feed}, checked every 2s. First check now; /following shows how it went."
+    _wait(lambda: (f := follows.get(feed)) and f.articles_added == 3)
+    _wait(lambda: [h for h in site.hits("/city.xml") if h[1] == 304])     # polled again: unchanged, a 304
+    assert len(site.hits("/a/")) == 3                                     # and no page fetched twice
+
+    site.add_entry("city", *NEW_STORY)
+    _wait(lambda: follows.get(feed).articles_added == 4)
+    api.push_text(702, 1, "Who is Harbor City's first night mayor?")
+    answer = TelegramHTML.check(reply(api, 702)[0]).plain
+    assert "Tove Brekke" in answer and NEW_STORY[0] in answer
+
+    api.push_text(703, 9, "/following")
+    listing = TelegramHTML.check(reply(api, 703)[0]).plain
+    assert "Following 1 source:" in listing and feed in listing and "every 2s" in listing
+    assert "(ok); 4 articles added" in listing
+
+    api.push_text(704, 1, "/help")
+    help_text = TelegramHTML.check(reply(api, 704)[0]).plain
+    assert "I know 9 articles" in help_text and "I follow 1 source" in help_text   # 5 examples + 4 from the feed
+    assert f"Current as of {time.strftime('%Y-%m-%d', time.gmtime())} (the newest article)" in help_text
+
+    api.push_text(705, 9, f"/unfollow {feed}")
+    assert "Stopped following" in reply(api, 705)[0]
+    assert follows.all() == []
+
+
+def test_bot_keeps_answering_while_feeds_fail_or_hang(api, make_bot, site, tmp_path):
+    from ingest.follow import FollowList
+
+    make_bot(telegram_admins={9}, allow_private_urls=True, fetch_timeout=6.0)
+    follows = FollowList(tmp_path / "data" / "follow.sqlite3")
+    api.push_text(801, 9, f"/follow {site.url('/broken.xml')}")
+    api.push_text(802, 9, f"/follow {site.url('/hang.xml')}")
+    reply(api, 801), reply(api, 802)
+    _wait(lambda: site.hits("/hang.xml"))
+    api.push_text(803, 1, "How much did the Lantern Bridge repair cost?")   # while the hanging fetch is waiting
+    assert "86 million crowns" in reply(api, 803)[0]
+    assert follows.get(site.url("/hang.xml")).last_check is None             # answered before the poll gave up
+    _wait(lambda: all(f.failures for f in follows.all()))
+    broken = follows.get(site.url("/broken.xml"))
+    assert broken.last_error == "unreachable (HTTP 500)" and broken.next_check - broken.last_check > 1800
+
+    api.push_text(804, 9, "/following")
+    listing = TelegramHTML.check(reply(api, 804)[0]).plain
+    assert "error: unreachable (HTTP 500)" in listing and "error: unreachable (ReadTimeout" in listing
+
+
+def test_follow_commands_are_for_admins_and_refuse_private_urls(api, make_bot, site):
+    make_bot(telegram_admins={9})
+    api.push_text(901, 10, f"/follow {site.url('/city.xml')}")
+    assert reply(api, 901)[0] == "Only the bot's admins can change what it follows."
+    api.push_text(902, 9, f"/follow {site.url('/city.xml')}")
+    assert reply(api, 902)[0].startswith(f"{site.url('/city.xml')}: refused: 127.0.0.1 is a loopback address")
+    api.push_text(903, 9, "/follow /etc")
+    assert "folders are followed by the operator" in reply(api, 903)[0]
+    api.push_text(904, 9, f"/ingest {site.url('/city.xml')}")
+    assert "refused: 127.0.0.1 is a loopback address" in reply(api, 904)[0]
+    assert site.requests == []
