@@ -107,7 +107,7 @@ class Engine:
         with self._ingest_lock:
             report = ingest_items(self.settings, self.store, items, self.embedder)
             if report.ingested or report.replaced or report.duplicates or report.updated:
-                self.retriever.refresh()
+                self.retriever.rebuild()
         return report
 
     def close(self) -> None:

@@ -378,7 +378,8 @@ class Following:
             # a page that could not be fetched leaves its entry unseen, so the next poll tries it again
             skipped = [i for i in c.items if isinstance(i, Skip)]
             for s in skipped:
-                c.seen.pop(c.links.get(s.source, ""), None)
+                if c.seen.pop(c.links.get(s.source, ""), None) is not None:
+                    c.validators = ("", "", "")  # not a 304 next time: the feed must be read again to retry it
             articles = [i for i in c.items if isinstance(i, Article)]
             if articles:
                 try:

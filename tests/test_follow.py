@@ -101,6 +101,25 @@ def test_per_poll_cap_leaves_the_rest_for_the_next_poll(loopback, store, countin
     assert _titles(store) == {t for t, _ in STORIES}
 
 
+def test_an_entry_whose_page_failed_is_tried_again_at_the_next_poll(loopback, store, counting, site):
+    from ingest.follow import Following
+
+    site.add_entry("city", *STORIES[0])
+    site.add_entry("city", *STORIES[1])
+    site.missing_pages.add("city-2")
+    following = Following(loopback)
+    following.add(site.url("/city.xml"))
+    write = _writer(loopback, store, counting)
+    first = following.poll_due(write)[0]
+    assert first.added == 1 and f"1 skipped ({site.url('/a/city-2.html')}: unreachable (HTTP 404))" in first.line()
+
+    site.missing_pages.clear()
+    second = following.poll_due(write, sources=following.list.all())[0]
+    assert (second.outcome, second.added) == ("new", 1)          # the feed is unchanged, but read again for it
+    assert _titles(store) == {STORIES[0][0], STORIES[1][0]}
+    assert following.poll_due(write, sources=following.list.all())[0].outcome == "not modified"
+
+
 def test_failing_and_hanging_feeds_back_off_and_the_others_are_still_polled(loopback, store, counting, site):
     from ingest.follow import Following
 

@@ -33,6 +33,7 @@ class FeedSite:
     feeds: dict[str, list[Entry]] = field(default_factory=dict)
     requests: list[tuple[str, int, dict]] = field(default_factory=list)   # (path, status, headers)
     hang_seconds: float = 30.0
+    missing_pages: set[str] = field(default_factory=set)   # entry slugs whose page answers 404 for now
 
     def __post_init__(self):
         self._lock = threading.Lock()
@@ -118,7 +119,7 @@ class FeedSite:
         if parts.path == "/redirect":
             return 302, b"", {"Location": parse_qs(parts.query)["to"][0]}
         if parts.path.startswith("/a/") and parts.path.endswith(".html"):
-            page = self.page(parts.path[3:-5])
+            page = None if parts.path[3:-5] in self.missing_pages else self.page(parts.path[3:-5])
             return (200, page, {"Content-Type": "text/html; charset=utf-8"}) if page else (404, b"not found", {})
         if parts.path.endswith(".xml"):
             feed = parts.path[1:-4]
