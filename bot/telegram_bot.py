@@ -417,19 +417,33 @@ class TelegramFrontEnd:
 
     # --- following (ingest/follow.py keeps the list and polls; this schedules and translates) ---------------------
     async def follow_tick(self, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Poll the followed sources that are due, in a thread: questions keep being answered meanwhile."""
+        """Start a poll of the due sources unless one is running; the job returns at once (the poll is a task)."""
         if self.following is None or self._polling:
             return
         self._polling = True
-        try:
-            results = await asyncio.to_thread(self.following.poll_due, self.engine.add_articles)
-        except Exception:  # noqa: BLE001 - a poll must never stop the bot; the next tick tries again
-            log.exception("polling the followed sources failed")
-            return
-        finally:
-            self._polling = False
-        for r in results:
-            (log.warning if r.outcome == "failed" else log.info)("follow: %s", r.line())
+        loop = asyncio.get_running_loop()
+
+        def poll() -> None:
+            # a thread of its own (daemon: a long first poll never holds up shutdown, and ingest is kill-safe); it is
+            # reniced for the poll, so it must not be a pool thread that later serves questions
+            try:
+                results = self.following.poll_due(self.engine.add_articles)
+                for r in results:
+                    (log.warning if r.outcome == "failed" else log.info)("follow: %s", r.line())
+            except Exception:  # noqa: BLE001 - a poll must never stop the bot; the next tick tries again
+                log.exception("polling the followed sources failed")
+            finally:
+                try:
+                    loop.call_soon_threadsafe(setattr, self, "_polling", False)
+                except RuntimeError:  # the bot stopped meanwhile
+                    pass
+
+        threading.Thread(target=poll, name="articlebot-follow-poll", daemon=True).start()
+
+    async def stop_following(self, app: Application) -> None:
+        """Cut a running poll short when the bot stops (its in-flight requests are closed)."""
+        if self.following is not None:
+            self.following.close()
 
     async def _admin_args(self, update: Update, context: ContextTypes.DEFAULT_TYPE, usage: str) -> list[str] | None:
         if not await self.gate(update):
@@ -559,6 +573,14 @@ def _add_following(app: Application, front: TelegramFrontEnd, settings: Settings
     for problem in front.following.seed_problems:
         log.warning("%s", problem)
     app.job_queue.run_repeating(front.follow_tick, interval=FOLLOW_TICK, first=1.0, name="follow")
+    previous = app.post_stop
+
+    async def post_stop(application: Application) -> None:
+        await front.stop_following(application)
+        if previous:
+            await previous(application)
+
+    app.post_stop = post_stop
 
 
 def run(settings: Settings) -> int:

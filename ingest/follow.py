@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import re
 import sqlite3
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +29,7 @@ from ingest.loaders import Loader, is_url
 
 MAX_BACKOFF = 6 * 3600.0   # a source failing for a day is still tried every few hours
 POLL_WORKERS = 4           # sources fetched at once; a hanging one holds one worker, not the poll
+BACKGROUND_NICE = 10       # polls run at a lower CPU priority than questions
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 SCHEMA = """
@@ -38,6 +41,15 @@ CREATE TABLE IF NOT EXISTS follows (
 CREATE TABLE IF NOT EXISTS entries (
     source TEXT NOT NULL, key TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (source, key));
 """
+
+
+def lower_priority() -> None:
+    """Make the calling thread (and the threads it starts from now on, torch's included) yield the CPU to the bot's
+    questions: on Linux a thread's nice value is its own. A no-op where that is not possible."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
+    except (AttributeError, OSError):
+        pass
 
 
 class FollowError(ValueError):
@@ -271,6 +283,12 @@ class Following:
         self.loader = Loader(int(settings.max_file_mb * 1e6), settings.fetch_timeout, fetcher=self.fetcher)
         self.every = parse_every(settings.follow_every)
         self.seed_problems = self.list.seed(settings.follow, self.every)
+        self._stopped = threading.Event()
+
+    def close(self) -> None:
+        """Stop: sources not yet fetched are left for the next start, requests in flight are cut."""
+        self._stopped.set()
+        self.fetcher.close()
 
     def add(self, source: str, every: str | None = None) -> tuple[Followed, bool]:
         """Follow a source (FollowError with one line when it cannot be: a bad interval, a refused URL ...)."""
@@ -290,18 +308,28 @@ class Following:
     # --- one poll ----------------------------------------------------------------------------
     def poll_due(self, write: Callable[[list], object], now: float | None = None,
                  sources: list[Followed] | None = None) -> list[PollResult]:
-        """Fetch the due sources (a few at once) and write each one's new articles as soon as it is fetched."""
+        """Fetch the due sources (a few at once) and write each one's new articles as soon as it is fetched.
+
+        The calling thread and the fetch workers run at a lower CPU priority (lower_priority): call this from a
+        thread of its own, not one that also serves questions."""
         due = self.list.due(now) if sources is None else sources
         if not due:
             return []
+        lower_priority()
         results = []
-        with ThreadPoolExecutor(max_workers=min(POLL_WORKERS, len(due)), thread_name_prefix="articlebot-follow") as pool:
+        with ThreadPoolExecutor(max_workers=min(POLL_WORKERS, len(due)), thread_name_prefix="articlebot-follow",
+                                initializer=lower_priority) as pool:
             for collected in pool.map(self._collect, due):
+                if self._stopped.is_set():
+                    break  # nothing is recorded: the source is due again at the next start
                 results.append(self._commit(collected, write))
         return results
 
     def _collect(self, f: Followed) -> _Collected:
         c = _Collected(f)
+        if self._stopped.is_set():
+            c.error = "stopped before it was fetched"
+            return c
         try:
             if is_url(f.source):
                 self._collect_url(c)
