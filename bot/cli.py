@@ -75,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--json", action="store_true")
 
+    _follow_parser(sub)
+
     sub.add_parser("telegram", help="run the Telegram bot (TELEGRAM_BOT_TOKEN)")
     p = sub.add_parser("health", help="check store, collection and embedding model; exit 1 if unhealthy")
     p.add_argument("--allow-empty", action="store_true",
@@ -84,6 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("prepare-model", help="convert the bundled embedding model to ONNX (once) and verify it; "
                    "prints its path and sha256")
     return parser
+
+
+def _follow_parser(sub) -> None:
+    p = sub.add_parser("follow", help="follow feeds, pages and folders: the bot keeps itself current")
+    actions = p.add_subparsers(dest="follow_action", required=True, metavar="ACTION")
+    a = actions.add_parser("add", help="follow sources (checked at once, then every --every)")
+    a.add_argument("sources", nargs="+", metavar="SOURCE", help="an RSS/Atom feed or page URL, or a folder")
+    a.add_argument("--every", help="how often to check, e.g. 30m, 2h, 1d (default: FOLLOW_EVERY, 30m)")
+    a = actions.add_parser("remove", help="stop following sources (their articles stay)")
+    a.add_argument("sources", nargs="+", metavar="SOURCE")
+    a = actions.add_parser("list", help="followed sources: last check, last success, last error, articles added, next check")
+    a.add_argument("--json", action="store_true")
+    a = actions.add_parser("run", help="poll the followed sources when due, without Telegram (the bot does it itself)")
+    a.add_argument("--once", action="store_true", help="poll the sources that are due now, then exit (for cron)")
 
 
 def main(argv: list[str] | None = None) -> int:

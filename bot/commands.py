@@ -188,6 +188,90 @@ def cmd_telegram(settings, args) -> int:
     return run(settings) or 0
 
 
+def cmd_follow(settings, args) -> int:
+    """`articlebot follow add|remove|list|run`: the list lives in SQLite under the data dir, beside a running bot."""
+    from ingest.follow import FollowError, Following
+
+    following = Following(settings)
+    for problem in following.seed_problems:
+        print(f"articlebot: {problem}", file=sys.stderr)
+    if args.follow_action == "add":
+        failed = 0
+        for source in args.sources:
+            try:
+                followed, new = following.add(source, args.every)
+            except FollowError as exc:
+                print(f"articlebot: {exc}", file=sys.stderr)
+                failed += 1
+                continue
+            from ingest.follow import format_every
+
+            print(f"{'following' if new else 'already following'} {followed.source} every {format_every(followed.every)}")
+        return 2 if failed else 0
+    if args.follow_action == "remove":
+        missing = [s for s in args.sources if not following.remove(s)]
+        for source in args.sources:
+            if source in missing:
+                print(f"articlebot: not followed: {source}", file=sys.stderr)
+            else:
+                print(f"stopped following {source} (its articles stay)"
+                      + (" - it is in FOLLOW= and comes back at the next start" if source in settings.follow else ""))
+        return 1 if missing else 0
+    if args.follow_action == "list":
+        return _follow_list(following, args.json)
+    return _follow_run(settings, following, args.once)
+
+
+def _follow_list(following, as_json: bool) -> int:
+    follows = following.list.all()
+    if as_json:
+        print(json.dumps([f.as_json() for f in follows], indent=2))
+        return 0
+    if not follows:
+        print("Following nothing. Add a feed, page or folder with: articlebot follow add SOURCE [--every 30m]")
+        return 0
+    from ingest.follow import format_every
+
+    def when(ts):
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
+
+    for f in follows:
+        print(f.source)
+        print(f"  every {format_every(f.every)}; last check {when(f.last_check)}; last success {when(f.last_success)}; "
+              f"{f.articles_added} articles added; next check {when(f.next_check)}")
+        if f.last_error:
+            print(f"  last error: {f.last_error}" + (f" ({f.failures} failures in a row, backing off)" if f.failures else ""))
+    return 0
+
+
+def _follow_run(settings, following, once: bool) -> int:
+    """Poll when due, printing one line per source polled; with --once, poll what is due now and exit."""
+    from bot.engine import Engine
+    from vectorstore.store import DataDirBusy, StoreError
+
+    try:
+        engine = Engine.from_settings(settings)
+    except DataDirBusy as exc:
+        raise UserError(f"the data dir {settings.data_dir} is in use by another articlebot process (pid {exc.pid}). "
+                        "A running `articlebot telegram` polls the followed sources itself, so `follow run` is not "
+                        "needed beside it; to run both, use a Chroma server (CHROMA_HOST).") from None
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
+    failed = False
+    try:
+        while True:
+            for result in following.poll_due(engine.add_articles):
+                failed |= result.outcome == "failed"
+                print(result.line(), flush=True)
+            if once:
+                return 1 if failed else 0
+            next_due = following.list.next_due()
+            # a short nap: `follow add` from another shell is noticed within seconds
+            time.sleep(min(max((next_due or 0) - time.time(), 0.5), 5.0))
+    finally:
+        engine.close()
+
+
 def cmd_health(settings, args) -> int:
     from vectorstore.embeddings import EmbeddingError, build_embedder, check_model_files
     from vectorstore.store import DataDirBusy, StoreError, open_store

@@ -100,6 +100,16 @@ class Engine:
             self.retriever.refresh()
         return report
 
+    def add_articles(self, items):
+        """Store articles loaded elsewhere (a followed source's new entries); answerable as soon as this returns."""
+        from ingest.pipeline import ingest_items
+
+        with self._ingest_lock:
+            report = ingest_items(self.settings, self.store, items, self.embedder)
+            if report.ingested or report.replaced or report.duplicates or report.updated:
+                self.retriever.rebuild()
+        return report
+
     def close(self) -> None:
         self.memory.close()
         self.store.close()

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
 # Comma/space separated in the environment, not JSON.
 Ids = Annotated[frozenset[int], NoDecode]
+Sources = Annotated[tuple[str, ...], NoDecode]
 
 
 def _ids(value: object) -> frozenset[int]:
@@ -70,6 +71,17 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(20.0, validation_alias=AliasChoices("MAX_FILE_MB", "max_file_mb"),
                                description="Files and downloads larger than this are skipped.")
     fetch_timeout: float = Field(20.0, validation_alias=AliasChoices("FETCH_TIMEOUT", "fetch_timeout"))
+    allow_private_urls: bool = Field(False, validation_alias=AliasChoices("ALLOW_PRIVATE_URLS", "allow_private_urls"),
+                                     description="Fetch URLs on loopback/private/link-local addresses (intranet feeds).")
+
+    # --- following (ingest/follow.py) --------------------------------------------------------
+    follow: Sources = Field((), validation_alias=AliasChoices("FOLLOW", "follow"),
+                            description="Feeds, pages and folders to follow (comma or space separated); seeds the list.")
+    follow_every: str = Field("30m", validation_alias=AliasChoices("FOLLOW_EVERY", "follow_every"),
+                              pattern=r"^\s*\d+(\.\d+)?\s*[smhdSMHD]\s*$",
+                              description="How often a followed source is checked unless it says otherwise (30m, 2h, 1d).")
+    follow_max_new: int = Field(100, validation_alias=AliasChoices("FOLLOW_MAX_NEW", "follow_max_new"),
+                                description="New or changed feed entries taken per source per poll; the rest wait.")
 
     # --- answering ---------------------------------------------------------------------------
     top_k: int = Field(5, validation_alias=AliasChoices("TOP_K", "top_k"))
@@ -110,6 +122,13 @@ class Settings(BaseSettings):
         if self.model_dir is None:
             self.model_dir = self.data_dir / "models"
         return self
+
+    @field_validator("follow", mode="before")
+    @classmethod
+    def _parse_sources(cls, value: object) -> tuple[str, ...]:
+        if value in (None, ""):
+            return ()
+        return tuple(str(value).replace(",", " ").split()) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
 
     @property
     def llm_configured(self) -> bool:

@@ -48,7 +48,11 @@ COMMANDS = [
     BotCommand("sources", "the newest articles I have"),
     BotCommand("reset", "forget this chat's conversation"),
     BotCommand("ingest", "add an article or feed by URL (admins)"),
+    BotCommand("follow", "keep a feed or page current (admins)"),
+    BotCommand("unfollow", "stop following a source (admins)"),
+    BotCommand("following", "followed sources and how their last check went (admins)"),
 ]
+FOLLOW_TICK = 5.0        # seconds between looks at the follow list (a SQLite read); sources are polled when due
 
 
 class TokenFilter(logging.Filter):
@@ -140,6 +144,8 @@ class TelegramFrontEnd:
         # does not grow with every chat it ever answered
         self.chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self.streaming = getattr(engine.answerer, "name", "") == "llm"
+        self.following = None      # ingest.follow.Following, set by build_application
+        self._polling = False
 
     # --- who may talk to the bot -------------------------------------------------------------
     @property
@@ -319,16 +325,22 @@ class TelegramFrontEnd:
             span = (f", published {escape(stats.first_published)} to {escape(stats.last_published)}"
                     if stats.first_published else "")
             know = f"I know <b>{stats.articles}</b> articles{span}."
+            if stats.last_published:
+                know += f" Current as of {escape(stats.last_published)} (the newest article)."
         else:
             know = "I have no articles yet; an admin can add some with /ingest URL or by sending a file."
         private = update.effective_chat.type == ChatType.PRIVATE
         how = ("Just send me a question" if private
                else f"Mention me (@{escape(context.bot.username)}), reply to one of my answers, or use /ask")
+        followed = len(await asyncio.to_thread(self.following.list.all)) if self.following else 0
+        if followed:
+            know += f" I follow {followed} source{'s' if followed != 1 else ''} and add new articles as they appear."
         text = (f"Hi! I answer questions about news articles and cite my sources.\n\n{know}\n\n"
                 f"{how}, e.g. <i>What did the central bank decide?</i> Follow-up questions work too.\n\n"
                 "/sources — the newest articles\n/reset — forget our conversation\n/ask QUESTION — ask in a group")
         if self.is_admin(update):
             text += "\n/ingest URL — add a page or feed (or send me a .txt .md .html .pdf .json .jsonl file)"
+            text += "\n/follow URL [30m] — keep a feed or page current; /unfollow URL; /following"
         await update.effective_message.reply_text(text)
 
     async def on_reset(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -403,6 +415,101 @@ class TelegramFrontEnd:
             typing.cancel()
         await self.send_html(message, f"<pre>{escape(report.summary())}</pre>")
 
+    # --- following (ingest/follow.py keeps the list and polls; this schedules and translates) ---------------------
+    async def follow_tick(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Start a poll of the due sources unless one is running; the job returns at once (the poll is a task)."""
+        if self.following is None or self._polling:
+            return
+        self._polling = True
+        loop = asyncio.get_running_loop()
+
+        def poll() -> None:
+            # a thread of its own (daemon: a long first poll never holds up shutdown, and ingest is kill-safe); it is
+            # reniced for the poll, so it must not be a pool thread that later serves questions
+            try:
+                results = self.following.poll_due(self.engine.add_articles)
+                for r in results:
+                    (log.warning if r.outcome == "failed" else log.info)("follow: %s", r.line())
+            except Exception:  # noqa: BLE001 - a poll must never stop the bot; the next tick tries again
+                log.exception("polling the followed sources failed")
+            finally:
+                try:
+                    loop.call_soon_threadsafe(setattr, self, "_polling", False)
+                except RuntimeError:  # the bot stopped meanwhile
+                    pass
+
+        threading.Thread(target=poll, name="articlebot-follow-poll", daemon=True).start()
+
+    async def stop_following(self, app: Application) -> None:
+        """Cut a running poll short when the bot stops (its in-flight requests are closed)."""
+        if self.following is not None:
+            self.following.close()
+
+    async def _admin_args(self, update: Update, context: ContextTypes.DEFAULT_TYPE, usage: str) -> list[str] | None:
+        if not await self.gate(update):
+            return None
+        if not self.is_admin(update):
+            await update.effective_message.reply_text("Only the bot's admins can change what it follows.")
+            return None
+        if self.following is None:
+            await update.effective_message.reply_text("Following is off in this bot (no job queue).")
+            return None
+        if usage and not context.args:
+            await update.effective_message.reply_text(usage)
+            return None
+        return list(context.args or [])
+
+    async def on_follow(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/follow URL [every]: follow a feed or page; checked at once, then every interval."""
+        from ingest.follow import FollowError, format_every
+
+        args = await self._admin_args(update, context, "Usage: /follow URL [every, e.g. 30m, 2h, 1d] — an RSS/Atom feed or a web page.")
+        if args is None:
+            return
+        url, every = args[0], (args[1] if len(args) > 1 else None)
+        if urlsplit(url).scheme.lower() not in ("http", "https"):
+            await update.effective_message.reply_text("I can follow http(s) feeds and pages; folders are followed "
+                                                      "by the operator with `articlebot follow add`.")
+            return
+        try:
+            followed, new = await asyncio.to_thread(self.following.add, url, every)
+        except FollowError as exc:
+            await update.effective_message.reply_text(str(exc))
+            return
+        if new:
+            context.job_queue.run_once(self.follow_tick, 0)
+        await update.effective_message.reply_text(
+            f"{'Following' if new else 'Already following'} {escape(followed.source)}, checked every "
+            f"{format_every(followed.every)}." + (" First check now; /following shows how it went." if new else ""))
+
+    async def on_unfollow(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/unfollow URL: stop following; the articles already added stay."""
+        args = await self._admin_args(update, context, "Usage: /unfollow URL")
+        if args is None:
+            return
+        gone = await asyncio.to_thread(self.following.remove, args[0])
+        await update.effective_message.reply_text(
+            f"Stopped following {escape(args[0])}; its articles stay." if gone else f"I don't follow {escape(args[0])}.")
+
+    async def on_following(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/following: each followed source with its last check and what it added."""
+        from ingest.follow import format_every
+
+        if await self._admin_args(update, context, "") is None:
+            return
+        follows = await asyncio.to_thread(self.following.list.all)
+        if not follows:
+            await update.effective_message.reply_text("I follow nothing yet. Add a feed with /follow URL.")
+            return
+        lines = [f"<b>Following {len(follows)} source{'s' if len(follows) != 1 else ''}:</b>"]
+        for f in follows:
+            when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(f.last_check)) if f.last_check else "not yet"
+            state = f"error: {escape(f.last_error)}" if f.failures else ("ok" if f.last_check else "waiting")
+            lines.append(f"• {escape(f.source)} — every {format_every(f.every)}; last checked {when} ({state}); "
+                         f"{f.articles_added} articles added; next check "
+                         f"{time.strftime('%H:%M UTC', time.gmtime(f.next_check))}")
+        await self.send_html(update.effective_message, "\n".join(lines))
+
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update is None and isinstance(context.error, TelegramError):
             # polling trouble (network, flood control, another instance polling): PTB retries by itself, with
@@ -446,10 +553,35 @@ def build_application(settings: Settings, engine, *, rate_limit: bool = True) ->
     app.add_handler(CommandHandler("reset", front.on_reset))
     app.add_handler(CommandHandler("sources", front.on_sources))
     app.add_handler(CommandHandler("ingest", front.on_ingest))
+    _add_following(app, front, settings)
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, front.on_text))
     app.add_handler(MessageHandler(filters.Document.ALL, front.on_document))
     app.add_error_handler(front.on_error)
     return app
+
+
+def _add_following(app: Application, front: TelegramFrontEnd, settings: Settings) -> None:
+    """Admin commands for followed sources, and the JobQueue job that polls them in the background."""
+    app.add_handler(CommandHandler("follow", front.on_follow))
+    app.add_handler(CommandHandler("unfollow", front.on_unfollow))
+    app.add_handler(CommandHandler("following", front.on_following))
+    if app.job_queue is None:
+        log.warning("python-telegram-bot[job-queue] is not installed: followed sources are not polled")
+        return
+    from ingest.follow import Following
+
+    front.following = Following(settings)
+    for problem in front.following.seed_problems:
+        log.warning("%s", problem)
+    app.job_queue.run_repeating(front.follow_tick, interval=FOLLOW_TICK, first=1.0, name="follow")
+    previous = app.post_stop
+
+    async def post_stop(application: Application) -> None:
+        await front.stop_following(application)
+        if previous:
+            await previous(application)
+
+    app.post_stop = post_stop
 
 
 def run(settings: Settings) -> int:

@@ -53,10 +53,13 @@ def host_of(url: str) -> str:
 class Loader:
     """Reads sources within the limits Settings gives (size, time)."""
 
-    def __init__(self, max_bytes: int, fetch_timeout: float):
+    def __init__(self, max_bytes: int, fetch_timeout: float, fetcher=None):
+        from ingest.fetch import Fetcher
+
         self.max_bytes = max_bytes
         self.fetch_timeout = fetch_timeout
-        self._http = None
+        # every URL goes through the one fetcher (SSRF rule, redirects, size cap); private addresses refused by default
+        self.fetcher = fetcher or Fetcher(max_bytes, fetch_timeout)
 
     # --- discovery ---------------------------------------------------------------------------
     def expand(self, source: str) -> Iterator[str | Skip]:
@@ -228,50 +231,32 @@ class Loader:
                 published=published or base.published, published_from="json" if published else base.published_from)
 
     # --- the web -----------------------------------------------------------------------------
-    def _client(self):
-        if self._http is None:
-            import httpx
-
-            self._http = httpx.Client(timeout=self.fetch_timeout, follow_redirects=True,
-                                      headers={"User-Agent": "articlebot/0.1 (+article ingest)"})
-        return self._http
-
     def fetch(self, url: str) -> tuple[bytes, str] | Skip:
-        import httpx
-
-        try:
-            with self._client().stream("GET", url) as resp:
-                if resp.status_code >= 400:
-                    return Skip(url, f"unreachable (HTTP {resp.status_code})")
-                chunks, size = [], 0
-                for part in resp.iter_bytes():
-                    size += len(part)
-                    if size > self.max_bytes:
-                        return Skip(url, f"too large (over {self.max_bytes / 1e6:.0f} MB)")
-                    chunks.append(part)
-                return b"".join(chunks), resp.headers.get("content-type", "")
-        except httpx.HTTPError as exc:
-            return Skip(url, f"unreachable ({type(exc).__name__}: {exc})")
+        got = self.fetcher.get(url)
+        return got if isinstance(got, Skip) else (got.body, got.content_type)
 
     def _load_url(self, url: str) -> Iterator[Item]:
         got = self.fetch(url)
         if isinstance(got, Skip):
             yield got
             return
-        data, ctype = got
+        yield from self.from_response(url, *got)
+
+    def from_response(self, url: str, data: bytes, ctype: str, want=None) -> Iterator[Item]:
+        """Articles from a fetched page or feed; `want(entry)` picks a feed's entries (following takes new ones)."""
         if not data.strip():
             yield Skip(url, "empty response")
             return
         head = data[:1024].lstrip().lower()
         if any(t in ctype for t in ("rss", "atom")) or head.startswith(b"<?xml") and (b"<rss" in data[:2048].lower() or b"<feed" in data[:2048].lower()) or head.startswith((b"<rss", b"<feed", b"<rdf")):
-            yield from self._feed(data, url)
+            yield from self._feed(data, url, want)
             return
         if looks_binary(data):
             yield Skip(url, f"not a web page ({ctype or 'binary'})")
             return
         yield self._html(decode_bytes(data), Article(text="", source_key=url, origin=url), url=url)
 
-    def _feed(self, data: bytes, feed_url: str) -> Iterator[Item]:
+    def _feed(self, data: bytes, feed_url: str, want=None) -> Iterator[Item]:
         import feedparser
 
         feed = feedparser.parse(data)
@@ -280,6 +265,8 @@ class Loader:
             return
         outlet = (feed.feed.get("title") or host_of(feed_url)).strip()
         for entry in feed.entries:
+            if want is not None and not want(entry):
+                continue
             link = entry.get("link") or ""
             published = normalise_date(entry.get("published_parsed") or entry.get("updated_parsed"))
             base = Article(text="", url=link, source_key=link or f"{feed_url}#{entry.get('id', '')}", origin=feed_url,

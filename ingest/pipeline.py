@@ -288,16 +288,18 @@ class Ingestor:
 
 
 def ingest(settings: Settings, store: ArticleStore, sources: Iterable[str], embedder=None, *, prune: bool = False,
-           on_article: Callable[[Article | Skip, str], None] | None = None) -> Report:
+           on_article: Callable[[Article | Skip, str], None] | None = None, fetcher=None) -> Report:
     """Ingest files, folders and URLs into the store; see Report for what happened."""
     from pathlib import Path
 
+    from ingest.fetch import Fetcher
     from vectorstore.embeddings import build_embedder
 
     started = time.time()
     sources = list(sources)
     run = Ingestor(settings, store, embedder or build_embedder(settings), on_article)
-    loader = Loader(max_bytes=int(settings.max_file_mb * 1e6), fetch_timeout=settings.fetch_timeout)
+    loader = Loader(max_bytes=int(settings.max_file_mb * 1e6), fetch_timeout=settings.fetch_timeout,
+                    fetcher=fetcher or Fetcher.from_settings(settings))
     scopes = []
     for source in sources:
         scopes.append(source if is_url(source) else str(Path(source).expanduser().resolve()))
@@ -311,5 +313,18 @@ def ingest(settings: Settings, store: ArticleStore, sources: Iterable[str], embe
     if prune:
         run.prune(scopes)
     run.report.orphans = store.collect_garbage()
+    run.report.seconds = time.time() - started
+    return run.report
+
+
+def ingest_items(settings: Settings, store: ArticleStore, items: Iterable[Article | Skip], embedder) -> Report:
+    """Ingest articles already loaded (following picks a feed's new entries itself), with the same dedupe."""
+    started = time.time()
+    run = Ingestor(settings, store, embedder)
+    for item in items:
+        run.add(item)
+    run.flush()
+    if run.report.ingested or run.report.replaced or run.report.duplicates:  # a pass over every chunk: only after writes
+        run.report.orphans = store.collect_garbage()
     run.report.seconds = time.time() - started
     return run.report

@@ -238,6 +238,7 @@ def test_pages_and_feeds_are_fetched_over_http(settings, store, counting, http_d
 <pubDate>Tue, 18 Mar 2025 10:00:00 GMT</pubDate></item>
 <item><title>Gone story</title><link>{base}/missing.html</link><pubDate>Tue, 18 Mar 2025 11:00:00 GMT</pubDate></item>
 </channel></rss>""")
+    settings = settings.model_copy(update={"allow_private_urls": True})  # the test server is on loopback
     report = ingest(settings, store, [f"{base}/rates.html", f"{base}/feed.xml", "http://127.0.0.1:9/nothing"], counting)
     assert report.ingested == 2, report.summary()
     reasons = {s.source: s.reason for s in report.skipped}

@@ -208,7 +208,7 @@ def test_commands(api, make_bot, http_dir):
         "<h1>Quillfeather Tunnel opens under the harbor</h1><p>The Quillfeather Tunnel, which cost 42 million crowns, "
         "opened on Tuesday after four years of work, the harbor authority said. It will carry "
         "twelve thousand cars a day between the two shores of Harbor City.</p></article></body></html>")
-    engine = make_bot(telegram_admins={9})
+    engine = make_bot(telegram_admins={9}, allow_private_urls=True)  # the page is served on loopback
     api.push_text(201, 9, "/start")
     start = TelegramHTML.check(reply(api, 201)[0]).plain
     assert "5 articles" in start and "2025-03-20 to 2025-03-22" in start and "/ingest" in start

@@ -145,6 +145,14 @@ class Retriever:
         with self._lock:
             self._index = None
 
+    def rebuild(self) -> None:
+        """Build the index from the store now, outside the lock: questions keep using the old one until the swap
+        (a background poll calls this after writing, so no question pays for the rebuild)."""
+        version = self.store.version()
+        index = _Index(self.store, self.settings.sentence_vectors)
+        with self._lock:
+            self._index, self._version, self._checked = index, version, time.monotonic()
+
     def index(self) -> _Index:
         """The in-memory index, rebuilt when the store changed (e.g. `articlebot ingest` run beside a bot on a Chroma
         server); the check costs two count calls and runs at most every RECHECK_SECONDS."""
