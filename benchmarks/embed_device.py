@@ -1,7 +1,7 @@
 """Embedding throughput (sentences/s) on the sentences of the first N eval articles, per variant and device.
 
     python benchmarks/embed_device.py [--articles 40] [--variant fp32 int8 ...] [--device cpu|cuda|auto]
-                                      [--sentence-transformers] [--batch 32]
+                                      [--sentence-transformers] [--batch N]
 
 Needs only numpy, tokenizers, onnxruntime (onnxruntime-gpu for cuda), pydantic-settings and, to convert the model
 the first time, onnx and safetensors; no chromadb, so it runs on a bare GPU machine. Or convert elsewhere with
@@ -29,7 +29,7 @@ def main() -> None:
     parser.add_argument("--variant", nargs="+", default=["fp32", "int8"], choices=list(VARIANTS))
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     parser.add_argument("--sentence-transformers", action="store_true", help="also time sentence-transformers")
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--batch", type=int, default=Settings().embed_batch_size, help="default: EMBED_BATCH_SIZE")
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
     with eval_path(None, "articles.jsonl").open() as fh:
