@@ -70,6 +70,18 @@ def test_int8_vectors_stay_close_and_have_their_own_identity(tmp_path, st_embedd
     assert cosines([docs_only.embed_query(SENTENCES[0])], [st_embedder.embed_query(SENTENCES[0])])[0] >= 0.9999
 
 
+def test_converted_models_load_in_older_onnxruntime(tmp_path):
+    """pyproject allows onnxruntime>=1.17, which reads IR versions up to 9; onnx 1.23 writes 14 unless told not to
+    (a GPU machine's onnxruntime 1.30 refused such a file)."""
+    import onnx
+
+    from vectorstore.embeddings import converted_model
+
+    for kind in ("fp32", "int8"):
+        path = converted_model(settings_for(tmp_path), kind)
+        assert onnx.load(str(path), load_external_data=False).ir_version <= 9, kind
+
+
 def test_batches_sorted_by_length_come_back_in_input_order(embedder):
     """Padding to the batch's longest text must not change a text's vector, nor the order of the answers."""
     alone = [embedder.embed_query(s) for s in SENTENCES]

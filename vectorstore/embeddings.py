@@ -167,7 +167,10 @@ def _bert_graph(w: dict):
         nodes, DEFAULT_EMBED_MODEL,
         [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "tokens"]) for n in ("input_ids", "attention_mask")],
         [helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", hidden])], inits)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="articlebot")
+    # The newest onnx writes IR version 14, which onnxruntime 1.30 and older refuse to load (seen on a GPU machine
+    # with onnxruntime 1.30); IR 8 is the lowest that carries opset 17, and every onnxruntime since 1.10 reads it.
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="articlebot",
+                             ir_version=8)
 
 
 def convert_model(dest: Path, kind: str) -> dict:
