@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from vectorstore.passages import shown_date
 
@@ -29,6 +30,7 @@ class Answer:
     answerer: str = "extractive"                # "extractive" or "llm"
     note: str = ""                              # one line, e.g. "The language model was unreachable; ..."
     found: bool = True                          # False when the articles had nothing relevant
+    verdict: Any = field(default=None, repr=False)  # the abstention gate's bot.gate.Verdict, when it ran
 
     def as_json(self) -> dict:
         return {"answer": self.text, "citations": [asdict(c) for c in self.citations],

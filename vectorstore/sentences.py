@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 
 MIN_WORDS, MAX_WORDS = 4, 80
+SPLITTER = "2"  # recorded by ingest: a store split by another version is split and embedded again
 
 # Abbreviations after which a full stop never ends the sentence: titles, months, "vs.", "No. 5", "St. Louis".
 _NEVER_END = frozenset("""mr mrs ms messrs dr prof gen lt col maj sgt capt cmdr adm gov sen rep reps pres rev hon
