@@ -43,6 +43,12 @@ def question_as_of(question: dict) -> datetime | None:
         return None
 
 
+def _same_answer(lead: str, gold: str) -> bool:
+    """A direct answer line is right when it holds the gold answer or the gold answer holds it ("Bills")."""
+    a, b = normalise(lead), normalise(gold)
+    return bool(a and b) and (a in b or b in a)
+
+
 def _share(hits: list[bool]) -> float | None:
     return sum(hits) / len(hits) if hits else None
 
@@ -65,7 +71,8 @@ def evaluate(engine, questions: list[dict], k: int = 5, progress=None) -> dict:
                      "answerable": bool(q.get("answerable", True)), "supported": bool(q.get("supported")),
                      "out_of_corpus": bool(q.get("out_of_corpus")),
                      "rank": answer_rank(q["answer"], texts), "in_reply": answer_in_reply(q["answer"], answer.text),
-                     "abstained": not marks, "gate": answer.verdict.reason if answer.verdict else "",
+                     "abstained": not marks, "lead": answer.lead,
+                     "lead_ok": bool(answer.lead) and _same_answer(answer.lead, q["answer"]), "gate": answer.verdict.reason if answer.verdict else "",
                      "marks": len(marks), "marks_ok": sum(citation_correct(claim, cited.get(n, ""), q["answer"])
                                                           for claim, n in marks),
                      "quoted": quoted, "questions_quoted": sum(map(is_question, quoted)),
@@ -90,6 +97,8 @@ def evaluate(engine, questions: list[dict], k: int = 5, progress=None) -> dict:
         "answer_in_reply_supported": _share([r["in_reply"] for r in supported]),
         "abstention_out_of_corpus": _share([r["abstained"] for r in rows if r["out_of_corpus"]]),
         "false_abstention": _share([r["abstained"] for r in had_it]),
+        "direct_answer_lines": sum(bool(r["lead"]) for r in answerable),
+        "direct_answer_line_correct": _share([r["lead_ok"] for r in answerable if r["lead"]]),
         "citation_precision": sum(r["marks_ok"] for r in rows) / marks if marks else None,
         "quoted_sentences": quoted,
         "quoted_questions_per_100": per_100("questions_quoted"),

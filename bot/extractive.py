@@ -76,7 +76,7 @@ class ExtractiveAnswerer:
             # article text is untrusted too: a quoted sentence keeps only the sources' own links
             parts.append(f"{strip_foreign_urls(sentence, passages)} [{n}]")
         cites = [citation(n, passages[pi]) for pi, n in sorted(numbers.items(), key=lambda kv: kv[1])]
-        return Answer(" ".join(parts), cites, answerer=self.name)
+        return Answer(" ".join(parts), cites, answerer=self.name, lead=direct_answer(question, picked[0][0], passages))
 
     def stream(self, question: str, passages: list[Passage], history: list | None = None, verdict=None
                ) -> Iterator[Answer]:
@@ -143,11 +143,18 @@ class ExtractiveAnswerer:
         picked, quoted = [], set()
         for i in chosen:
             s, pi, _, previous = candidates[i]
-            # "He said ..." needs the sentence that says who: quote it too, unless it is quoted already
-            if previous and _REFERS_BACK.match(s) and previous not in quoted:
-                s = f"{previous} {s}"
-                quoted.add(previous)
-            quoted.add(candidates[i][0])
+            if s in quoted:
+                continue
+            quoted.add(s)
+            # "She now has 17 goals" needs the sentence that says who: the two are quoted together, in order
+            if previous and _REFERS_BACK.match(s):
+                at = next((k for k, (text, _) in enumerate(picked) if text.endswith(previous)), None)
+                if at is not None:
+                    picked[at] = (f"{picked[at][0]} {s}", pi)
+                    continue
+                if previous not in quoted:
+                    s = f"{previous} {s}"
+                    quoted.add(previous)
             picked.append((s, pi))
         return picked
 
@@ -156,6 +163,30 @@ _WORDS = re.compile(r"[a-z0-9]+")
 _REFERS_BACK = re.compile(r"^[\"'“‘(]?(he|she|it|they|this|that|these|those|his|her|its|their|him|them)\b", re.I)
 _DATE = re.compile(r"\b(19|20)\d\d\b|\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b|"
                    r"\b(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b")
+
+
+_NUMBER_PHRASE = re.compile(r"(?<![\w.])[$£€]?\d[\d,.]*(?:-\d+)?(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
+                            r"(?:\s(?!(?:and|or|in|on|at|of|to|the|a|an|for|by|from|with)\b)[a-z]+)?")
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'&.-]*(?:\s(?:of|de|la|van|von|del|the)?\s?[A-Z][\w’'&.-]*)*")
+
+
+def direct_answer(question: str, sentence: str, passages: list[Passage]) -> str:
+    """A short answer ("17 goals", "Maja Lindqvist") shown before the quotes, only where the evidence is clear: the
+    question asks for a number or a name, the best sentence holds exactly one that the question does not already
+    say, and another retrieved article says it too."""
+    wants = _wants(question)
+    if wants == "number":
+        found = _NUMBER_PHRASE.findall(sentence)
+    elif wants == "name" and re.match(r"\s*who\b", question, re.I):
+        found = [m.strip(" .,'’") for m in _NAME.findall(sentence)]
+    else:
+        return ""
+    q = question.lower()
+    found = list(dict.fromkeys(f.strip(" ,.") for f in found if f and f.lower() not in q))
+    if len(found) != 1:
+        return ""
+    agreeing = sum(1 for p in passages if found[0].lower() in p.text.lower())
+    return found[0] if agreeing >= 2 else ""
 
 
 def _words(text: str) -> set[str]:

@@ -16,6 +16,7 @@ A question passes when the best window covers enough of it and misses none of it
 from __future__ import annotations
 
 import re
+import statistics
 from dataclasses import dataclass, field
 
 from bot.answer import Answer
@@ -27,11 +28,18 @@ RELATED = "The closest is “{title}” ({when}), which is related but does not 
 
 WINDOW = 3              # consecutive sentences an answer's evidence may span
 MIN_COVERAGE = 0.6      # idf-weighted share of the question's words the best window must hold
-KEY_SHARE = 0.5         # the question's key words: the rarest ones, together holding this share of its weight
+KEY_SHARE = 0.99        # share of the weight of the question's names and numbers the best window must hold
 RELATED_COVERAGE = 0.3  # below this the closest passage is not even worth naming
-# Words that frame a quiz or chat question rather than say what it is about.
-_FRAME = frozenset("""following which what who whom whose name named called accord report reportedly week weekend
-year month day today recent recently latest new news announc article articles tell know""".split())
+# Words that frame a question rather than say what it is about: function words (BM25's own stop list is short),
+# question words, and the "which of the following", "this week", "according to reports" of news questions.
+_FRAME = frozenset("""a about above after again against all also am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further had has have having he
+her here hers herself him himself his how i if in into is it its itself just me more most my no nor not now of off
+on once only or other our ours out over own same she should so some such than that the their theirs them then
+there these they this those through to too under until up very was we were what when where which while who whom
+whose why will with would you your yours much many long far old ever yet still
+following name named called according reported reportedly report reports week weekend weeks year years month
+months day days today yesterday recent recently latest new news article articles tell know said says say""".split())
 
 
 @dataclass
@@ -44,21 +52,41 @@ class Verdict:
     reason: str = ""
 
 
-def question_terms(question: str, vocabulary) -> dict[str, float]:
-    terms = [t for t in vocabulary.terms(question) if t not in _FRAME]
-    return {t: vocabulary.idf(t) for t in dict.fromkeys(terms)}
+_TOKEN = re.compile(r"[\w’'.-]+")
 
 
-def key_terms(weights: dict[str, float], share: float = KEY_SHARE) -> set[str]:
-    """The rarest terms, together holding at least `share` of the question's weight."""
-    total = sum(weights.values())
-    keys, held = set(), 0.0
-    for t, w in sorted(weights.items(), key=lambda kv: -kv[1]):
-        if held >= share * total:
-            break
-        keys.add(t)
-        held += w
-    return keys
+def question_terms(question: str, vocabulary) -> tuple[dict[str, float], set[str]]:
+    """The question's terms with their weights, and its key terms: the names and numbers it asks about.
+
+    A term is weighted by its idf in the corpus. A lower-case word no article uses at all ("decide" where the
+    articles say "raised") is more often a paraphrase than a new subject, so it weighs as much as the question's
+    typical word rather than the most; a name or number no article uses is a key term that cannot be found.
+    """
+    weights: dict[str, float] = {}
+    keys: set[str] = set()
+    unknown: set[str] = set()
+    opening = True
+    for m in _TOKEN.finditer(question):
+        word = m.group(0).strip(".’'-")
+        low = word.lower()
+        if low.endswith(("'s", "’s")):
+            low = low[:-2]
+        stems = vocabulary.terms(low, skip=_FRAME)
+        # a capital at the start of a sentence says nothing; elsewhere it marks a name
+        name = bool(word) and (word[0].isupper() and not opening or word.isupper() and len(word) > 1)
+        opening = m.group(0).endswith((".", "?", "!", ":"))
+        for t in stems:
+            weights[t] = vocabulary.idf(t)
+            if any(c.isdigit() for c in t) or name:
+                keys.add(t)
+            elif vocabulary.df(t) == 0:
+                unknown.add(t)
+    known = [w for t, w in weights.items() if t not in unknown]
+    if unknown and known:
+        typical = statistics.median(known)
+        for t in unknown:
+            weights[t] = typical
+    return weights, keys
 
 
 def _windows(passage: Passage, vocabulary, window: int) -> list[set[str]]:
@@ -72,21 +100,24 @@ def _windows(passage: Passage, vocabulary, window: int) -> list[set[str]]:
 
 def judge(question: str, passages: list[Passage], vocabulary, *, min_coverage: float = MIN_COVERAGE,
           key_share: float = KEY_SHARE, window: int = WINDOW) -> Verdict:
-    weights = question_terms(question, vocabulary)
+    weights, keys = question_terms(question, vocabulary)
     if not passages:
         return Verdict(False, weights=weights, reason="nothing retrieved")
     if not weights:
         return Verdict(True, best=0, weights=weights, reason="no content words to check")
     total = sum(weights.values())
-    keys = key_terms(weights, key_share)
+    key_weight = sum(weights[t] for t in keys)
     best, best_i, best_missing = -1.0, 0, tuple(sorted(keys))
     for i, p in enumerate(passages):
         for found in _windows(p, vocabulary, window):
             cov = sum(w for t, w in weights.items() if t in found) / total
             missing = tuple(sorted(keys - found))
-            if (not missing, cov) > (not best_missing, best):
+            if (len(missing), -cov) < (len(best_missing), -best):
                 best, best_i, best_missing = cov, i, missing
-    covered = best >= min_coverage and not best_missing
+    # every name and number the question asks about, but for a small share of their weight (a middle name, a
+    # spelling the articles don't use), must be in the window that covers it
+    held_keys = 1 - sum(weights[t] for t in best_missing) / key_weight if key_weight else 1.0
+    covered = best >= min_coverage and held_keys >= key_share
     reason = f"coverage {best:.2f}" + (f", missing {', '.join(best_missing)}" if best_missing else "")
     return Verdict(covered, best, best_i, best_missing, weights, reason)
 

@@ -27,7 +27,7 @@ from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, Comma
 
 from bot.answer import Answer
 from bot.settings import Settings
-from bot.telegram_render import LIMIT, escape, render_answer, split_html
+from bot.telegram_render import LIMIT, escape, render_answer, render_sources, split_html
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ EDIT_EVERY = 1.0         # edit-in-place at most this often (Telegram throttles 
 COMMANDS = [
     BotCommand("ask", "ask a question about the articles"),
     BotCommand("help", "what I know and how to ask"),
-    BotCommand("sources", "the newest articles I have"),
+    BotCommand("sources", "the sources of my last answer, in full"),
+    BotCommand("latest", "the newest articles I have"),
     BotCommand("reset", "forget this chat's conversation"),
     BotCommand("ingest", "add an article or feed by URL (admins)"),
 ]
@@ -326,7 +327,7 @@ class TelegramFrontEnd:
                else f"Mention me (@{escape(context.bot.username)}), reply to one of my answers, or use /ask")
         text = (f"Hi! I answer questions about news articles and cite my sources.\n\n{know}\n\n"
                 f"{how}, e.g. <i>What did the central bank decide?</i> Follow-up questions work too.\n\n"
-                "/sources — the newest articles\n/reset — forget our conversation\n/ask QUESTION — ask in a group")
+                "/sources — the sources of my last answer\n/latest — the newest articles\n/reset — forget our conversation\n/ask QUESTION — ask in a group")
         if self.is_admin(update):
             text += "\n/ingest URL — add a page or feed (or send me a .txt .md .html .pdf .json .jsonl file)"
         await update.effective_message.reply_text(text)
@@ -338,6 +339,17 @@ class TelegramFrontEnd:
         await update.effective_message.reply_text("Done — I've forgotten our conversation. Ask me something new.")
 
     async def on_sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The sources of this chat's last answer, in full."""
+        if not await self.gate(update):
+            return
+        last = self.engine.last_answer(self.conversation(update.effective_message))
+        if last is None:
+            await update.effective_message.reply_text("I haven't answered anything here yet. /latest lists the newest articles.")
+            return
+        await self.send_html(update.effective_message, render_sources(last))
+
+    async def on_latest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The newest articles."""
         if not await self.gate(update):
             return
         articles = await asyncio.to_thread(self.engine.recent_articles, 10)
@@ -444,6 +456,7 @@ def build_application(settings: Settings, engine, *, rate_limit: bool = True) ->
     app.add_handler(CommandHandler("ask", front.on_ask))
     app.add_handler(CommandHandler("reset", front.on_reset))
     app.add_handler(CommandHandler("sources", front.on_sources))
+    app.add_handler(CommandHandler("latest", front.on_latest))
     app.add_handler(CommandHandler("ingest", front.on_ingest))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, front.on_text))
     app.add_handler(MessageHandler(filters.Document.ALL, front.on_document))

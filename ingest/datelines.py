@@ -7,6 +7,7 @@ shapes, and that is what is read here:
     Published January 5, 2023            Updated: 2023-01-05 14:02          Posted Jan. 5, 2023
     January 5, 2023                      (a line that is only a date)
     WASHINGTON, Jan. 5, 2023 (AP) — ...  LONDON, 5 January (Reuters) - ...  (a dateline; no year: the file's)
+    The Harbor City Gazette — 14 March 2025                                  (outlet or byline, then the date)
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ _LABELLED = re.compile(rf"^\W*(?:published|posted|updated|last updated|date|firs
 _BARE = re.compile(rf"^\W*({_DATE})(?:\s*(?:at\s+)?\d{{1,2}}[:.]\d{{2}}.*)?\W*$", re.I)
 # "CITY, Jan. 5 (AP) —" / "CITY (Reuters) Jan 5, 2023 -": a place in capitals or title case, then the date
 _DATELINE = re.compile(rf"^[A-Z][A-Za-z.'’ -]{{1,40}},?\s+(?:\([^)]{{1,30}}\)\s*)?({_DATE})\s*(?:\([^)]{{1,30}}\)\s*)?[—–-]")
+
+_CREDIT = re.compile(rf"^\W*[^—–|\n]{{1,80}}\s[—–|-]\s*({_DATE})\W*$")
 
 
 def _parse(raw: str, fallback_year: int) -> dt.date | None:
@@ -47,7 +50,7 @@ def stated_date(text: str, file_date: str) -> str:
         file_day = dt.date.today()
     lines = [line.strip() for line in text.strip().split("\n") if line.strip()][:HEAD_LINES]
     for line in lines:
-        found = _LABELLED.match(line) or _BARE.match(line) or _DATELINE.match(line)
+        found = _LABELLED.match(line) or _BARE.match(line) or _DATELINE.match(line) or _CREDIT.match(line)
         if not found:
             continue
         raw = found.group(1)

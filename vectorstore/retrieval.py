@@ -91,8 +91,9 @@ class Vocabulary:
         self._stop = frozenset(STOPWORDS_EN)
         self._vocab, self._df, self.n_docs = vocab, df, max(n_docs, 1)
 
-    def terms(self, text: str) -> list[str]:
-        return [self._stem(w) for w in self._WORD.findall(text.lower()) if w not in self._stop]
+    def terms(self, text: str, skip: frozenset[str] = frozenset()) -> list[str]:
+        """Stemmed terms as BM25 indexes them, leaving out `skip` (lower-case words) as well as its stop words."""
+        return [self._stem(w) for w in self._WORD.findall(text.lower()) if w not in self._stop and w not in skip]
 
     def df(self, term: str) -> int:
         j = self._vocab.get(term)
