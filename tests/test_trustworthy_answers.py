@@ -17,7 +17,7 @@ KETTLEVIK, March 3, 2025 (Kettlevik Courier) — The Kettlevik Rovers vs. Stonew
 
 Who will win the title now?
 
-RELATED:Stonewake United sign goalkeeper from the north
+RELATED:Stonewake United sign goalkeeper from Norrvik
 
 Rovers striker Maja Lindqvist scored both home goals in the second half. She now has 17 goals this season, a club record for a single campaign.
 
@@ -95,7 +95,7 @@ def test_the_llm_is_called_when_the_articles_cover_the_question_and_its_not_foun
 
 
 def test_not_covered_names_the_closest_article_when_it_is_related(engine):
-    answer = engine.ask("c", "Which goalkeeper did Stonewake United sign from the north?")
+    answer = engine.ask("c", "Which goalkeeper did Stonewake United sign from Norrvik?")
     # the teaser line was page furniture: removed at ingest, so the derby report is related but does not answer
     assert not answer.found and answer.citations == []
     assert "Rovers and United share the points in the harbour derby" in answer.text
