@@ -8,7 +8,8 @@ import sys
 import time
 from datetime import datetime
 
-from bot.metrics import answer_in_reply, answer_rank, load_questions, normalise
+from bot.metrics import (answer_in_reply, answer_rank, is_echo, is_fragment, is_question, load_questions, normalise,
+                         quoted_sentences)
 
 _MARKER = re.compile(r"\[(\d+)\]")
 
@@ -42,34 +43,67 @@ def question_as_of(question: dict) -> datetime | None:
         return None
 
 
+def _same_answer(lead: str, gold: str) -> bool:
+    """A direct answer line is right when it holds the gold answer or the gold answer holds it ("Bills")."""
+    a, b = normalise(lead), normalise(gold)
+    return bool(a and b) and (a in b or b in a)
+
+
+def _share(hits: list[bool]) -> float | None:
+    return sum(hits) / len(hits) if hits else None
+
+
 def evaluate(engine, questions: list[dict], k: int = 5, progress=None) -> dict:
-    rows, ranks, in_reply, marks_total, marks_ok, latencies = [], [], [], 0, 0, []
+    """Every question asked as of its date; answerable ones give retrieval and answer metrics, `out_of_corpus`
+    ones the abstention rate. An abstention is a reply that cites nothing (shared/eval/README.md)."""
+    rows, latencies = [], []
     for q in questions:
         as_of = question_as_of(q)
         started = time.perf_counter()
         passages = engine.retrieve(q["question"], k=k, as_of=as_of)
-        answer = engine.answerer.answer(q["question"], passages, [])
+        answer = engine.answer(q["question"], passages)
         latencies.append(time.perf_counter() - started)
         texts = [p.text for p in passages]
-        rank = answer_rank(q["answer"], texts)
-        ranks.append(rank)
-        in_reply.append(answer_in_reply(q["answer"], answer.text))
         cited = {c.n: c.text for c in answer.citations}
-        for claim, n in citation_marks(answer.text):
-            marks_total += 1
-            marks_ok += citation_correct(claim, cited.get(n, ""), q["answer"])
+        marks = citation_marks(answer.text)
+        quoted = quoted_sentences(answer.text) if marks else []
         rows.append({"id": q.get("id"), "question": q["question"], "answer": q["answer"], "as_of": str(as_of or ""),
-                     "rank": rank, "retrieved": texts, "reply": answer.text,
-                     "citations": [c.__dict__ for c in answer.citations]})
+                     "answerable": bool(q.get("answerable", True)), "supported": bool(q.get("supported")),
+                     "out_of_corpus": bool(q.get("out_of_corpus")),
+                     "rank": answer_rank(q["answer"], texts), "in_reply": answer_in_reply(q["answer"], answer.text),
+                     "abstained": not marks, "lead": answer.lead,
+                     "lead_ok": bool(answer.lead) and _same_answer(answer.lead, q["answer"]), "gate": answer.verdict.reason if answer.verdict else "",
+                     "marks": len(marks), "marks_ok": sum(citation_correct(claim, cited.get(n, ""), q["answer"])
+                                                          for claim, n in marks),
+                     "quoted": quoted, "questions_quoted": sum(map(is_question, quoted)),
+                     "echoes": sum(is_echo(s, q["question"]) for s in quoted),
+                     "fragments": sum(map(is_fragment, quoted)),
+                     "retrieved": texts, "reply": answer.text, "citations": [c.__dict__ for c in answer.citations]})
         if progress:
             progress()
-    n = len(questions) or 1
+    answerable = [r for r in rows if r["answerable"]]
+    supported = [r for r in answerable if r["supported"]]
+    had_it = [r for r in supported if r["rank"] is not None]
+    quoted = sum(len(r["quoted"]) for r in rows)
+    marks = sum(r["marks"] for r in rows)
+    n = len(answerable)
+    per_100 = (lambda key: 100 * sum(r[key] for r in rows) / quoted if quoted else None)
     metrics = {
-        "questions": len(questions),
-        f"answer_recall@{k}": sum(r is not None for r in ranks) / n,
-        f"mrr@{k}": sum(1 / r for r in ranks if r) / n,
-        "answer_in_reply": sum(in_reply) / n,
-        "citation_precision": marks_ok / marks_total if marks_total else None,
+        "questions": len(rows),
+        "answerable": n,
+        f"answer_recall@{k}": sum(r["rank"] is not None for r in answerable) / n if n else None,
+        f"mrr@{k}": sum(1 / r["rank"] for r in answerable if r["rank"]) / n if n else None,
+        "answer_in_reply": _share([r["in_reply"] for r in answerable]),
+        "answer_in_reply_supported": _share([r["in_reply"] for r in supported]),
+        "abstention_out_of_corpus": _share([r["abstained"] for r in rows if r["out_of_corpus"]]),
+        "false_abstention": _share([r["abstained"] for r in had_it]),
+        "direct_answer_lines": sum(bool(r["lead"]) for r in answerable),
+        "direct_answer_line_correct": _share([r["lead_ok"] for r in answerable if r["lead"]]),
+        "citation_precision": sum(r["marks_ok"] for r in rows) / marks if marks else None,
+        "quoted_sentences": quoted,
+        "quoted_questions_per_100": per_100("questions_quoted"),
+        "echoes_per_100": per_100("echoes"),
+        "fragments_per_100": per_100("fragments"),
         "latency_p50_ms": 1000 * statistics.median(latencies) if latencies else None,
         "answerer": engine.answerer.name,
     }
@@ -78,7 +112,7 @@ def evaluate(engine, questions: list[dict], k: int = 5, progress=None) -> dict:
 
 def run_eval(engine, path: str, k: int = 5, limit: int = 0, as_json: bool = False) -> int:
     try:
-        questions = [q for q in load_questions(path) if q.get("answerable", True)]
+        questions = [q for q in load_questions(path) if q.get("answerable", True) or q.get("out_of_corpus")]
     except (OSError, ValueError) as exc:
         print(f"articlebot: cannot read questions from {path}: {exc}", file=sys.stderr)
         return 2

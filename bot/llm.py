@@ -23,7 +23,9 @@ from vectorstore.passages import Passage
 
 log = logging.getLogger(__name__)
 
-SENTINEL = re.compile(r"^\W*not\s+found\W*$", re.I)
+# The model's "NOT FOUND" is honoured even with words after it ("NOT FOUND. The sources only mention ...").
+SENTINEL = re.compile(r"^\W*not\s+found\b", re.I)
+_SENTINEL_TEXT = "NOT FOUND"
 UNREACHABLE = "The language model could not be reached ({why}); these are the best matching sentences from the articles."
 UNCITED = "The language model's answer cited no source; these are the best matching sentences from the articles."
 MAX_HISTORY_CHARS = 600  # per remembered answer in the prompt: enough for context, not for a prompt blow-up
@@ -112,27 +114,28 @@ class LLMAnswerer:
         text = " ".join(text.split()).strip('"')
         return text if 0 < len(text) <= 500 else self.fallback.condense(question, history)
 
-    def answer(self, question: str, passages: list[Passage], history: list | None = None) -> Answer:
-        if not passages:
-            return Answer(NOT_FOUND, answerer=self.name, found=False)
+    def answer(self, question: str, passages: list[Passage], history: list | None = None, verdict=None) -> Answer:
+        if not passages or (verdict is not None and not verdict.covered):  # the engine's gate said no: no call
+            return self._not_found(passages, verdict)
         messages = self.messages(question, passages, history)
         try:
             text = self.llm.chat(messages).message.content or ""
-            result = self._checked(text, passages)
+            result = self._checked(text, passages, verdict)
             if result is None:  # uncited: one retry with a reminder, then quotes
                 reminder = ChatMessage(role=MessageRole.USER, content=load("cite_reminder"))
                 text = self.llm.chat([*messages, reminder]).message.content or ""
-                result = self._checked(text, passages)
+                result = self._checked(text, passages, verdict)
         except Exception as exc:  # noqa: BLE001
-            return self._fall_back(question, passages, history, exc)
+            return self._fall_back(question, passages, history, exc, verdict)
         if result is None:
-            return self._quote(question, passages, history, UNCITED)
+            return self._quote(question, passages, history, UNCITED, verdict)
         return result
 
-    def stream(self, question: str, passages: list[Passage], history: list | None = None) -> Iterator[str | Answer]:
+    def stream(self, question: str, passages: list[Passage], history: list | None = None, verdict=None
+               ) -> Iterator[str | Answer]:
         """Text as it arrives (URLs already vetted), then the checked Answer, which front ends show in its place."""
-        if not passages:
-            yield Answer(NOT_FOUND, answerer=self.name, found=False)
+        if not passages or (verdict is not None and not verdict.covered):
+            yield self._not_found(passages, verdict)
             return
         text, pending = "", ""
         try:
@@ -140,36 +143,45 @@ class LLMAnswerer:
                 delta = chunk.delta or ""
                 text += delta
                 pending += delta
-                # release only whole words: a URL is vetted once it is complete
+                # release only whole words (a URL is vetted once it is complete), and nothing that may yet turn
+                # out to be the model's NOT FOUND
                 cut = max(pending.rfind(" "), pending.rfind("\n"))
-                if cut >= 0 and not SENTINEL.match(text.strip()):
+                head = " ".join(text.split()).upper()[:len(_SENTINEL_TEXT)]
+                if cut >= 0 and not _SENTINEL_TEXT.startswith(head) and not SENTINEL.match(text.strip()):
                     yield strip_foreign_urls(pending[: cut + 1], passages)
                     pending = pending[cut + 1:]
         except Exception as exc:  # noqa: BLE001
-            yield self._fall_back(question, passages, history, exc)
+            yield self._fall_back(question, passages, history, exc, verdict)
             return
-        result = self._checked(text, passages)
+        result = self._checked(text, passages, verdict)
         if result is None:
-            result = self._quote(question, passages, history, UNCITED)
+            result = self._quote(question, passages, history, UNCITED, verdict)
         yield result
 
     # --- checks and fallbacks ----------------------------------------------------------------
-    def _checked(self, text: str, passages: list[Passage]) -> Answer | None:
+    def _not_found(self, passages: list[Passage], verdict) -> Answer:
+        if verdict is None:
+            return Answer(NOT_FOUND, answerer=self.name, found=False)
+        from bot.gate import not_covered
+
+        return not_covered(verdict, passages, self.name)
+
+    def _checked(self, text: str, passages: list[Passage], verdict=None) -> Answer | None:
         """The model's text with only valid markers and the sources' own URLs; None when it cites nothing."""
         text = text.strip()
         if SENTINEL.match(text):
-            return Answer(NOT_FOUND, answerer=self.name, found=False)
+            return self._not_found(passages, verdict)
         cleaned, cites = renumber(strip_foreign_urls(text, passages), passages)
         if not cites or not cleaned:
             return None
         return Answer(cleaned, cites, answerer=self.name)
 
-    def _quote(self, question, passages, history, note: str) -> Answer:
-        answer = self.fallback.answer(question, passages, history)
+    def _quote(self, question, passages, history, note: str, verdict=None) -> Answer:
+        answer = self.fallback.answer(question, passages, history, verdict)
         answer.note = note
         return answer
 
-    def _fall_back(self, question, passages, history, exc: BaseException) -> Answer:
+    def _fall_back(self, question, passages, history, exc: BaseException, verdict=None) -> Answer:
         why = _why(exc)
         log.warning("LLM call failed (%s: %s); answering extractively", why, type(exc).__name__)
-        return self._quote(question, passages, history, UNREACHABLE.format(why=why))
+        return self._quote(question, passages, history, UNREACHABLE.format(why=why), verdict)

@@ -7,7 +7,8 @@ import threading
 import time
 
 HELP = """Ask anything about the ingested articles; follow-up questions remember the conversation.
-  /sources   the most recent articles
+  /sources   the sources of the last answer, in full
+  /latest    the newest articles
   /reset     forget this conversation
   /help      this text
   /quit      leave (or Ctrl-D)"""
@@ -94,6 +95,10 @@ def run_repl(engine, conversation: str, filters: dict) -> int:
             print("Conversation forgotten.")
             continue
         if command == "/sources":
+            last = engine.last_answer(conversation)
+            print(last.render_sources() if last else "No answer yet: ask a question first. /latest lists the newest articles.")
+            continue
+        if command == "/latest":
             for a in engine.recent_articles(10):
                 print(f"- {a.title} — {', '.join(x for x in (a.outlet, a.published) if x)}  {a.link}")
             continue

@@ -27,7 +27,7 @@ from telegram.ext import (AIORateLimiter, Application, ApplicationBuilder, Comma
 
 from bot.answer import Answer
 from bot.settings import Settings
-from bot.telegram_render import LIMIT, escape, render_answer, split_html
+from bot.telegram_render import LIMIT, escape, render_answer, render_sources, split_html
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,8 @@ EDIT_EVERY = 1.0         # edit-in-place at most this often (Telegram throttles 
 COMMANDS = [
     BotCommand("ask", "ask a question about the articles"),
     BotCommand("help", "what I know and how to ask"),
-    BotCommand("sources", "the newest articles I have"),
+    BotCommand("sources", "the sources of my last answer, in full"),
+    BotCommand("latest", "the newest articles I have"),
     BotCommand("reset", "forget this chat's conversation"),
     BotCommand("ingest", "add an article or feed by URL (admins)"),
     BotCommand("follow", "keep a feed or page current (admins)"),
@@ -337,7 +338,7 @@ class TelegramFrontEnd:
             know += f" I follow {followed} source{'s' if followed != 1 else ''} and add new articles as they appear."
         text = (f"Hi! I answer questions about news articles and cite my sources.\n\n{know}\n\n"
                 f"{how}, e.g. <i>What did the central bank decide?</i> Follow-up questions work too.\n\n"
-                "/sources — the newest articles\n/reset — forget our conversation\n/ask QUESTION — ask in a group")
+                "/sources — the sources of my last answer\n/latest — the newest articles\n/reset — forget our conversation\n/ask QUESTION — ask in a group")
         if self.is_admin(update):
             text += "\n/ingest URL — add a page or feed (or send me a .txt .md .html .pdf .json .jsonl file)"
             text += "\n/follow URL [30m] — keep a feed or page current; /unfollow URL; /following"
@@ -350,6 +351,17 @@ class TelegramFrontEnd:
         await update.effective_message.reply_text("Done — I've forgotten our conversation. Ask me something new.")
 
     async def on_sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The sources of this chat's last answer, in full."""
+        if not await self.gate(update):
+            return
+        last = self.engine.last_answer(self.conversation(update.effective_message))
+        if last is None:
+            await update.effective_message.reply_text("I haven't answered anything here yet. /latest lists the newest articles.")
+            return
+        await self.send_html(update.effective_message, render_sources(last))
+
+    async def on_latest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The newest articles."""
         if not await self.gate(update):
             return
         articles = await asyncio.to_thread(self.engine.recent_articles, 10)
@@ -552,6 +564,7 @@ def build_application(settings: Settings, engine, *, rate_limit: bool = True) ->
     app.add_handler(CommandHandler("ask", front.on_ask))
     app.add_handler(CommandHandler("reset", front.on_reset))
     app.add_handler(CommandHandler("sources", front.on_sources))
+    app.add_handler(CommandHandler("latest", front.on_latest))
     app.add_handler(CommandHandler("ingest", front.on_ingest))
     _add_following(app, front, settings)
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, front.on_text))

@@ -30,12 +30,28 @@ def render_citation(c: Citation) -> str:
 
 def render_answer(answer: Answer) -> str:
     """The whole reply as Telegram HTML (may exceed LIMIT; pass it through split_html)."""
-    parts = [escape(answer.text)]
+    parts = [(f"<b>{escape(answer.lead)}.</b> " if answer.lead else "") + escape(answer.text)]
     if answer.note:
         parts.append(f"<i>({escape(answer.note)})</i>")
     if answer.citations:
         parts.append("\n".join(["<b>Sources:</b>"] + [render_citation(c) for c in answer.citations]))
     return "\n\n".join(parts)
+
+
+def render_sources(answer: Answer) -> str:
+    """/sources: every source of the last answer in full, with the passage quoted from it."""
+    if not answer.citations:
+        return "My last answer cited no articles."
+    quoted = answer.quoted()
+    blocks = []
+    for c in answer.citations:
+        lines = [render_citation(c)]
+        if c.url and not _LINKABLE.match(c.url):
+            lines.append(f"<code>{escape(c.url)}</code>")
+        if quoted.get(c.n):
+            lines.append(f"<i>“{escape(quoted[c.n])}”</i>")
+        blocks.append("\n".join(lines))
+    return "<b>Sources of my last answer:</b>\n\n" + "\n\n".join(blocks)
 
 
 def _tag(token: str) -> tuple[bool, str] | None:

@@ -1,10 +1,17 @@
-"""Reduce an article's text to the article: drop share buttons, cookie banners, navigation and comment forms."""
+"""Reduce an article's text to the article: drop share buttons, cookie banners, navigation, comment forms, teasers
+for other stories, bylines and the headline repeated in the text.
+
+CLEANING names this version of the rules: the ingest manifest records it, so a store cleaned by older rules is
+cleaned and embedded again on the next ingest.
+"""
 from __future__ import annotations
 
 import re
 import unicodedata
 
 from ingest.article import Article
+
+CLEANING = "2"
 
 # Lines that start the page furniture after an article (comment forms, share bars, "related" lists).
 # Everything from the first of them on is cut, as long as it sits in the last part of the text.
@@ -26,12 +33,44 @@ _CHROME = re.compile(
     r"(twitter|facebook) (picture|photo)|logo|back to top)\s*$",
     re.IGNORECASE)
 
+# A teaser for another story, glued to its label by the page's markup ("RELATED:Historic 'bomb cyclone' crashes
+# into coast", "More:Walmart sales increase 10%", "Previously:Former Pope Benedict XVI, first to resign ..."): in
+# real prose a colon is followed by a space. A glued line that is a whole sentence under a place or topic label
+# ("Topeka:Union members at the plant approved a new contract.") is kept, with the space put back.
+_GLUED = re.compile(r"^([^\s:][^:]{0,40}[A-Za-z]):(?=[\"'“‘A-Z0-9$£€])")
+_TEASER_LABEL = re.compile(r"^(more|related|read more|read also|also read|see also|also|also this week|previously|"
+                           r"earlier|watch|listen|opinion|review|explained|live updates|latest updates|fact check|"
+                           r"you may like|don't miss|trending|recommended|.*newsletter.*|subscribe.*|sign up.*)$", re.I)
+_SPACED_TEASER = re.compile(r"^(RELATED|READ MORE|MORE|SEE ALSO|WATCH|LISTEN|ALSO READ|LATEST UPDATES|"
+                            r"RELATED (STORY|STORIES|ARTICLE|COVERAGE)) ?: ", re.I)
+_ENDS_SENTENCE = re.compile(r"[.!…][\"'”’)\]]*$")
+# Bylines and credits on a line of their own.
+_BYLINE = re.compile(r"^(by|story by|written by|reporting by|contributing:?|additional reporting by)\s+[A-Z][^.!?]{0,80}$|"
+                     r"^video ad feedback\b|.*\bcontributed to this (report|story)\.?$", re.IGNORECASE)
+
+
+def _furniture(line: str, title: str) -> str | None:
+    """The line as it should be kept, or None when it is a teaser, byline or repeat of the headline."""
+    if title and line.casefold().rstrip(" .") == title:
+        return None
+    if _SPACED_TEASER.match(line) or _BYLINE.match(line):
+        return None
+    glued = _GLUED.match(line)
+    if glued:
+        label, rest = glued.group(1), line[glued.end():]
+        if (_TEASER_LABEL.match(label) or label.isupper() or not _ENDS_SENTENCE.search(rest)
+                or rest.rstrip("\"'”’)] ").endswith("?")):
+            return None
+        return f"{label}: {rest}"
+    return line
+
+
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLANKS = re.compile(r"\n{3,}")
 _SPACES = re.compile(r"[ \t\u00a0]+")
 
 
-def clean_text(text: str) -> str:
+def clean_text(text: str, title: str = "") -> str:
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = _CONTROL.sub("", text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
@@ -45,9 +84,12 @@ def clean_text(text: str) -> str:
         seen += len(line)
         if line and _CHROME.match(line):
             continue
-        kept.append(line)
+        line = _furniture(line, title) if line else line
+        if line is not None:
+            kept.append(line)
     return _BLANKS.sub("\n\n", "\n".join(kept)).strip()
 
 
 def clean(article: Article) -> Article:
-    return article.with_(text=clean_text(article.text), title=_SPACES.sub(" ", article.title).strip())
+    title = _SPACES.sub(" ", article.title).strip()
+    return article.with_(text=clean_text(article.text, title.casefold().rstrip(" .")), title=title)

@@ -20,9 +20,9 @@ import numpy as np
 from bot.settings import Settings
 from ingest.article import Article, Skip
 from ingest.chunking import Chunk, chunk
-from ingest.cleaning import clean
+from ingest.cleaning import CLEANING, clean
 from ingest.loaders import Loader, is_url
-from vectorstore.sentences import units
+from vectorstore.sentences import SPLITTER, units
 from vectorstore.store import SENTENCE_META, ArticleStore, Record, chunk_id, sentence_id
 
 BATCH_CHUNKS = 256
@@ -98,7 +98,9 @@ class Ingestor:
         self.store = store
         self.embedder = embedder
         # changing how chunks are cut or embedded makes the next run re-embed every article
-        self.chunker = f"{settings.chunk_size}/{settings.chunk_overlap}" + ("/sentences" if settings.sentence_vectors else "")
+        # (the sentence splitter's and the cleaning rules' versions too: they decide what each sentence vector holds)
+        self.chunker = (f"{settings.chunk_size}/{settings.chunk_overlap}" + ("/sentences" if settings.sentence_vectors else "")
+                        + f"/split{SPLITTER}/clean{CLEANING}")
         self.on_article = on_article or (lambda item, status: None)
         self.report = Report()
         records = store.records()

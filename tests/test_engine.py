@@ -39,8 +39,9 @@ def test_answer_cites_the_article_it_quotes(engine):
     assert "86 million crowns" in first.text
     rendered = answer.render_text()
     assert "Sources:" in rendered and "[1] Lantern Bridge reopens" in rendered
-    # a .md file has only its modification time: shown as that, not as a publication date
-    assert first.published_from == "file-time" and f"file dated {first.published}" in rendered
+    # the .md file says its date under its headline ("The Harbor City Gazette (fictional) — 14 March 2025")
+    assert first.published == "2025-03-14" and first.published_from == "article"
+    assert "2025-03-14" in rendered and "file dated" not in rendered
 
 
 def test_a_short_question_gets_the_lede_that_answers_it_not_a_sentence_that_merely_echoes_it(engine):

@@ -43,7 +43,11 @@ def test_example_folder_ingests_every_format_with_metadata(settings, store, coun
     assert html["published"] == "2025-03-20" and html["published_from"] == "article"
     assert html["author"] == "Tomas Verhoef"
     md = by_title["Lantern Bridge reopens to traffic after two-year repair"]
-    assert md["published_from"] == "file-time" and md["path"].endswith("lantern-bridge-reopens.md")
+    # its own date line ("The Harbor City Gazette (fictional) — 14 March 2025") beats the file's time
+    assert md["published"] == "2025-03-14" and md["published_from"] == "article"
+    assert md["path"].endswith("lantern-bridge-reopens.md")
+    festival = by_title["Record crowds at the Harbor City Lantern Festival"]
+    assert festival["published_from"] == "file-time"  # no date in its text: the file's time, marked as such
     chess = by_title["Examplia's Runa Halvorsen wins world junior chess title"]
     assert chess["published"] == "2025-03-22" and chess["url"].startswith("https://northwind-wire.example/")
     text = " ".join(_chunk_texts(store))

@@ -211,12 +211,12 @@ def test_commands(api, make_bot, http_dir):
     engine = make_bot(telegram_admins={9}, allow_private_urls=True)  # the page is served on loopback
     api.push_text(201, 9, "/start")
     start = TelegramHTML.check(reply(api, 201)[0]).plain
-    assert "5 articles" in start and "2025-03-20 to 2025-03-22" in start and "/ingest" in start
+    assert "5 articles" in start and "2025-03-14 to 2025-03-22" in start and "/ingest" in start
 
     api.push_text(202, 9, "/help")
     assert "5 articles" in TelegramHTML.check(reply(api, 202)[0]).plain
 
-    api.push_text(203, 9, "/sources")
+    api.push_text(203, 9, "/latest")
     sources = TelegramHTML.check(reply(api, 203)[0])
     assert "Ferry service returns to Glacier Lake after ice melts early" in sources.plain
     assert "Central Bank of Examplia raises key rate to 4.5%" in sources.plain
@@ -225,8 +225,14 @@ def test_commands(api, make_bot, http_dir):
     api.push_text(204, 9, "/ask How much did the Lantern Bridge repair cost?")
     assert "86 million crowns" in reply(api, 204)[0]
     assert engine.memory.history("tg:204")
+    api.push_text(204, 9, "/sources")  # the last answer's sources, in full, with the passage quoted
+    full = TelegramHTML.check(reply(api, 204, 2)[1]).plain
+    assert "Sources of my last answer" in full and "Lantern Bridge reopens to traffic after two-year repair" in full
+    assert "2025-03-14" in full and "lantern-bridge-reopens.md" in full and "“The repair cost 86 million crowns" in full
+    api.push_text(207, 9, "/sources")
+    assert "haven't answered anything here yet" in reply(api, 207)[0]  # each chat has its own last answer
     api.push_text(204, 9, "/reset")
-    assert "forgotten" in reply(api, 204, 2)[1]
+    assert "forgotten" in reply(api, 204, 3)[2]
     assert engine.memory.history("tg:204") == []
 
     api.push_text(205, 9, "/ask")

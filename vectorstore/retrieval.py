@@ -18,6 +18,7 @@ Measured on shared/eval/realtimeqa-2023-01 (97 answerable questions, top 5; benc
 from __future__ import annotations
 
 import logging
+import math
 import re
 import threading
 import time
@@ -77,6 +78,31 @@ class Filters:
         return True
 
 
+class Vocabulary:
+    """The corpus's terms as BM25 sees them (stemmed, English stop words out) and how rare each one is: what the
+    abstention gate weighs a question's words with. A term in no chunk is as rare as a term can be."""
+
+    _WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's own token pattern
+
+    def __init__(self, stemmer, vocab: dict[str, int], df: list[int], n_docs: int):
+        from bm25s.stopwords import STOPWORDS_EN
+
+        self._stem = stemmer.stemWord
+        self._stop = frozenset(STOPWORDS_EN)
+        self._vocab, self._df, self.n_docs = vocab, df, max(n_docs, 1)
+
+    def terms(self, text: str, skip: frozenset[str] = frozenset()) -> list[str]:
+        """Stemmed terms as BM25 indexes them, leaving out `skip` (lower-case words) as well as its stop words."""
+        return [self._stem(w) for w in self._WORD.findall(text.lower()) if w not in self._stop and w not in skip]
+
+    def df(self, term: str) -> int:
+        j = self._vocab.get(term)
+        return self._df[j] if j is not None else 0
+
+    def idf(self, term: str) -> float:
+        return math.log((self.n_docs + 1) / (self.df(term) + 0.5))
+
+
 class _Index:
     """Every chunk's text and metadata in memory, with a BM25 index over title + text."""
 
@@ -100,6 +126,9 @@ class _Index:
             tokens = bm25s.tokenize(corpus, stopwords="en", stemmer=self.stemmer, show_progress=False)
             self.bm25 = bm25s.BM25()
             self.bm25.index(tokens, show_progress=False)
+        indptr = self.bm25.scores["indptr"] if self.bm25 is not None else [0]
+        self.vocabulary = Vocabulary(self.stemmer, self.bm25.vocab_dict if self.bm25 is not None else {},
+                                     [int(b - a) for a, b in zip(indptr[:-1], indptr[1:])], len(self.ids))
 
     def bm25_search(self, query: str, n: int) -> list[tuple[int, float]]:
         import bm25s
@@ -167,6 +196,9 @@ class Retriever:
                 self._checked = now
                 self._index = _Index(self.store, self.settings.sentence_vectors)
             return self._index
+
+    def vocabulary(self) -> Vocabulary:
+        return self.index().vocabulary
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[Passage]:
         filters = filters or Filters()
