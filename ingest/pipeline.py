@@ -22,6 +22,7 @@ from ingest.article import Article, Skip
 from ingest.chunking import Chunk, chunk
 from ingest.cleaning import clean
 from ingest.loaders import Loader, is_url
+from vectorstore import bm25index
 from vectorstore.sentences import units
 from vectorstore.store import SENTENCE_META, ArticleStore, Record, chunk_id, sentence_id
 
@@ -311,5 +312,6 @@ def ingest(settings: Settings, store: ArticleStore, sources: Iterable[str], embe
     if prune:
         run.prune(scopes)
     run.report.orphans = store.collect_garbage()
+    bm25index.update(settings, store)  # so the next process that answers loads it instead of rebuilding it
     run.report.seconds = time.time() - started
     return run.report

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ SENTENCE_META = ("article_hash", "outlet", "published_ts", "ingested_at")  # for
 # Chunks with no manifest entry are collected only when older than this, so a concurrent writer's chunks
 # (written just before its manifest entry) are never taken.
 GC_GRACE_SECONDS = 120
+WRITTEN = "written"  # manifest collection metadata: a token every write to the chunks changes (see version())
 
 
 class StoreError(RuntimeError):
@@ -246,6 +248,7 @@ class ArticleStore:
     def upsert_chunks(self, ids: list[str], embeddings: list[list[float]], documents: list[str],
                       metadatas: list[dict]) -> None:
         _upsert(self.chunks, ids, embeddings, documents, metadatas)
+        self._written()
 
     def upsert_sentences(self, ids: list[str], embeddings: list[list[float]], metadatas: list[dict]) -> None:
         _upsert(self.sentences, ids, embeddings, None, metadatas)
@@ -256,6 +259,7 @@ class ArticleStore:
         if not present["ids"]:
             return
         self.chunks.update(ids=present["ids"], metadatas=[{**m, **meta} for m in present["metadatas"]])
+        self._written()
         shared = {k: meta[k] for k in SENTENCE_META if k in meta}
         if not shared:
             return
@@ -265,6 +269,7 @@ class ArticleStore:
 
     def delete_article_chunks(self, content_hash: str) -> None:
         self.chunks.delete(where={"article_hash": content_hash})
+        self._written()
         self.delete_sentences([content_hash])
 
     def delete_sentences(self, content_hashes: Iterable[str]) -> None:
@@ -285,7 +290,9 @@ class ArticleStore:
             if now - float(meta.get("ingested_at", 0)) < grace_seconds and h not in wanted:
                 continue  # maybe a concurrent ingest between writing chunks and its manifest entry
             orphans.append(cid)
-        _delete(self.chunks, orphans)
+        if orphans:
+            _delete(self.chunks, orphans)
+            self._written()
         self._collect_sentences(set(got["ids"]) - set(orphans), grace_seconds)
         return len(orphans)
 
@@ -304,9 +311,26 @@ class ArticleStore:
     def count(self) -> int:
         return self.chunks.count()
 
-    def version(self) -> tuple[int, int]:
-        """Changes when an ingest (this process or another, via a Chroma server) adds, replaces or prunes."""
-        return self.chunks.count(), self.manifest.count()
+    def _written(self) -> None:
+        """Record that the chunks changed: every process's BM25 index (this one's, a bot's beside a Chroma server)
+        compares version() with the one it mirrors. Counts alone miss a replaced article of the same length."""
+        self.manifest.modify(metadata={**self._manifest_meta(), WRITTEN: uuid.uuid4().hex})
+
+    def _manifest_meta(self) -> dict:
+        try:  # re-read: the collection object keeps the metadata it was opened with
+            return dict(self.client.get_collection(self.manifest.name, embedding_function=None).metadata or {})
+        except Exception as exc:  # e.g. the Chroma server went away
+            raise StoreError(f"cannot read collection {self.manifest.name!r}: {exc}") from None
+
+    def version(self) -> tuple[int, int, str]:
+        """Changes when an ingest (this process or another, via a Chroma server) adds, replaces or prunes chunks or
+        changes their metadata: two counts and one collection lookup, cheap enough to check every few seconds."""
+        return self.chunks.count(), self.manifest.count(), str(self._manifest_meta().get(WRITTEN, ""))
+
+    def get_chunks(self, ids: Sequence[str]) -> dict[str, tuple[str, dict]]:
+        """Text and metadata of the given chunks (those that exist), by id."""
+        got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
+        return {cid: (doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
 
     def all_chunks(self) -> tuple[list[str], list[str], list[dict]]:
         """Every chunk's id, text and metadata (for BM25 and near-duplicate detection)."""
