@@ -8,7 +8,7 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import urlparse
 
 from ingest.article import Article, Skip
@@ -53,9 +53,10 @@ def host_of(url: str) -> str:
 class Loader:
     """Reads sources within the limits Settings gives (size, time)."""
 
-    def __init__(self, max_bytes: int, fetch_timeout: float):
+    def __init__(self, max_bytes: int, fetch_timeout: float, on_found: Callable[[int], None] | None = None):
         self.max_bytes = max_bytes
         self.fetch_timeout = fetch_timeout
+        self.on_found = on_found or (lambda n: None)  # more work found than count() said: a feed's entries
         self._http = None
 
     # --- discovery ---------------------------------------------------------------------------
@@ -80,6 +81,17 @@ class Loader:
             yield str(path.resolve())
         else:
             yield Skip(source, "no such file or folder")
+
+    def count(self, item: str) -> int:
+        """How many articles or skips loading an expanded item gives, where that is known without fetching: a JSON
+        file's objects (read twice, which costs little beside embedding them), 1 for anything else; a feed reports
+        its further entries through on_found once it is fetched."""
+        if is_url(item) or Path(item).suffix.lower() not in JSON_SUFFIXES:
+            return 1
+        try:
+            return sum(1 for _ in self._load_file(Path(item)))
+        except Exception:  # load() turns the same failure into one Skip
+            return 1
 
     def load(self, source: str) -> Iterator[Item]:
         try:
@@ -279,6 +291,7 @@ class Loader:
             yield Skip(feed_url, "feed has no entries" + (" (malformed feed)" if feed.bozo else ""))
             return
         outlet = (feed.feed.get("title") or host_of(feed_url)).strip()
+        self.on_found(len(feed.entries) - 1)  # the feed URL was counted as one
         for entry in feed.entries:
             link = entry.get("link") or ""
             published = normalise_date(entry.get("published_parsed") or entry.get("updated_parsed"))
