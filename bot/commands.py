@@ -194,8 +194,19 @@ def cmd_ask(settings, args) -> int:
 def cmd_chat(settings, args) -> int:
     from bot.repl import run_repl
 
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Loading the model and index…", end="", file=sys.stderr, flush=True)
+    from vectorstore.embeddings import EmbeddingError
+
     engine = _engine(settings)
     try:
+        try:
+            engine.warm()
+        except EmbeddingError as exc:
+            raise UserError(str(exc)) from None
+        if interactive:
+            print(" ready.", file=sys.stderr, flush=True)
         return run_repl(engine, args.conversation, _filter_kwargs(args))
     finally:
         engine.close()
