@@ -200,13 +200,14 @@ class Retriever:
         self._tokenizer = None
 
     def refresh(self) -> None:
-        """Forget the in-memory index; the next search rebuilds it from the store (after an ingest)."""
+        """Forget the loaded index; the next search loads the saved one (after an ingest, which saved it)."""
         with self._lock:
             self._index = None
 
     def index(self) -> _Index:
-        """The in-memory index, rebuilt when the store changed (e.g. `articlebot ingest` run beside a bot on a Chroma
-        server); the check costs two count calls and a collection lookup and runs at most every RECHECK_SECONDS."""
+        """The BM25 index (the saved one, or rebuilt), reloaded when the store changed (e.g. `articlebot ingest` run
+        beside a bot on a Chroma server); the check costs two count calls and a collection lookup and runs at most
+        every RECHECK_SECONDS."""
         with self._lock:
             now = time.monotonic()
             if self._index is not None and now - self._checked >= RECHECK_SECONDS:
@@ -214,9 +215,9 @@ class Retriever:
                 if self.store.version() != self._version:
                     self._index = None
             if self._index is None:
-                self._version = self.store.version()
                 self._checked = now
                 self._index = _Index(self.settings, self.store)
+                self._version = self._index.lexical.version  # read before the chunks were: a write meanwhile shows
             return self._index
 
     def search(self, query: str, k: int = 5, filters: Filters | None = None) -> list[Passage]:
