@@ -26,7 +26,9 @@ from vectorstore import bm25index
 from vectorstore.sentences import units
 from vectorstore.store import SENTENCE_META, ArticleStore, Record, chunk_id, sentence_id
 
-BATCH_CHUNKS = 256
+# chunks embedded and written together: ~25 articles, so progress (counted as articles are stored) moves every
+# few seconds; at 256 it moved in bursts of ~50 articles, minutes apart with the sentence-transformers embedder
+BATCH_CHUNKS = 128
 META_FIELDS = ("title", "outlet", "url", "path", "published", "published_from", "author")
 
 

@@ -180,3 +180,59 @@ def test_a_question_imports_no_torch(settings, ingested, tmp_path, args):
     assert done.returncode == 0, done.stderr
     torch_like = {"torch", "transformers", "sentence_transformers"}
     assert not torch_like & modules, sorted(torch_like & modules)
+
+
+def test_ingest_progress_shows_the_total_of_a_jsonl_file_and_a_folder_up_front(tmp_path, embedder, capsys):
+    """Before anything is embedded the operator sees how much work there is: lines of a JSONL file (a malformed one
+    included: it becomes a skip), files of a folder (an unsupported one included)."""
+    from bot.cli import main
+
+    jsonl = tmp_path / "news.jsonl"
+    jsonl.write_text("".join(json.dumps(a) + "\n" for a in ARTICLES[:3]) + "\n{not json\n")
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    (folder / "one.md").write_text("Harbour crane repaired\nThe Gullholm harbour crane was repaired on Monday.")
+    (folder / "two.txt").write_text("Ferry late\nThe morning ferry to Gullholm was two hours late on Tuesday.")
+    (folder / "picture.png").write_bytes(b"\x89PNG\r\n")
+    assert main(["ingest", str(jsonl), str(folder)]) == 0
+    err = capsys.readouterr().err
+    first = next(line for line in err.splitlines() if line.startswith("progress:"))
+    assert first.startswith("progress: 0/7 articles"), err
+
+
+def test_a_running_reader_on_a_chroma_server_picks_up_an_ingest_by_another_process(tmp_path, embedder, monkeypatch):
+    """A bot beside a Chroma server, and `articlebot ingest` in another process (with its own data dir, as on
+    another machine): at its next check the bot sees the store's new version and rebuilds its own saved index."""
+    from peers.chroma_server import ChromaServer
+
+    from bot.settings import Settings
+    import vectorstore.retrieval as retrieval
+    from vectorstore import bm25index
+    from vectorstore.store import open_store
+
+    server = ChromaServer(tmp_path / "chroma").start()
+    try:
+        env = {**os.environ, "CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(server.port),
+               "ARTICLEBOT_DATA_DIR": str(tmp_path / "writer"), "ARTICLEBOT_COLLECTION": "refresh",
+               "PYTHONPATH": str(REPO)}
+
+        def ingest_elsewhere(rows, name):
+            done = subprocess.run([sys.executable, "-m", "bot.cli", "ingest", str(_write(tmp_path / name, rows))],
+                                  env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+            assert done.returncode == 0, done.stderr
+
+        ingest_elsewhere(ARTICLES, "news.jsonl")
+        settings = Settings(chroma_host="127.0.0.1", chroma_port=server.port, collection="refresh",
+                            data_dir=tmp_path / "bot")
+        store = open_store(settings)
+        retriever = retrieval.Retriever(settings, store, embedder)
+        assert SEAL["title"] not in _titles(retriever, "harbour seal pup rescued")
+        mirrored = retriever.index().lexical.version
+        ingest_elsewhere([SEAL], "seal.jsonl")
+        monkeypatch.setattr(retrieval, "RECHECK_SECONDS", 0.0)
+        assert _titles(retriever, "harbour seal pup rescued")[0] == SEAL["title"]
+        assert retriever.index().lexical.version != mirrored
+        assert bm25index.load(settings, store.version()) is not None  # the bot's own copy, saved again
+        assert bm25index.index_dir(settings).name == f"127.0.0.1_{server.port}_refresh"
+    finally:
+        server.kill()
