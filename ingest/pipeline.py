@@ -199,7 +199,7 @@ class Ingestor:
         self._pending_hashes.clear()
         self._flush_dups()
 
-    def _embed_sentences(self, chunks: list[Chunk], ids: list[str], metas: list[dict]) -> list[list[float]]:
+    def _embed_sentences(self, chunks: list[Chunk], ids: list[str], metas: list[dict]) -> np.ndarray:
         """Embed every sentence and store it; a chunk's own vector is the mean of its sentences' (embedding the
         chunk as well would cost a third more time and measured no better: benchmarks/retrieval.py)."""
         texts, owners, s_ids = [], [], []
@@ -213,8 +213,9 @@ class Ingestor:
         np.add.at(sums, owners, vectors)
         sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
         s_metas = [{"chunk": ids[owner], **{k: metas[owner][k] for k in SENTENCE_META}} for owner in owners]
-        self.store.upsert_sentences(s_ids, vectors.tolist(), s_metas)
-        return sums.tolist()
+        # numpy arrays straight to Chroma: .tolist() and Chroma's conversion back cost ~1 s per 10k vectors
+        self.store.upsert_sentences(s_ids, vectors, s_metas)
+        return sums
 
     def _flush_dups(self) -> None:
         dups, self._pending_dups = self._pending_dups, []

@@ -245,12 +245,13 @@ class ArticleStore:
         got = self.chunks.get(ids=[chunk_id(content_hash, i) for i in range(n_chunks)], include=[])
         return len(got["ids"]) == n_chunks
 
-    def upsert_chunks(self, ids: list[str], embeddings: list[list[float]], documents: list[str],
+    def upsert_chunks(self, ids: list[str], embeddings, documents: list[str],
                       metadatas: list[dict]) -> None:
         _upsert(self.chunks, ids, embeddings, documents, metadatas)
         self._written()
 
-    def upsert_sentences(self, ids: list[str], embeddings: list[list[float]], metadatas: list[dict]) -> None:
+    def upsert_sentences(self, ids: list[str], embeddings, metadatas: list[dict]) -> None:
+        """embeddings: a list of vectors or a 2-d numpy array."""
         _upsert(self.sentences, ids, embeddings, None, metadatas)
 
     def update_chunk_meta(self, content_hash: str, n_chunks: int, meta: dict) -> None:
