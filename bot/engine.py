@@ -50,6 +50,11 @@ class Engine:
             store.close()
             raise
 
+    def warm(self) -> None:
+        """Load the embedding model and the BM25 index now rather than at the first question."""
+        self.embedder.embed_query("warm up")
+        self.retriever.index()
+
     # --- answering ---------------------------------------------------------------------------
     def retrieve(self, question: str, *, k: int | None = None, as_of: datetime | None = None,
                  outlet: str | None = None, since: date | None = None, until: date | None = None) -> list[Passage]:

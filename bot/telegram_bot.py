@@ -613,9 +613,16 @@ def run(settings: Settings) -> int:
     if log.getEffectiveLevel() > logging.INFO:
         log.setLevel(logging.INFO)  # an operator wants to see "ready" and refusals without -v
     from bot.engine import Engine
+    from vectorstore.embeddings import EmbeddingError
 
+    log.info("Loading the model and index…")
     engine = Engine.from_settings(settings)
     try:
+        try:
+            engine.warm()  # before polling, so the first question is not the one that waits for them
+        except EmbeddingError as exc:
+            print(f"articlebot: {exc}", file=sys.stderr)
+            return 2
         app = build_application(settings, engine)
         front: TelegramFrontEnd = app.bot_data["front"]
         if front.open_to_everyone:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 _WS = re.compile(r"\s+")
 
@@ -22,7 +23,7 @@ class Article:
     origin: str = ""           # the ingest argument it came from (file, directory entry, feed URL), for --prune
     extra: dict = field(default_factory=dict)
 
-    @property
+    @cached_property  # asked for a dozen times per article by the pipeline; a frozen dataclass still caches it
     def content_hash(self) -> str:
         """Same text, same hash: republished wire stories collapse to one stored copy."""
         return hashlib.sha256(_WS.sub(" ", self.text).strip().encode("utf-8")).hexdigest()[:32]

@@ -8,7 +8,7 @@ import datetime as dt
 import json
 import os
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import urlparse
 
 from ingest.article import Article, Skip
@@ -54,13 +54,15 @@ def host_of(url: str) -> str:
 class Loader:
     """Reads sources within the limits Settings gives (size, time)."""
 
-    def __init__(self, max_bytes: int, fetch_timeout: float, fetcher=None):
+    def __init__(self, max_bytes: int, fetch_timeout: float, fetcher=None,
+                 on_found: Callable[[int], None] | None = None):
         from ingest.fetch import Fetcher
 
         self.max_bytes = max_bytes
         self.fetch_timeout = fetch_timeout
         # every URL goes through the one fetcher (SSRF rule, redirects, size cap); private addresses refused by default
         self.fetcher = fetcher or Fetcher(max_bytes, fetch_timeout)
+        self.on_found = on_found or (lambda n: None)  # more work found than count() said: a feed's entries
 
     # --- discovery ---------------------------------------------------------------------------
     def expand(self, source: str) -> Iterator[str | Skip]:
@@ -84,6 +86,17 @@ class Loader:
             yield str(path.resolve())
         else:
             yield Skip(source, "no such file or folder")
+
+    def count(self, item: str) -> int:
+        """How many articles or skips loading an expanded item gives, where that is known without fetching: a JSON
+        file's objects (read twice, which costs little beside embedding them), 1 for anything else; a feed reports
+        its further entries through on_found once it is fetched."""
+        if is_url(item) or Path(item).suffix.lower() not in JSON_SUFFIXES:
+            return 1
+        try:
+            return sum(1 for _ in self._load_file(Path(item)))
+        except Exception:  # load() turns the same failure into one Skip
+            return 1
 
     def load(self, source: str) -> Iterator[Item]:
         try:
@@ -268,6 +281,7 @@ class Loader:
             yield Skip(feed_url, "feed has no entries" + (" (malformed feed)" if feed.bozo else ""))
             return
         outlet = (feed.feed.get("title") or host_of(feed_url)).strip()
+        self.on_found(len(feed.entries) - 1)  # the feed URL was counted as one
         for entry in feed.entries:
             if want is not None and not want(entry):
                 continue

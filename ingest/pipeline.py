@@ -22,10 +22,13 @@ from ingest.article import Article, Skip
 from ingest.chunking import Chunk, chunk
 from ingest.cleaning import CLEANING, clean
 from ingest.loaders import Loader, is_url
+from vectorstore import bm25index
 from vectorstore.sentences import SPLITTER, units
 from vectorstore.store import SENTENCE_META, ArticleStore, Record, chunk_id, sentence_id
 
-BATCH_CHUNKS = 256
+# chunks embedded and written together: ~25 articles, so progress (counted as articles are stored) moves every
+# few seconds; at 256 it moved in bursts of ~50 articles, minutes apart with the sentence-transformers embedder
+BATCH_CHUNKS = 128
 META_FIELDS = ("title", "outlet", "url", "path", "published", "published_from", "author")
 
 
@@ -184,9 +187,13 @@ class Ingestor:
         else:
             vectors = self.embedder.embed_documents([c.embed_text for c in chunks])
         self.store.upsert_chunks(ids, vectors, docs, metas)
-        for article, cs, status in self._pending:
+        records = []
+        for article, cs, _ in self._pending:
             self._drop_old_text(article)
-            self._write_records([article], n_chunks=len(cs))
+            records.append(self._record(article, len(cs)))
+        # one manifest write for the batch: one per article cost ~50 ms each (Chroma commits every write)
+        self.store.put_records(list({r.id: r for r in records}.values()))
+        for article, cs, status in self._pending:
             self.report.chunks += len(cs)
             setattr(self.report, status, getattr(self.report, status) + 1)
             self.on_article(article, status)
@@ -194,7 +201,7 @@ class Ingestor:
         self._pending_hashes.clear()
         self._flush_dups()
 
-    def _embed_sentences(self, chunks: list[Chunk], ids: list[str], metas: list[dict]) -> list[list[float]]:
+    def _embed_sentences(self, chunks: list[Chunk], ids: list[str], metas: list[dict]) -> np.ndarray:
         """Embed every sentence and store it; a chunk's own vector is the mean of its sentences' (embedding the
         chunk as well would cost a third more time and measured no better: benchmarks/retrieval.py)."""
         texts, owners, s_ids = [], [], []
@@ -208,8 +215,9 @@ class Ingestor:
         np.add.at(sums, owners, vectors)
         sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
         s_metas = [{"chunk": ids[owner], **{k: metas[owner][k] for k in SENTENCE_META}} for owner in owners]
-        self.store.upsert_sentences(s_ids, vectors.tolist(), s_metas)
-        return sums.tolist()
+        # numpy arrays straight to Chroma: .tolist() and Chroma's conversion back cost ~1 s per 10k vectors
+        self.store.upsert_sentences(s_ids, vectors, s_metas)
+        return sums
 
     def _flush_dups(self) -> None:
         dups, self._pending_dups = self._pending_dups, []
@@ -243,19 +251,20 @@ class Ingestor:
             self.store.delete_article_chunks(old.content_hash)
 
     def _write_records(self, articles: list[Article], n_chunks: int | None = None) -> None:
-        records = []
-        for a in articles:
-            n = n_chunks if n_chunks is not None else self.by_key[a.source_key].n_chunks
-            meta = {f: getattr(a, f) for f in META_FIELDS} | {
-                "origin": a.origin, "chunker": self.chunker, "meta_sig": _meta_sig(a),
-                "published_ts": _published_ts(a),
-                "ingested_at": self.by_key[a.source_key].meta.get("ingested_at", time.time())
-                if a.source_key in self.by_key else time.time()}
-            rec = Record(a.source_key, a.content_hash, n, meta)
-            records.append(rec)
-            self.by_key[a.source_key] = rec
-            self.by_hash[a.content_hash].add(a.source_key)
-        self.store.put_records(records)
+        self.store.put_records([self._record(a, n_chunks) for a in articles])
+
+    def _record(self, a: Article, n_chunks: int | None) -> Record:
+        """The manifest entry of one copy, noted in by_key/by_hash at once (later articles of the batch see it)."""
+        n = n_chunks if n_chunks is not None else self.by_key[a.source_key].n_chunks
+        meta = {f: getattr(a, f) for f in META_FIELDS} | {
+            "origin": a.origin, "chunker": self.chunker, "meta_sig": _meta_sig(a),
+            "published_ts": _published_ts(a),
+            "ingested_at": self.by_key[a.source_key].meta.get("ingested_at", time.time())
+            if a.source_key in self.by_key else time.time()}
+        rec = Record(a.source_key, a.content_hash, n, meta)
+        self.by_key[a.source_key] = rec
+        self.by_hash[a.content_hash].add(a.source_key)
+        return rec
 
     def _refresh_chunk_meta(self, h: str) -> None:
         """Every copy's link on the shared chunks; the earliest copy's title, outlet and date lead."""
@@ -290,8 +299,13 @@ class Ingestor:
 
 
 def ingest(settings: Settings, store: ArticleStore, sources: Iterable[str], embedder=None, *, prune: bool = False,
-           on_article: Callable[[Article | Skip, str], None] | None = None, fetcher=None) -> Report:
-    """Ingest files, folders and URLs into the store; see Report for what happened."""
+           on_article: Callable[[Article | Skip, str], None] | None = None,
+           on_total: Callable[[int], None] | None = None, fetcher=None) -> Report:
+    """Ingest files, folders and URLs into the store; see Report for what happened.
+
+    on_article(item, status) is called once per article or skip, when it is stored (or found unchanged, or skipped);
+    on_total(n) says n more of those calls are coming: first the count of everything known before loading (files of
+    a folder, lines of a JSONL file), then each feed's entries once it is fetched."""
     from pathlib import Path
 
     from ingest.fetch import Fetcher
@@ -300,12 +314,15 @@ def ingest(settings: Settings, store: ArticleStore, sources: Iterable[str], embe
     started = time.time()
     sources = list(sources)
     run = Ingestor(settings, store, embedder or build_embedder(settings), on_article)
+    on_total = on_total or (lambda n: None)
     loader = Loader(max_bytes=int(settings.max_file_mb * 1e6), fetch_timeout=settings.fetch_timeout,
-                    fetcher=fetcher or Fetcher.from_settings(settings))
+                    fetcher=fetcher or Fetcher.from_settings(settings), on_found=on_total)
+    expanded = [list(loader.expand(source)) for source in sources]
+    on_total(sum(loader.count(item) if isinstance(item, str) else 1 for items in expanded for item in items))
     scopes = []
-    for source in sources:
+    for source, items in zip(sources, expanded):
         scopes.append(source if is_url(source) else str(Path(source).expanduser().resolve()))
-        for item in loader.expand(source):
+        for item in items:
             if isinstance(item, Skip):
                 run.add(item)
                 continue
@@ -315,6 +332,7 @@ def ingest(settings: Settings, store: ArticleStore, sources: Iterable[str], embe
     if prune:
         run.prune(scopes)
     run.report.orphans = store.collect_garbage()
+    bm25index.update(settings, store)  # so the next process that answers loads it instead of rebuilding it
     run.report.seconds = time.time() - started
     return run.report
 
@@ -328,5 +346,6 @@ def ingest_items(settings: Settings, store: ArticleStore, items: Iterable[Articl
     run.flush()
     if run.report.ingested or run.report.replaced or run.report.duplicates:  # a pass over every chunk: only after writes
         run.report.orphans = store.collect_garbage()
+        bm25index.update(settings, store)
     run.report.seconds = time.time() - started
     return run.report

@@ -86,9 +86,13 @@ def test_a_new_process_sees_the_same_store_after_reopening(tmp_path, env):
 def _kill_mid_run(corpus, env, delay):
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "ingest", str(corpus)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # The first progress line comes once the model is loaded and writing has begun.
-    line = proc.stderr.readline()
-    assert line.startswith("progress:"), line
+    # The first progress line (0/N) comes before anything is embedded; the first with articles done comes once
+    # the model is loaded and writing has begun.
+    while True:
+        line = proc.stderr.readline()
+        assert line.startswith("progress:"), line
+        if not line.startswith("progress: 0/"):
+            break
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     proc.wait(timeout=30)

@@ -25,7 +25,10 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import numpy as np
+
 from bot.settings import Settings
+from vectorstore import bm25index
 from vectorstore.passages import Passage
 from vectorstore.store import ArticleStore, split_chunk_id
 
@@ -41,6 +44,7 @@ RECENT_BOOST_TIMELY = 0.6  # ... when the question itself asks about recent even
 FUTURE_PENALTY = 0.4      # published after as_of: not news "as of" then
 MAX_PASSAGE_TOKENS = 512
 RECHECK_SECONDS = 10.0    # how often a long-running bot looks for articles another process ingested
+FETCH_BATCH = 16          # candidates read from the store per call while picking the top k
 NEAR_DUPLICATE = 0.6      # Jaccard of word 5-shingles above which two passages say the same thing
 
 TIMELY = re.compile(r"\b(this (week|month|year|weekend|morning)|last (week|month|weekend|night)|yesterday|today|"
@@ -104,42 +108,102 @@ class Vocabulary:
 
 
 class _Index:
-    """Every chunk's text and metadata in memory, with a BM25 index over title + text."""
+    """The persisted BM25 index (vectorstore/bm25index.py), and the chunks' text and metadata read from the store on
+    demand: a question needs a few dozen of them, so a process never holds every chunk's text (135 MB for 3,908
+    chunks). `docs[row]` and `metas[row]` read like lists."""
 
-    def __init__(self, store: ArticleStore, sentence_vectors: bool = True):
-        import bm25s
-        import Stemmer
+    CACHE = 4096  # chunks kept after reading; a long-running bot's cache is emptied when it grows past this
 
-        # bm25s sets its own logger to DEBUG on import, which would print into every CLI and chat reply
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
-        self.ids, self.docs, self.metas = store.all_chunks()
+    def __init__(self, settings: Settings, store: ArticleStore):
+        from vectorstore.bm25index import load_or_build
+
+        self.store = store
+        self.lexical = load_or_build(settings, store)
+        self.ids = self.lexical.ids
         self.row = {cid: i for i, cid in enumerate(self.ids)}
-        self.stemmer = Stemmer.Stemmer("english")
-        self.bm25 = None
-        self.by_sentence = sentence_vectors and store.sentence_count() > 0
-        if sentence_vectors and self.ids and not self.by_sentence:
+        self.by_sentence = settings.sentence_vectors and store.sentence_count() > 0
+        if settings.sentence_vectors and self.ids and not self.by_sentence:
             log.warning("This store has no sentence vectors (built by an older articlebot or with "
                         "SENTENCE_VECTORS=false); answers are less complete until `articlebot ingest` is run again "
                         "over the same sources.")
-        if self.ids:
-            corpus = [f"{m.get('title', '')}\n{d}" for d, m in zip(self.docs, self.metas)]
-            tokens = bm25s.tokenize(corpus, stopwords="en", stemmer=self.stemmer, show_progress=False)
-            self.bm25 = bm25s.BM25()
-            self.bm25.index(tokens, show_progress=False)
-        indptr = self.bm25.scores["indptr"] if self.bm25 is not None else [0]
-        self.vocabulary = Vocabulary(self.stemmer, self.bm25.vocab_dict if self.bm25 is not None else {},
-                                     [int(b - a) for a, b in zip(indptr[:-1], indptr[1:])], len(self.ids))
+        self._cache: dict[int, tuple[str, dict]] = {}
+        self._cache_lock = threading.Lock()
+        self.docs = _Column(self, 0)
+        self.metas = _Column(self, 1)
+        bm25 = self.lexical.bm25
+        # a term's document frequency is the length of its posting list in bm25s's sparse score matrix
+        df = np.diff(bm25.scores["indptr"]) if bm25 is not None else np.zeros(0, dtype=np.int64)
+        self.vocabulary = Vocabulary(bm25index.stemmer(), bm25.vocab_dict if bm25 is not None else {}, df,
+                                     len(self.ids))
+
+    def fetch(self, rows) -> None:
+        """Read the rows not yet cached from the store in one call."""
+        with self._cache_lock:
+            missing = [r for r in dict.fromkeys(rows) if r not in self._cache]
+            if not missing:
+                return
+            if len(self._cache) + len(missing) > self.CACHE:
+                self._cache.clear()
+            got = self.store.get_chunks([self.ids[r] for r in missing])
+            for r in missing:
+                # a chunk deleted since the index was built (another writer) reads as empty until the next refresh
+                self._cache[r] = got.get(self.ids[r], ("", {}))
+
+    def chunk(self, row: int) -> tuple[str, dict]:
+        got = self._cache.get(row)
+        if got is None:
+            self.fetch([row])
+            got = self._cache.get(row)
+        if got is None:  # another thread emptied the cache meanwhile
+            got = self.store.get_chunks([self.ids[row]]).get(self.ids[row], ("", {}))
+        return got
+
+    def published_ts(self, row: int) -> int:
+        return int(self.lexical.published_ts[row])
+
+    def filter_meta(self, row: int) -> dict:
+        """What Filters.allows reads, from the index itself rather than the store."""
+        return {"outlet": self.lexical.outlets[self.lexical.outlet_code[row]], "published_ts": self.published_ts(row)}
 
     def bm25_search(self, query: str, n: int) -> list[tuple[int, float]]:
-        import bm25s
+        return self.lexical.search(query, n)
 
-        if self.bm25 is None:
-            return []
-        tokens = bm25s.tokenize([query], stopwords="en", stemmer=self.stemmer, show_progress=False)
-        if not tokens.vocab:
-            return []
-        rows, scores = self.bm25.retrieve(tokens, k=min(n, len(self.ids)), show_progress=False)
-        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+
+class _Column:
+    """`idx.docs[row]` / `idx.metas[row]`: one field of a chunk, read through the index's cache."""
+
+    def __init__(self, index: _Index, field: int):
+        self._index = index
+        self._field = field
+
+    def __getitem__(self, row: int):
+        return self._index.chunk(row)[self._field]
+
+    def __len__(self) -> int:
+        return len(self._index.ids)
+
+
+def cl100k():
+    """llama-index's tokenizer, the one the chunker counts with: tiktoken's cl100k read from the cache llama-index
+    ships (plain tiktoken would download it), without importing llama-index (~1 s of a cold `ask`)."""
+    import functools
+    import importlib.util
+    import os
+
+    cache = os.path.join(importlib.util.find_spec("llama_index.core").submodule_search_locations[0],
+                         "_static", "tiktoken_cache")
+    before = os.environ.get("TIKTOKEN_CACHE_DIR")
+    os.environ["TIKTOKEN_CACHE_DIR"] = cache  # tiktoken reads its cache location from the environment only
+    try:
+        import tiktoken
+
+        encoding = tiktoken.encoding_for_model("gpt-3.5-turbo")  # what llama_index.core.utils.get_tokenizer uses
+    finally:
+        if before is None:
+            del os.environ["TIKTOKEN_CACHE_DIR"]
+        else:
+            os.environ["TIKTOKEN_CACHE_DIR"] = before
+    return functools.partial(encoding.encode, allowed_special="all")
 
 
 def _shingles(text: str) -> set[int]:
@@ -164,27 +228,27 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self._index: _Index | None = None
-        self._version: tuple[int, int] | None = None
+        self._version: tuple | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
         self._tokenizer = None
 
     def refresh(self) -> None:
-        """Forget the in-memory index; the next search rebuilds it from the store (after an ingest)."""
+        """Forget the loaded index; the next search loads the saved one (after an ingest, which saved it)."""
         with self._lock:
             self._index = None
 
     def rebuild(self) -> None:
         """Build the index from the store now, outside the lock: questions keep using the old one until the swap
         (a background poll calls this after writing, so no question pays for the rebuild)."""
-        version = self.store.version()
-        index = _Index(self.store, self.settings.sentence_vectors)
+        index = _Index(self.settings, self.store)
         with self._lock:
-            self._index, self._version, self._checked = index, version, time.monotonic()
+            self._index, self._version, self._checked = index, index.lexical.version, time.monotonic()
 
     def index(self) -> _Index:
-        """The in-memory index, rebuilt when the store changed (e.g. `articlebot ingest` run beside a bot on a Chroma
-        server); the check costs two count calls and runs at most every RECHECK_SECONDS."""
+        """The BM25 index (the saved one, or rebuilt), reloaded when the store changed (e.g. `articlebot ingest` run
+        beside a bot on a Chroma server); the check costs two count calls and a collection lookup and runs at most
+        every RECHECK_SECONDS."""
         with self._lock:
             now = time.monotonic()
             if self._index is not None and now - self._checked >= RECHECK_SECONDS:
@@ -192,9 +256,9 @@ class Retriever:
                 if self.store.version() != self._version:
                     self._index = None
             if self._index is None:
-                self._version = self.store.version()
                 self._checked = now
-                self._index = _Index(self.store, self.settings.sentence_vectors)
+                self._index = _Index(self.settings, self.store)
+                self._version = self._index.lexical.version  # read before the chunks were: a write meanwhile shows
             return self._index
 
     def vocabulary(self) -> Vocabulary:
@@ -219,7 +283,10 @@ class Retriever:
         else:
             dense = {idx.row[p.id]: p.score for p in self.store.query(vector, POOL, where=filters.where())
                      if p.id in idx.row}
-        sparse = {r: s for r, s in idx.bm25_search(query, POOL * 4) if filters.allows(idx.metas[r])}
+        sparse = idx.bm25_search(query, POOL * 4)
+        if filters.where() is not None:
+            sparse = [(r, s) for r, s in sparse if filters.allows(idx.filter_meta(r))]
+        sparse = dict(sparse)
         sparse = dict(sorted(sparse.items(), key=lambda kv: -kv[1])[:POOL])
         fused: dict[int, float] = {}
         if dense:
@@ -237,7 +304,7 @@ class Retriever:
         today = (as_of - _EPOCH).days
         boost = RECENT_BOOST_TIMELY if TIMELY.search(query) else RECENT_BOOST
         for r in scores:
-            ts = idx.metas[r].get("published_ts", -1)
+            ts = idx.published_ts(r)
             if ts < 0:
                 continue  # unknown date: neither boosted nor penalised
             age = today - ts
@@ -250,7 +317,10 @@ class Retriever:
         chosen: list[Passage] = []
         articles: set[str] = set()
         shingles: list[set[int]] = []
-        for r in sorted(scores, key=lambda r: -scores[r]):
+        order = sorted(scores, key=lambda r: -scores[r])
+        for i, r in enumerate(order):
+            if i % FETCH_BATCH == 0:  # read the next candidates and their neighbours from the store in one call
+                idx.fetch(self._with_neighbours(idx, order[i:i + FETCH_BATCH]))
             h, pos = split_chunk_id(idx.ids[r])
             if h in articles:
                 continue
@@ -265,13 +335,18 @@ class Retriever:
                 break
         return chosen
 
+    @staticmethod
+    def _with_neighbours(idx: _Index, rows: list[int]) -> list[int]:
+        out = []
+        for r in rows:
+            h, pos = split_chunk_id(idx.ids[r])
+            out += [r] + [nr for nr in (idx.row.get(f"{h}-{pos - 1:05d}"), idx.row.get(f"{h}-{pos + 1:05d}"))
+                          if nr is not None]
+        return out
+
     def _tokens(self, text: str) -> int:
         if self._tokenizer is None:
-            # llama-index's tokenizer is cl100k from the cache it ships (plain tiktoken would download it),
-            # the same one the chunker counts with.
-            from llama_index.core.utils import get_tokenizer
-
-            self._tokenizer = get_tokenizer()
+            self._tokenizer = cl100k()
         return len(self._tokenizer(text))
 
     def _passage(self, idx: _Index, r: int, h: str, pos: int, score: float) -> Passage:

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ SENTENCE_META = ("article_hash", "outlet", "published_ts", "ingested_at")  # for
 # Chunks with no manifest entry are collected only when older than this, so a concurrent writer's chunks
 # (written just before its manifest entry) are never taken.
 GC_GRACE_SECONDS = 120
+WRITTEN = "written"  # manifest collection metadata: a token every write to the chunks changes (see version())
 
 log = logging.getLogger(__name__)
 
@@ -300,11 +302,13 @@ class ArticleStore:
         got = self.chunks.get(ids=[chunk_id(content_hash, i) for i in range(n_chunks)], include=[])
         return len(got["ids"]) == n_chunks
 
-    def upsert_chunks(self, ids: list[str], embeddings: list[list[float]], documents: list[str],
+    def upsert_chunks(self, ids: list[str], embeddings, documents: list[str],
                       metadatas: list[dict]) -> None:
         _upsert(self.chunks, ids, embeddings, documents, metadatas)
+        self._written()
 
-    def upsert_sentences(self, ids: list[str], embeddings: list[list[float]], metadatas: list[dict]) -> None:
+    def upsert_sentences(self, ids: list[str], embeddings, metadatas: list[dict]) -> None:
+        """embeddings: a list of vectors or a 2-d numpy array."""
         _upsert(self.sentences, ids, embeddings, None, metadatas)
 
     def update_chunk_meta(self, content_hash: str, n_chunks: int, meta: dict) -> None:
@@ -313,6 +317,7 @@ class ArticleStore:
         if not present["ids"]:
             return
         self.chunks.update(ids=present["ids"], metadatas=[{**m, **meta} for m in present["metadatas"]])
+        self._written()
         shared = {k: meta[k] for k in SENTENCE_META if k in meta}
         if not shared:
             return
@@ -322,6 +327,7 @@ class ArticleStore:
 
     def delete_article_chunks(self, content_hash: str) -> None:
         self.chunks.delete(where={"article_hash": content_hash})
+        self._written()
         self.delete_sentences([content_hash])
 
     def delete_sentences(self, content_hashes: Iterable[str]) -> None:
@@ -342,7 +348,9 @@ class ArticleStore:
             if now - float(meta.get("ingested_at", 0)) < grace_seconds and h not in wanted:
                 continue  # maybe a concurrent ingest between writing chunks and its manifest entry
             orphans.append(cid)
-        _delete(self.chunks, orphans)
+        if orphans:
+            _delete(self.chunks, orphans)
+            self._written()
         self._collect_sentences(set(got["ids"]) - set(orphans), grace_seconds)
         return len(orphans)
 
@@ -361,9 +369,26 @@ class ArticleStore:
     def count(self) -> int:
         return self.chunks.count()
 
-    def version(self) -> tuple[int, int]:
-        """Changes when an ingest (this process or another, via a Chroma server) adds, replaces or prunes."""
-        return self.chunks.count(), self.manifest.count()
+    def _written(self) -> None:
+        """Record that the chunks changed: every process's BM25 index (this one's, a bot's beside a Chroma server)
+        compares version() with the one it mirrors. Counts alone miss a replaced article of the same length."""
+        self.manifest.modify(metadata={**self._manifest_meta(), WRITTEN: uuid.uuid4().hex})
+
+    def _manifest_meta(self) -> dict:
+        try:  # re-read: the collection object keeps the metadata it was opened with
+            return dict(self.client.get_collection(self.manifest.name, embedding_function=None).metadata or {})
+        except Exception as exc:  # e.g. the Chroma server went away
+            raise StoreError(f"cannot read collection {self.manifest.name!r}: {exc}") from None
+
+    def version(self) -> tuple[int, int, str]:
+        """Changes when an ingest (this process or another, via a Chroma server) adds, replaces or prunes chunks or
+        changes their metadata: two counts and one collection lookup, cheap enough to check every few seconds."""
+        return self.chunks.count(), self.manifest.count(), str(self._manifest_meta().get(WRITTEN, ""))
+
+    def get_chunks(self, ids: Sequence[str]) -> dict[str, tuple[str, dict]]:
+        """Text and metadata of the given chunks (those that exist), by id."""
+        got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
+        return {cid: (doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
 
     def all_chunks(self) -> tuple[list[str], list[str], list[dict]]:
         """Every chunk's id, text and metadata (for BM25 and near-duplicate detection)."""
