@@ -17,6 +17,9 @@ TOWNS = ["Kettlevik", "Stillwater", "Harbor City", "Ravnsby", "Lindholm", "Grenm
 TOPICS = [("ferry", "the ferry timetable"), ("school", "a new school building"), ("bridge", "bridge repairs"),
           ("library", "the library's opening hours"), ("harbour", "a harbour crane"), ("park", "a skate park")]
 N = 360  # articles; at CHUNK_SIZE=40 that is over 1,000 chunks
+# The kill test needs a run long enough that two kills, each a few seconds after the first progress line with
+# articles done (lines come every 5 s), both land mid-run: with the ONNX embedder 360 articles take ~10 s.
+N_KILL = 720
 PEOPLE = ["Ada Lund", "Bo Strand", "Cai Moe", "Dag Ness", "Eli Vik", "Fia Dahl", "Gro Berg", "Hal Sand"]
 
 
@@ -101,9 +104,9 @@ def _kill_mid_run(corpus, env, delay):
 
 def test_killed_ingest_rerun_ends_complete_with_no_duplicates_or_orphans(tmp_path, env, settings):
     corpus = tmp_path / "corpus.jsonl"
-    write_corpus(corpus, N)
+    write_corpus(corpus, N_KILL)
     rnd = random.Random()
-    codes = [_kill_mid_run(corpus, env, rnd.uniform(0.0, 4.0)) for _ in range(2)]
+    codes = [_kill_mid_run(corpus, env, rnd.uniform(0.0, 2.0)) for _ in range(2)]
     assert codes == [-signal.SIGKILL] * 2
 
     from bot.settings import Settings
@@ -112,7 +115,7 @@ def test_killed_ingest_rerun_ends_complete_with_no_duplicates_or_orphans(tmp_pat
     interrupted = open_store(Settings(data_dir=tmp_path / "data"))
     partial = len(interrupted.records())
     interrupted.close()
-    assert 0 < partial < N, "the kills should land mid-run"
+    assert 0 < partial < N_KILL, "the kills should land mid-run"
     final = run_cli(["ingest", str(corpus), "--json"], env)
     assert final.returncode == 0, final.stderr
 
@@ -121,7 +124,7 @@ def test_killed_ingest_rerun_ends_complete_with_no_duplicates_or_orphans(tmp_pat
         records = store.records()
         assert sorted(r.source_key.rsplit("#", 1)[1] for r in records) == sorted(
             f"https://{t.lower().replace(' ', '')}-post.example/{i}" for i, t in
-            ((i, TOWNS[i % len(TOWNS)]) for i in range(N)))
+            ((i, TOWNS[i % len(TOWNS)]) for i in range(N_KILL)))
         expected = {r.content_hash: r.n_chunks for r in records}
         ids = store.chunks.get(include=[])["ids"]
         assert len(ids) == len(set(ids)) == sum(expected.values())
