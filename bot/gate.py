@@ -78,7 +78,9 @@ def question_terms(question: str, vocabulary) -> tuple[dict[str, float], set[str
         low = word.lower()
         if low.endswith(("'s", "’s")):
             low = low[:-2]
-        stems = vocabulary.terms(low, skip=_FRAME)
+        unit = _UNIT.match(low)
+        # "$2tn" in a British report is "$2 trillion" in an American one
+        stems = vocabulary.terms(f"{unit.group(1)} {_UNITS[unit.group(2)]}" if unit else low, skip=_FRAME)
         # a capital at the start of a sentence says nothing; elsewhere it marks a name
         name = bool(word) and (word[0].isupper() and not opening or word.isupper() and len(word) > 1) and i not in describing
         opening = m.group(0).endswith((".", "?", "!", ":"))
@@ -96,6 +98,8 @@ def question_terms(question: str, vocabulary) -> tuple[dict[str, float], set[str
     return weights, keys
 
 
+_UNIT = re.compile(r"^[$£€]?(\d+(?:\.\d+)?)(tn|bn|m|k)$")
+_UNITS = {"tn": "trillion", "bn": "billion", "m": "million", "k": "thousand"}
 _PLACE_ADJECTIVE = re.compile(r"[A-Z][a-z]+(?:ian|ean|ican|ese|ish)$")
 
 
