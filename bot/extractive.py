@@ -21,7 +21,7 @@ from vectorstore.sentences import MAX_WORDS, MIN_WORDS, quotable, split
 NOT_FOUND = "I couldn't find anything about that in the articles."
 MAX_SENTENCES = 3
 SEMANTIC_POOL = 8
-NEARLY = 0.45       # how close to the best sentence a further one must score to be quoted too (eval tuning half)
+NEARLY = 0.35       # how close to the best sentence a further one must score to be quoted too
 NAME_BONUS = 0.1    # a sentence naming something the question does not, when it asks for a name
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’&.-]*")
