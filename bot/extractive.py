@@ -1,4 +1,4 @@
-"""The offline answerer: quotes the 1-3 retrieved sentences that best answer the question, each with its [n].
+"""The offline answerer: quotes the 1-4 retrieved sentences that best answer the question, each with its [n].
 
 Scoring is two-stage to stay within the latency budget: a cheap lexical pass over every sentence of the
 passages (idf-weighted stemmed term overlap, the answer type the question asks for, the passage's rank), then
@@ -19,7 +19,7 @@ from vectorstore.passages import Passage
 from vectorstore.sentences import MAX_WORDS, MIN_WORDS, quotable, split
 
 NOT_FOUND = "I couldn't find anything about that in the articles."
-MAX_SENTENCES = 3
+MAX_SENTENCES = 4
 SEMANTIC_POOL = 8
 NEARLY = 0.35       # how close to the best sentence a further one must score to be quoted too
 NAME_BONUS = 0.1    # a sentence naming something the question does not, when it asks for a name
