@@ -1,4 +1,4 @@
-"""The offline answerer: quotes the 1-3 retrieved sentences that best answer the question, each with its [n].
+"""The offline answerer: quotes the 1-4 retrieved sentences that best answer the question, each with its [n].
 
 Scoring is two-stage to stay within the latency budget: a cheap lexical pass over every sentence of the
 passages (idf-weighted stemmed term overlap, the answer type the question asks for, the passage's rank), then
@@ -19,8 +19,10 @@ from vectorstore.passages import Passage
 from vectorstore.sentences import MAX_WORDS, MIN_WORDS, quotable, split
 
 NOT_FOUND = "I couldn't find anything about that in the articles."
-MAX_SENTENCES = 3
+MAX_SENTENCES = 4
 SEMANTIC_POOL = 8
+NEARLY = 0.35       # how close to the best sentence a further one must score to be quoted too
+NAME_BONUS = 0.1    # a sentence naming something the question does not, when it asks for a name
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’&.-]*")
 _STOP = frozenset("""a an the and or but if of to in on at by for with from as is are was were be been being this that
@@ -131,7 +133,7 @@ class ExtractiveAnswerer:
             elif wants == "date" and _DATE.search(s):
                 bonus += 0.15
             elif wants == "name" and any(w.lower() not in q_lower for w in _PROPER.findall(s)):
-                bonus += 0.1  # it names something the question does not: likely the answer
+                bonus += NAME_BONUS  # it names something the question does not: likely the answer
             lexical.append(coverage + bonus + 0.08 / (1 + pi) + 0.02 / (1 + si))
         order = sorted(range(n), key=lambda i: -lexical[i])[:SEMANTIC_POOL]
         vectors = np.array(self.embedder.embed_documents([question] + [candidates[i][0] for i in order]))
@@ -139,7 +141,7 @@ class ExtractiveAnswerer:
         scored = sorted(((float(sim) + lexical[i], i) for i, sim in zip(order, sims)), reverse=True)
         best = scored[0][0]
         # further sentences only when they are nearly as good: a short answer beats a padded one
-        chosen = [i for score, i in scored[:MAX_SENTENCES] if score >= best - 0.35]
+        chosen = [i for score, i in scored[:MAX_SENTENCES] if score >= best - NEARLY]
         picked, quoted = [], set()
         for i in chosen:
             s, pi, _, previous = candidates[i]

@@ -71,14 +71,18 @@ def question_terms(question: str, vocabulary) -> tuple[dict[str, float], set[str
     keys: set[str] = set()
     unknown: set[str] = set()
     opening = True
-    for m in _TOKEN.finditer(question):
+    tokens = list(_TOKEN.finditer(question))
+    describing = _describing(tokens)
+    for i, m in enumerate(tokens):
         word = m.group(0).strip(".’'-")
         low = word.lower()
         if low.endswith(("'s", "’s")):
             low = low[:-2]
-        stems = vocabulary.terms(low, skip=_FRAME)
+        unit = _UNIT.match(low)
+        # "$2tn" in a British report is "$2 trillion" in an American one
+        stems = vocabulary.terms(f"{unit.group(1)} {_UNITS[unit.group(2)]}" if unit else low, skip=_FRAME)
         # a capital at the start of a sentence says nothing; elsewhere it marks a name
-        name = bool(word) and (word[0].isupper() and not opening or word.isupper() and len(word) > 1)
+        name = bool(word) and (word[0].isupper() and not opening or word.isupper() and len(word) > 1) and i not in describing
         opening = m.group(0).endswith((".", "?", "!", ":"))
         for t in stems:
             weights[t] = vocabulary.idf(t)
@@ -92,6 +96,27 @@ def question_terms(question: str, vocabulary) -> tuple[dict[str, float], set[str
         for t in unknown:
             weights[t] = typical
     return weights, keys
+
+
+_UNIT = re.compile(r"^[$£€]?(\d+(?:\.\d+)?)(tn|bn|m|k)$")
+_UNITS = {"tn": "trillion", "bn": "billion", "m": "million", "k": "thousand"}
+_PLACE_ADJECTIVE = re.compile(r"[A-Z][a-z]+(?:ian|ean|ican|ese|ish)$")
+
+
+def _describing(tokens: list[re.Match]) -> set[int]:
+    """Positions of capitalised words that describe rather than name: a place adjective before a common noun and
+    the capitals leading up to it ("which South Asian country", "a European nation", "his Mexican counterpart").
+    An article about the crash in Nepal need not say "Asian"; one about "Asian Games" still has to."""
+    out: set[int] = set()
+    for i, m in enumerate(tokens):
+        word = m.group(0).strip(".’'-")
+        after = tokens[i + 1].group(0) if i + 1 < len(tokens) else ""
+        if _PLACE_ADJECTIVE.match(word) and after[:1].islower() and not m.group(0).endswith((".", "?", "!", ":", ",")):
+            j = i
+            while j >= 0 and tokens[j].group(0)[:1].isupper():
+                out.add(j)
+                j -= 1
+    return out
 
 
 def _windows(passage: Passage, vocabulary, window: int) -> list[set[str]]:
