@@ -9,6 +9,14 @@ EVAL = REPO.parent / "shared" / "eval" / "realtimeqa-2023-01"
 sys.path.insert(0, str(REPO))
 
 
+def use_test_peers() -> None:
+    """Import the loopback peers from tests/, with benchmarks/ off the path: benchmarks/telegram.py is named like the
+    python-telegram-bot package and would shadow it."""
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    sys.path.insert(0, str(REPO / "tests"))
+
+
 def eval_path(given: str | None, name: str) -> Path:
     """The eval file, or exit 0 with a clear 'skipped' line when it is not there."""
     path = Path(given) if given else EVAL / name

@@ -23,11 +23,9 @@ import threading
 import time
 from pathlib import Path
 
-from _common import EVAL, REPO, percentile
+from _common import EVAL, REPO, percentile, use_test_peers
 
-# benchmarks/telegram.py is named like the python-telegram-bot package: keep this folder off the path
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-sys.path.insert(0, str(REPO / "tests"))
+use_test_peers()
 
 QUESTIONS = [
     "How much did the Lantern Bridge repair cost?",

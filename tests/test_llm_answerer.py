@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from conftest import EXAMPLES
-from ingest.pipeline import ingest
+from engines import engine_over
 from peers.openai_server import Reply
 
 BRIDGE = "Lantern Bridge reopens to traffic after two-year repair"
@@ -35,18 +35,10 @@ def cite(title: str, claim: str, extra: str = ""):
 
 
 def make_engine(settings, embedder, server=None, **overrides):
-    from bot.answerers import build_answerer
-    from bot.engine import Engine
-    from bot.memory import Memory
-    from vectorstore.store import open_store
-
     settings = settings.model_copy(update={"openai_base_url": server.base_url if server else None,
                                            "openai_model": "test-model", "openai_timeout": 2.0,
                                            "openai_max_retries": 1, **overrides})
-    store = open_store(settings)
-    ingest(settings, store, [str(EXAMPLES)], embedder)
-    return Engine(settings, store, embedder, build_answerer(settings, embedder),
-                  Memory(settings.data_dir / "memory.sqlite3", settings.memory_turns))
+    return engine_over(settings, embedder, EXAMPLES)
 
 
 @pytest.fixture

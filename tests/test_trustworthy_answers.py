@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ingest.pipeline import ingest
+from engines import engine_over
 from peers.openai_server import Reply
 
 DERBY = """Rovers and United share the points in the harbour derby
@@ -44,15 +44,7 @@ def articles(tmp_path):
 
 
 def _engine(settings, embedder, articles, answerer=None):
-    from bot.answerers import build_answerer
-    from bot.engine import Engine
-    from bot.memory import Memory
-    from vectorstore.store import open_store
-
-    store = open_store(settings)
-    ingest(settings, store, [str(articles)], embedder)
-    return Engine(settings, store, embedder, answerer or build_answerer(settings, embedder),
-                  Memory(settings.data_dir / "memory.sqlite3", settings.memory_turns))
+    return engine_over(settings, embedder, articles, answerer)
 
 
 @pytest.fixture
