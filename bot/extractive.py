@@ -20,6 +20,7 @@ from vectorstore.sentences import MAX_WORDS, MIN_WORDS, quotable, split
 
 NOT_FOUND = "I couldn't find anything about that in the articles."
 MAX_SENTENCES = 4
+_WORD_KEY = re.compile(r"\w+")
 SEMANTIC_POOL = 8
 NEARLY = 0.35       # how close to the best sentence a further one must score to be quoted too
 NAME_BONUS = 0.1    # a sentence naming something the question does not, when it asks for a name
@@ -102,7 +103,8 @@ class ExtractiveAnswerer:
             for si, s in enumerate(split(p.text)):
                 ok = (MIN_WORDS <= len(s.split()) <= MAX_WORDS and quotable(s) and not headline(s, title)
                       and not echoes(s, question))
-                key = s.lower()
+                # one sentence from two copies of a wire story ("—" in one, "–" in the other) is quoted once
+                key = " ".join(_WORD_KEY.findall(s.lower()))
                 if ok and key not in seen:
                     seen.add(key)
                     out.append((s, pi, si, previous))

@@ -172,3 +172,18 @@ def test_chat_sources_shows_the_last_answers_sources_in_full_and_latest_the_newe
     assert len(latest) == 2  # newest first
     assert "Rovers and United share the points in the harbour derby — 2025-03-03" in latest[0]
     assert "Night ferry to Glacier Lake cancelled for the winter — 2025-01-14" in latest[1]
+
+
+def test_one_sentence_from_two_copies_of_a_wire_story_is_quoted_once(embedder):
+    """Republished copies differ in punctuation ("—" against "–"); a reader should not get the sentence twice."""
+    from bot.extractive import ExtractiveAnswerer
+    from vectorstore.passages import Passage
+
+    fact = ("The harbour board has been reviewing whether to add the Kettlevik ferry {d} which also serves Stillwater "
+            "and Ravnsby {d} to the winter timetable for several years.")
+    other = "The winter timetable starts on Monday, the harbour board said in a statement."
+    passages = [Passage(id=f"p{i}", text=f"{fact.format(d=d)} {other}", score=1.0, title=f"Ferry news {i}",
+                        outlet=outlet, url=f"https://{outlet}.example/ferry")
+                for i, (d, outlet) in enumerate((("—", "quill"), ("–", "gazette")))]
+    reply = ExtractiveAnswerer(embedder).answer("Which ferry may join the winter timetable?", passages).text
+    assert reply.count("has been reviewing whether to add the Kettlevik ferry") == 1, reply
