@@ -67,10 +67,12 @@ class Engine:
 
     def answer(self, question: str, passages: list[Passage], history: list | None = None) -> Answer:
         """What follows retrieval: the gate, then (only when it lets the question through) the answerer."""
-        verdict = self.judge(question, passages)
+        return self._answer(question, passages, history or [], self.judge(question, passages))
+
+    def _answer(self, question: str, passages: list[Passage], history: list, verdict: Verdict) -> Answer:
         if not verdict.covered:
             return not_covered(verdict, passages, self.answerer.name)
-        answer = self.answerer.answer(question, passages, history or [], verdict)
+        answer = self.answerer.answer(question, passages, history, verdict)
         answer.verdict = verdict
         return answer
 
@@ -103,8 +105,7 @@ class Engine:
         question, history, passages, verdict, ready = self._prepare(conversation_id, question, filters)
         if verdict is None:  # no question, or no articles
             return ready
-        answer = ready or self.answerer.answer(question, passages, history, verdict)
-        answer.verdict = verdict
+        answer = ready or self._answer(question, passages, history, verdict)  # ready: the gate's "not covered"
         self._remember(conversation_id, question, answer)
         return answer
 
@@ -151,7 +152,7 @@ class Engine:
 
         with self._ingest_lock:
             report = ingest_items(self.settings, self.store, items, self.embedder)
-            if report.ingested or report.replaced or report.duplicates or report.updated:
+            if report.wrote:
                 self.retriever.rebuild()
         return report
 

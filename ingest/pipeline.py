@@ -49,6 +49,11 @@ class Report:
     def read(self) -> int:
         return self.ingested + self.replaced + self.duplicates + self.updated + self.unchanged
 
+    @property
+    def wrote(self) -> bool:
+        """Whether anything in the store changed (a new text, a replaced one, an extra link, new metadata)."""
+        return bool(self.ingested or self.replaced or self.duplicates or self.updated)
+
     def as_json(self) -> dict:
         return {"ingested": self.ingested, "replaced": self.replaced, "duplicates": self.duplicates,
                 "updated": self.updated, "unchanged": self.unchanged, "pruned": self.pruned,
@@ -64,7 +69,7 @@ class Report:
         if self.pruned:
             head += f", {self.pruned} pruned"
         lines = [head + f" in {self.seconds:.1f} s."]
-        if self.read and not (self.ingested or self.replaced or self.duplicates or self.updated or self.pruned):
+        if self.read and not (self.wrote or self.pruned):
             lines.append("Nothing changed: no article needed embedding.")
         if self.skipped:
             lines.append("Skipped:")
@@ -344,7 +349,7 @@ def ingest_items(settings: Settings, store: ArticleStore, items: Iterable[Articl
     for item in items:
         run.add(item)
     run.flush()
-    if run.report.ingested or run.report.replaced or run.report.duplicates:  # a pass over every chunk: only after writes
+    if run.report.wrote:  # a pass over every chunk and a BM25 rebuild: only after writes
         run.report.orphans = store.collect_garbage()
         bm25index.update(settings, store)
     run.report.seconds = time.time() - started
