@@ -28,10 +28,11 @@ def _datetime(value: str) -> datetime:
 
 
 def _filters(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--as-of", type=_datetime, help="reference time for 'this week', 'latest' ... (default: now)")
-    p.add_argument("--source", dest="outlet", help="only articles from this outlet")
-    p.add_argument("--since", type=_date, help="only articles published on or after this date")
-    p.add_argument("--until", type=_date, help="only articles published on or before this date")
+    p.add_argument("--as-of", type=_datetime, metavar="YYYY-MM-DD[THH:MM]",
+                   help="reference time for 'this week', 'latest' ... (default: now)")
+    p.add_argument("--source", dest="outlet", metavar="OUTLET", help="only articles from this outlet")
+    p.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="only articles published on or after this date")
+    p.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="only articles published on or before this date")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,19 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit non-zero if anything was skipped")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    p = sub.add_parser("sources", help="list ingested articles")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser("sources", help="list ingested articles and where the store is")
+    p.add_argument("--json", action="store_true", help="print the articles as JSON")
     p.add_argument("--limit", type=int, default=0, help="at most this many (newest first)")
 
     p = sub.add_parser("search", help="retrieval only: the top chunks for a query")
     p.add_argument("query")
-    p.add_argument("-k", type=int, default=5)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("-k", type=int, default=5, help="how many chunks (default 5)")
+    p.add_argument("--json", action="store_true", help="print the chunks as JSON, with their metadata")
     _filters(p)
 
     p = sub.add_parser("ask", help="answer one question")
     p.add_argument("question")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON: answer, citations, answerer, note")
     p.add_argument("--conversation", default="cli", help="conversation id (follow-ups share memory)")
     _filters(p)
 
@@ -71,14 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="measure retrieval and answers on a question file")
     p.add_argument("questions", help="questions.jsonl (the format of shared/eval/*/questions.jsonl)")
-    p.add_argument("-k", type=int, default=5)
-    p.add_argument("--limit", type=int, default=0)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("-k", type=int, default=5, help="passages retrieved per question (default 5)")
+    p.add_argument("--limit", type=int, default=0, help="only the first N questions")
+    p.add_argument("--json", action="store_true", help="print the figures and every question's outcome as JSON")
 
     _follow_parser(sub)
 
     sub.add_parser("telegram", help="run the Telegram bot (TELEGRAM_BOT_TOKEN)")
-    p = sub.add_parser("health", help="check store, collection and embedding model; exit 1 if unhealthy")
+    p = sub.add_parser("health", help="where the store is; check it, the collection and the embedding model; "
+                       "exit 1 if unhealthy")
     p.add_argument("--allow-empty", action="store_true",
                    help="an empty collection is healthy (a freshly deployed bot before its first ingest)")
     p.add_argument("--quick", action="store_true",
@@ -91,13 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
 def _follow_parser(sub) -> None:
     p = sub.add_parser("follow", help="follow feeds, pages and folders: the bot keeps itself current")
     actions = p.add_subparsers(dest="follow_action", required=True, metavar="ACTION")
-    a = actions.add_parser("add", help="follow sources (checked at once, then every --every)")
+    a = actions.add_parser("add", help="follow sources: checked now, then every --every")
     a.add_argument("sources", nargs="+", metavar="SOURCE", help="an RSS/Atom feed or page URL, or a folder")
-    a.add_argument("--every", help="how often to check, e.g. 30m, 2h, 1d (default: FOLLOW_EVERY, 30m)")
+    a.add_argument("--every", help="how often to check, e.g. 30m, 2h, 1d (default: FOLLOW_EVERY, 30m); for a "
+                   "source already followed, the next check moves to its last check + this")
+    a.add_argument("--later", action="store_true",
+                   help="do not check now: the bot or `follow run` checks new sources within seconds")
     a = actions.add_parser("remove", help="stop following sources (their articles stay)")
     a.add_argument("sources", nargs="+", metavar="SOURCE")
     a = actions.add_parser("list", help="followed sources: last check, last success, last error, articles added, next check")
-    a.add_argument("--json", action="store_true")
+    a.add_argument("--json", action="store_true", help="print the list as JSON")
     a = actions.add_parser("run", help="poll the followed sources when due, without Telegram (the bot does it itself)")
     a.add_argument("--once", action="store_true", help="poll the sources that are due now, then exit (for cron)")
 
@@ -116,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     if collection:
         overrides["collection"] = collection
     settings = Settings(**overrides)
+    if settings.data_dir_note:
+        print(f"articlebot: {settings.data_dir_note}", file=sys.stderr)
     from bot import commands
     from vectorstore.embeddings import EmbeddingError
     from vectorstore.store import StoreError

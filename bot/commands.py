@@ -5,6 +5,8 @@ import json
 import sys
 import time
 
+from ingest.wording import plural
+
 
 class UserError(Exception):
     """Something the operator can fix; printed as one line, no traceback."""
@@ -83,9 +85,15 @@ class _Progress:
 
 
 def cmd_ingest(settings, args) -> int:
+    from pathlib import Path
+
+    from ingest.loaders import is_url
     from ingest.pipeline import ingest
     from vectorstore.embeddings import EmbeddingError
 
+    missing = [s for s in args.sources if not is_url(s) and not Path(s).expanduser().exists()]
+    if len(missing) == len(args.sources):  # nothing to read: say so before opening (or creating) a store
+        raise UserError(f"no such file or folder: {', '.join(missing)}")
     store = _open_store(settings)
     progress = _Progress(args.quiet)
     try:
@@ -123,14 +131,22 @@ def cmd_sources(settings, args) -> int:
         print(json.dumps([a.as_json() for a in articles], indent=2, ensure_ascii=False))
         return 0
     if not articles:
-        print("No articles yet. Add some with: articlebot ingest PATH_OR_URL ...")
+        print(f"No articles yet in {settings.store_location}. Add some with: articlebot ingest PATH_OR_URL ...")
         return 0
+    width = min(max(len(a.outlet) for a in articles), OUTLET_WIDTH)
     for a in articles:
-        when = a.published + (" (file date)" if a.published_from == "file-time" else "")
-        print(f"{when or '(no date)':<22} {a.outlet[:24]:<24} {a.chunks:>4} chunks  {a.title[:80]}")
+        print(f"{a.when or '(no date)':<22} {_cut(a.outlet, width):<{width}} {plural(a.chunks, 'chunk'):>10}  "
+              f"{_cut(a.title, 100)}")
         print(f"{'':<22} {a.link}")
-    print(f"\n{len(articles)} articles")
+    print(f"\n{plural(len(articles), 'article')} in {settings.store_location}")
     return 0
+
+
+OUTLET_WIDTH = 40  # the outlet column grows to the longest outlet up to this; longer ones are cut with "…"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1].rstrip() + "…"
 
 
 def _retriever(settings, store):
@@ -179,6 +195,8 @@ def _filter_kwargs(args) -> dict:
 
 
 def cmd_ask(settings, args) -> int:
+    from bot.engine import EMPTY_CORPUS
+
     engine = _engine(settings)
     try:
         answer = engine.ask(args.conversation, args.question, **_filter_kwargs(args))
@@ -188,6 +206,8 @@ def cmd_ask(settings, args) -> int:
         print(json.dumps(answer.as_json(), indent=2, ensure_ascii=False))
     else:
         print(answer.render_text())
+        if answer.text == EMPTY_CORPUS:
+            print(f"(looked in {settings.store_location}; `articlebot health` says where the store is)")
     return 0
 
 
@@ -236,7 +256,9 @@ def cmd_follow(settings, args) -> int:
     for problem in following.seed_problems:
         print(f"articlebot: {problem}", file=sys.stderr)
     if args.follow_action == "add":
-        failed = 0
+        from ingest.follow import format_every
+
+        failed, due = 0, []
         for source in args.sources:
             try:
                 followed, new = following.add(source, args.every)
@@ -244,9 +266,14 @@ def cmd_follow(settings, args) -> int:
                 print(f"articlebot: {exc}", file=sys.stderr)
                 failed += 1
                 continue
-            from ingest.follow import format_every
-
-            print(f"{'following' if new else 'already following'} {followed.source} every {format_every(followed.every)}")
+            line = f"{'following' if new else 'already following'} {followed.source} every {format_every(followed.every)}"
+            if followed.next_check <= time.time():
+                due.append(followed)
+            else:
+                line += f"; next check {_when(followed.next_check)}"
+            print(line, flush=True)
+        if due and not args.later:
+            failed += _check_now(settings, following, due)
         return 2 if failed else 0
     if args.follow_action == "remove":
         missing = [s for s in args.sources if not following.remove(s)]
@@ -262,6 +289,34 @@ def cmd_follow(settings, args) -> int:
     return _follow_run(settings, following, args.once)
 
 
+def _when(ts) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
+
+
+def _check_now(settings, following, due) -> int:
+    """`follow add` polls its new sources at once, so the user sees what they give; 1 if one failed. When another
+    process holds the store, it says who checks them instead."""
+    from bot.engine import Engine
+    from vectorstore.store import DataDirBusy, StoreError
+
+    try:
+        engine = Engine.from_settings(settings)
+    except DataDirBusy as exc:
+        print(f"not checked now: the data dir {settings.data_dir} is in use by another articlebot process"
+              f"{f' (pid {exc.pid})' if exc.pid else ''}; a running `articlebot telegram` or `articlebot follow run` "
+              "checks it within seconds, or else the next one you start", flush=True)
+        return 0
+    except StoreError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        results = following.poll_due(engine.add_articles, sources=[following.list.get(f.source) or f for f in due])
+    finally:
+        engine.close()
+    for result in results:
+        print(result.line(), flush=True)
+    return int(any(r.outcome == "failed" for r in results))
+
+
 def _follow_list(following, as_json: bool) -> int:
     follows = following.list.all()
     if as_json:
@@ -272,13 +327,10 @@ def _follow_list(following, as_json: bool) -> int:
         return 0
     from ingest.follow import format_every
 
-    def when(ts):
-        return time.strftime("%Y-%m-%d %H:%M", time.localtime(ts)) if ts else "-"
-
     for f in follows:
         print(f.source)
-        print(f"  every {format_every(f.every)}; last check {when(f.last_check)}; last success {when(f.last_success)}; "
-              f"{f.articles_added} articles added; next check {when(f.next_check)}")
+        print(f"  every {format_every(f.every)}; last check {_when(f.last_check)}; last success {_when(f.last_success)}; "
+              f"{plural(f.articles_added, 'article')} added; next check {_when(f.next_check)}")
         if f.last_error:
             print(f"  last error: {f.last_error}" + (f" ({f.failures} failures in a row, backing off)" if f.failures else ""))
     return 0
@@ -345,11 +397,14 @@ def cmd_health(settings, args) -> int:
     if problems:
         for p in problems:
             print(f"unhealthy: {p}")
+        print(f"(the store: {settings.store_location})")
         return 1
     if busy:
-        print(f"ok: the store is open in a running articlebot process (pid {busy}); {model}")
+        print(f"ok: the store in {settings.store_location} is open in a running articlebot process (pid {busy}); "
+              f"{model}")
         return 0
-    print(f"ok: collection {settings.collection!r} has {count} chunks ({sentences} sentence vectors); {model}")
+    print(f"ok: collection {settings.collection!r} in {settings.store_location} has {plural(count, 'chunk')} "
+          f"({plural(sentences, 'sentence vector')}); {model}")
     if count and settings.sentence_vectors and not sentences:
         print("note: no sentence vectors yet; run `articlebot ingest` over the same sources once to add them")
     return 0

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from vectorstore.passages import shown_date
+
 
 @dataclass
 class ArticleInfo:
@@ -13,6 +15,11 @@ class ArticleInfo:
     chunks: int
     published_from: str = ""
     links: tuple[str, ...] = ()
+
+    @property
+    def when(self) -> str:
+        """The date as shown: "2025-03-14", or "2025-03-14 (file date)" when only the file's time was known."""
+        return shown_date(self.published, self.published_from)
 
     def as_json(self) -> dict:
         return {"title": self.title, "source": self.outlet, "published": self.published,

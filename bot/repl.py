@@ -71,6 +71,8 @@ def run_repl(engine, conversation: str, filters: dict) -> int:
         stats = engine.stats()
         span = f", {stats.first_published} to {stats.last_published}" if stats.first_published else ""
         print(f"articlebot — {stats.articles} articles{span}. /help for commands, Ctrl-D to leave.")
+        if not stats.articles:
+            print(f"(no articles in {engine.settings.store_location} yet: add some with `articlebot ingest PATH_OR_URL`)")
     prompt = "you> " if interactive else ""
     while True:
         try:
@@ -100,7 +102,7 @@ def run_repl(engine, conversation: str, filters: dict) -> int:
             continue
         if command == "/latest":
             for a in engine.recent_articles(10):
-                print(f"- {a.title} — {', '.join(x for x in (a.outlet, a.published) if x)}  {a.link}")
+                print(f"- {a.title} — {', '.join(x for x in (a.outlet, a.when) if x)}  {a.link}")
             continue
         if command.startswith("/"):
             print(f"Unknown command {line.split()[0]}. /help lists the commands.")

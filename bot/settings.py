@@ -3,12 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, PrivateAttr, field_validator, model_validator
 from typing import Annotated, Literal
 
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
+# The default data dir of earlier versions, relative to the working directory: a store there is still used.
+OLD_DATA_DIR = Path("data")
 # Comma/space separated in the environment, not JSON.
 Ids = Annotated[frozenset[int], NoDecode]
 Sources = Annotated[tuple[str, ...], NoDecode]
@@ -25,14 +27,21 @@ def _ids(value: object) -> frozenset[int]:
     return frozenset(int(p) for p in parts)
 
 
+def _is_data_dir(path: Path) -> bool:
+    """Whether articlebot has used this folder: every command that opens a store leaves its lock file there."""
+    return (path / "articlebot.lock").is_file() or (path / "chroma" / "chroma.sqlite3").is_file()
+
+
 class Settings(BaseSettings):
     """Every knob articlebot has. Field docs are the README's configuration table."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     # --- storage -----------------------------------------------------------------------------
-    data_dir: Path = Field(Path("data"), validation_alias=AliasChoices("ARTICLEBOT_DATA_DIR", "data_dir"),
-                           description="Where the embedded store, chat memory and locks live.")
+    # None until _default_data_dir resolves it; a Path everywhere after that
+    data_dir: Path | None = Field(None, validation_alias=AliasChoices("ARTICLEBOT_DATA_DIR", "data_dir"),
+                           description="Where the embedded store, chat memory and locks live; default: the user's "
+                                       "data dir (~/.local/share/articlebot on Linux), or ./data where a store is.")
     collection: str = Field("articles", validation_alias=AliasChoices("ARTICLEBOT_COLLECTION", "collection"),
                             description="Chroma collection holding the article chunks.")
     chroma_host: str | None = Field(None, validation_alias=AliasChoices("CHROMA_HOST", "chroma_host"),
@@ -117,6 +126,26 @@ class Settings(BaseSettings):
     def _parse_ids(cls, value: object) -> frozenset[int]:
         return _ids(value)
 
+    # one line for the operator when the data dir was chosen by finding an old ./data store ("" otherwise)
+    _data_dir_note: str = PrivateAttr("")
+
+    @model_validator(mode="after")
+    def _default_data_dir(self) -> "Settings":
+        """One data home per user, wherever a command runs; a store in ./data (the old default) is still found."""
+        if self.data_dir is not None:
+            self.data_dir = Path(self.data_dir).expanduser()
+            return self
+        import platformdirs
+
+        home = Path(platformdirs.user_data_dir("articlebot", appauthor=False))
+        if _is_data_dir(OLD_DATA_DIR) and OLD_DATA_DIR.resolve() != home.resolve():
+            self.data_dir = OLD_DATA_DIR.resolve()
+            self._data_dir_note = (f"using the store in ./data (found in the working directory); the default is now "
+                                   f"{home}: move it there, or set ARTICLEBOT_DATA_DIR, to use it from any folder")
+        else:
+            self.data_dir = home
+        return self
+
     @model_validator(mode="after")
     def _default_model_dir(self) -> "Settings":
         if self.model_dir is None:
@@ -129,6 +158,17 @@ class Settings(BaseSettings):
         if value in (None, ""):
             return ()
         return tuple(str(value).replace(",", " ").split()) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
+
+    @property
+    def data_dir_note(self) -> str:
+        return self._data_dir_note
+
+    @property
+    def store_location(self) -> str:
+        """Where the articles are, for messages: the Chroma server, or the data dir."""
+        if self.chroma_host:
+            return f"the Chroma server at {self.chroma_host}:{self.chroma_port}"
+        return str(self.data_dir.resolve())
 
     @property
     def llm_configured(self) -> bool:

@@ -9,6 +9,7 @@ import html
 import re
 
 from bot.answer import Answer, Citation
+from bot.corpus import ArticleInfo
 
 LIMIT = 4096
 _LINKABLE = re.compile(r"^(https?|tg)://", re.I)
@@ -36,6 +37,17 @@ def render_answer(answer: Answer) -> str:
     if answer.citations:
         parts.append("\n".join(["<b>Sources:</b>"] + [render_citation(c) for c in answer.citations]))
     return "\n\n".join(parts)
+
+
+def render_latest(articles: list[ArticleInfo], total: int) -> str:
+    """/latest: the newest articles, each title linked when it has a web address; a file's date says so."""
+    lines = [f"<b>Newest {len(articles)} of {total} articles:</b>"]
+    for a in articles:
+        title = escape(a.title or a.link)
+        head = f'<a href="{escape(a.link)}">{title}</a>' if a.link and _LINKABLE.match(a.link) else title
+        when = ", ".join(escape(x) for x in (a.outlet, a.when) if x)
+        lines.append(f"• {head}" + (f" — {when}" if when else ""))
+    return "\n".join(lines)
 
 
 def render_sources(answer: Answer) -> str:

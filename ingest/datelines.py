@@ -1,4 +1,5 @@
-"""The publication date a plain-text article states about itself: a "Published …" line or a dateline at its top.
+"""What a plain-text article states about itself at its top: its publication date (a "Published …" line or a
+dateline) and its outlet (a line naming a site or network under the headline).
 
 A saved .txt or .md article carries no metadata, so the loader falls back to the file's modification time (the
 day it was copied, not the day it was published). News text usually says its date near the top, in one of a few
@@ -60,3 +61,41 @@ def stated_date(text: str, file_date: str) -> str:
         if when and dt.date(1900, 1, 1) <= when <= file_day + dt.timedelta(days=1):
             return when.isoformat()
     return ""
+
+
+# The outlet a saved article names under its headline: "Newsroom24x7 Network", "The Harbor City Gazette — 14 March
+# 2025", "example-news.com". A short line of capitalised words is only taken when it ends in a word outlets use for
+# themselves (or is a site name), so that a subheading, a place or a person's name is not mistaken for one.
+OUTLET_LINES = 2  # the outlet sits right under the headline, perhaps after a date line
+_OUTLET_WORD = re.compile(
+    r"\b(news|network|times|post|herald|gazette|tribune|journal|daily|wire|press|media|agency|chronicle|observer|"
+    r"guardian|telegraph|independent|express|mail|mirror|standard|record|review|magazine|weekly|today|online|tv|"
+    r"radio|broadcasting|reuters|bloomberg|bbc|cnn|npr|afp|inquirer|dispatch|bulletin|courier|examiner|sentinel|"
+    r"register|ledger|monitor|insider|digest|globe|reporter|newsroom|newswire|dispatches)\b", re.I)
+_SITE = re.compile(r"^[\w-]+(\.[\w-]+)*\.(com|org|net|news|info|co|io|[a-z]{2})(\.[a-z]{2})?$", re.I)
+_CREDIT_OUTLET = re.compile(rf"^(.{{2,60}}?)\s[—–|-]\s*{_DATE}\W*$", re.I)
+_SMALL = {"of", "the", "and", "&", "for", "de", "la", "le", "el", "on", "in", "at", "a"}
+
+
+def stated_outlet(text: str) -> str:
+    """The outlet named on a line of its own just under the headline, or "" when there is none."""
+    lines = [line.strip().strip("*_").strip() for line in text.strip().split("\n") if line.strip()][:OUTLET_LINES]
+    for line in lines:
+        credit = _CREDIT_OUTLET.match(line)
+        name = (credit.group(1) if credit else line).strip().strip("*_").strip()
+        if _is_outlet(name):
+            return name
+    return ""
+
+
+def _is_outlet(name: str) -> bool:
+    if not name or len(name) > 60 or name[-1] in ".!?:;,\"”" or name.lower().startswith("by "):
+        return False
+    if _SITE.match(name):
+        return True
+    words = re.sub(r"\([^)]*\)", "", name).split()  # "(fictional)", "(AP)" say nothing either way
+    if not 1 <= len(words) <= 6:
+        return False
+    if not all(w[0].isupper() or w[0].isdigit() or w.lower() in _SMALL for w in words):
+        return False
+    return bool(_OUTLET_WORD.search(" ".join(words)))

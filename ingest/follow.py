@@ -211,6 +211,10 @@ class FollowList:
         now = time.time() if now is None else now
         return [f for f in self.all() if f.next_check <= now]
 
+    def reschedule(self, source: str, next_check: float) -> None:
+        with self._db() as db:
+            db.execute("UPDATE follows SET next_check = ? WHERE source = ?", (next_check, source))
+
     def next_due(self) -> float | None:
         with self._db() as db:
             row = db.execute("SELECT MIN(next_check) FROM follows").fetchone()
@@ -296,7 +300,12 @@ class Following:
         problem = self.fetcher.check(key) if is_url(key) else None
         if problem:
             raise FollowError(f"{key}: {problem}")
-        return self.list.add(key, seconds)
+        followed, new = self.list.add(key, seconds)
+        if not new and every and not followed.failures and followed.last_check:
+            # a new interval counts from the last check (a failing source keeps its back-off)
+            self.list.reschedule(key, followed.last_check + seconds)
+            followed = self.list.get(key) or followed
+        return followed, new
 
     def remove(self, source: str) -> bool:
         try:

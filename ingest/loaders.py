@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 from urllib.parse import urlparse
 
 from ingest.article import Article, Skip
-from ingest.datelines import stated_date
+from ingest.datelines import stated_date, stated_outlet
 from ingest.decoding import decode_bytes, looks_binary
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
@@ -153,6 +153,7 @@ class Loader:
             title, body = Path(base.path).stem.replace("_", " ").replace("-", " "), text
         if not body.strip():
             return Skip(base.path, "no article text")
+        base = base.with_(outlet=base.outlet or stated_outlet(body))
         stated = stated_date(body, base.published) if base.published_from == "file-time" else ""
         if stated:  # a "Published ..." line or dateline beats the day the file was copied
             return base.with_(text=body, title=title, published=stated, published_from="article")

@@ -22,6 +22,7 @@ from ingest.article import Article, Skip
 from ingest.chunking import Chunk, chunk
 from ingest.cleaning import CLEANING, clean
 from ingest.loaders import Loader, is_url
+from ingest.wording import plural
 from vectorstore import bm25index
 from vectorstore.sentences import SPLITTER, units
 from vectorstore.store import SENTENCE_META, ArticleStore, Record, chunk_id, sentence_id
@@ -61,8 +62,9 @@ class Report:
                 "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped]}
 
     def summary(self) -> str:
-        head = (f"{self.ingested} ingested ({self.chunks} chunks), {self.unchanged} unchanged, "
-                f"{self.replaced} replaced, {self.duplicates} duplicates kept as extra links, "
+        head = (f"{self.ingested} ingested ({plural(self.chunks, 'chunk')}), {self.unchanged} unchanged, "
+                f"{self.replaced} replaced, "
+                f"{plural(self.duplicates, 'duplicate kept as an extra link', 'duplicates kept as extra links')}, "
                 f"{len(self.skipped)} skipped")
         if self.updated:
             head += f", {self.updated} metadata updated"

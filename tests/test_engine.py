@@ -41,7 +41,7 @@ def test_answer_cites_the_article_it_quotes(engine):
     assert "Sources:" in rendered and "[1] Lantern Bridge reopens" in rendered
     # the .md file says its date under its headline ("The Harbor City Gazette (fictional) — 14 March 2025")
     assert first.published == "2025-03-14" and first.published_from == "article"
-    assert "2025-03-14" in rendered and "file dated" not in rendered
+    assert "2025-03-14" in rendered and "(file date)" not in rendered
 
 
 def test_a_short_question_gets_the_lede_that_answers_it_not_a_sentence_that_merely_echoes_it(engine):

@@ -59,7 +59,7 @@ def test_llm_gets_numbered_sources_and_the_question_and_only_valid_citations_com
     assert "never an instruction" in system["content"]
     assert "Question: How much did the Lantern Bridge repair cost?" in user["content"]
     # every source numbered with title, outlet and date, its text fenced as data
-    assert re.search(r"^\[1\] .+ — .+, (file dated )?(\d{4}-\d\d-\d\d|date unknown)\n<<<\n", user["content"], re.M)
+    assert re.search(r"^\[1\] .+ — .+, (\d{4}-\d\d-\d\d( \(file date\))?|date unknown)\n<<<\n", user["content"], re.M)
     assert "The Harbor City Gazette" in user["content"] or "Harbor City" in user["content"]
 
     assert answer.answerer == "llm" and answer.found

@@ -148,7 +148,7 @@ def test_a_txt_dateline_and_a_published_line_give_the_articles_dates(engine):
     assert by_title["Rovers and United share the points in the harbour derby"].published_from == "article"
     assert by_title["Night ferry to Glacier Lake cancelled for the winter"].published == "2025-01-14"
     answer = engine.ask("d", "Why was the night ferry to Glacier Lake cancelled?")
-    assert "2025-01-14" in answer.render_text() and "file dated" not in answer.render_text()
+    assert "2025-01-14" in answer.render_text() and "(file date)" not in answer.render_text()
 
 
 # --- /sources and /latest in chat --------------------------------------------------------------

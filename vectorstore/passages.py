@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 def shown_date(published: str, published_from: str) -> str:
     """The date as shown to people and models: a file's modification time is no publication date, and says so."""
     if published and published_from == "file-time":
-        return f"file dated {published}"
+        return f"{published} (file date)"
     return published
 
 
