@@ -10,6 +10,7 @@ import re
 
 from bot.answer import Answer, Citation
 from bot.corpus import ArticleInfo
+from ingest.wording import plural
 
 LIMIT = 4096
 _LINKABLE = re.compile(r"^(https?|tg)://", re.I)
@@ -41,7 +42,8 @@ def render_answer(answer: Answer) -> str:
 
 def render_latest(articles: list[ArticleInfo], total: int) -> str:
     """/latest: the newest articles, each title linked when it has a web address; a file's date says so."""
-    lines = [f"<b>Newest {len(articles)} of {total} articles:</b>"]
+    lines = [f"<b>{plural(total, 'article')}, newest first:</b>" if len(articles) == total
+             else f"<b>Newest {len(articles)} of {total} articles:</b>"]
     for a in articles:
         title = escape(a.title or a.link)
         head = f'<a href="{escape(a.link)}">{title}</a>' if a.link and _LINKABLE.match(a.link) else title

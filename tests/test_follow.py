@@ -2,6 +2,8 @@
 127.0.0.1 whose feed changes between polls (tests/peers/feed_server.py); names resolve through a stub, never DNS."""
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -284,16 +286,24 @@ def test_follow_cli_add_list_run_remove(tmp_path, site):
     feed = site.url("/city.xml")
     private = {"ALLOW_PRIVATE_URLS": "true"}
     added = _cli(["follow", "add", feed, "--every", "2h"], tmp_path, **private)
-    assert added.returncode == 0 and added.stdout.strip() == f"following {feed} every 2h"
-
-    first = _cli(["follow", "run", "--once"], tmp_path, **private)
-    assert first.returncode == 0, first.stderr
-    assert first.stdout.strip() == f"{feed}: 3 new or changed articles"
+    assert added.returncode == 0, added.stderr
+    # checked at once: the first check is recorded, not left to `follow run` or the bot
+    assert added.stdout.splitlines() == [f"following {feed} every 2h", f"{feed}: 3 new or changed articles"]
     assert _cli(["follow", "run", "--once"], tmp_path, **private).stdout == ""      # nothing due for two hours
 
     listed = _cli(["follow", "list"], tmp_path).stdout.splitlines()
     assert listed[0] == feed and "every 2h" in listed[1] and "3 articles added" in listed[1]
-    assert "last success 2" in listed[1] and "next check 2" in listed[1]
+    assert "last check 2" in listed[1] and "last success 2" in listed[1] and "next check 2" in listed[1]
+    assert "\n3 articles in " in _cli(["sources"], tmp_path).stdout                    # stored by the add itself
+
+    # a new interval moves the next check: last check + 30 minutes, not the old two hours
+    readded = _cli(["follow", "add", feed, "--every", "30m"], tmp_path, **private)
+    assert readded.returncode == 0, readded.stderr
+    [line] = readded.stdout.splitlines()
+    assert line.startswith(f"already following {feed} every 30m; next check 2")
+    [entry] = json.loads(_cli(["follow", "list", "--json"], tmp_path).stdout)
+    checked, due = (dt.datetime.fromisoformat(entry[k].replace("Z", "+00:00")) for k in ("last_check", "next_check"))
+    assert (due - checked).total_seconds() == pytest.approx(1800, abs=1)
 
     bad = _cli(["follow", "add", "http://10.0.0.1/feed.xml"], tmp_path)
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "refused: 10.0.0.1 is a private" in bad.stderr
@@ -301,6 +311,23 @@ def test_follow_cli_add_list_run_remove(tmp_path, site):
     gone = _cli(["follow", "remove", feed], tmp_path)
     assert gone.returncode == 0 and "stopped following" in gone.stdout
     assert "Following nothing" in _cli(["follow", "list"], tmp_path).stdout
+
+
+def test_follow_add_beside_a_process_holding_the_embedded_store_says_who_checks_it(tmp_path, settings):
+    from vectorstore.store import open_store
+
+    folder = tmp_path / "inbox"
+    folder.mkdir()
+    holder = open_store(settings)   # as a running bot would
+    try:
+        added = _cli(["follow", "add", str(folder)], tmp_path)
+    finally:
+        holder.close()
+    assert added.returncode == 0, added.stderr
+    following, later = added.stdout.splitlines()
+    assert following == f"following {folder} every 30m"
+    assert later.startswith("not checked now: the data dir") and f"(pid {os.getpid()})" in later
+    assert "`articlebot telegram` or `articlebot follow run` checks it within seconds" in later
 
 
 def test_follow_run_beside_a_process_holding_the_embedded_store_says_why(tmp_path, settings):
