@@ -125,6 +125,7 @@ def cmd_sources(settings, args) -> int:
         articles = list_articles(store)
     finally:
         store.close()
+    total = len(articles)
     if args.limit:
         articles = articles[:args.limit]
     if args.json:
@@ -138,7 +139,8 @@ def cmd_sources(settings, args) -> int:
         print(f"{a.when or '(no date)':<22} {_cut(a.outlet, width):<{width}} {plural(a.chunks, 'chunk'):>10}  "
               f"{_cut(a.title, 100)}")
         print(f"{'':<22} {a.link}")
-    print(f"\n{plural(len(articles), 'article')} in {settings.store_location}")
+    shown = f"{len(articles)} of {total} articles" if total > len(articles) else plural(total, "article")
+    print(f"\n{shown} in {settings.store_location}")
     return 0
 
 

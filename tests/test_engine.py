@@ -116,7 +116,7 @@ def _cli(args, tmp_path, stdin=None):
 def test_cli_ingest_then_ask_json_and_chat(tmp_path):
     done = _cli(["ingest", str(EXAMPLES)], tmp_path)
     assert done.returncode == 0, done.stderr
-    assert "5 ingested" in done.stdout and "1 duplicates" in done.stdout
+    assert "5 ingested" in done.stdout and "1 duplicate kept as an extra link" in done.stdout
     asked = _cli(["ask", "Who won the world junior chess championship?", "--json"], tmp_path)
     assert asked.returncode == 0, asked.stderr
     reply = json.loads(asked.stdout)
