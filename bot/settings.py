@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, PrivateAttr, field_validator, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from typing import Annotated, Literal
 
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -32,14 +32,30 @@ def _is_data_dir(path: Path) -> bool:
     return (path / "articlebot.lock").is_file() or (path / "chroma" / "chroma.sqlite3").is_file()
 
 
+def user_data_dir() -> Path:
+    """One data home per user, by the platform's convention (~/.local/share/articlebot on Linux)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("articlebot", appauthor=False))
+
+
+def default_data_dir() -> Path:
+    """The user's data dir, wherever a command runs, unless the working directory holds a store made when the
+    default was ./data: that one is still used, so no one loses a store by upgrading."""
+    home = user_data_dir()
+    if _is_data_dir(OLD_DATA_DIR) and OLD_DATA_DIR.resolve() != home.resolve():
+        return OLD_DATA_DIR.resolve()
+    return home
+
+
 class Settings(BaseSettings):
     """Every knob articlebot has. Field docs are the README's configuration table."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     # --- storage -----------------------------------------------------------------------------
-    # None until _default_data_dir resolves it; a Path everywhere after that
-    data_dir: Path | None = Field(None, validation_alias=AliasChoices("ARTICLEBOT_DATA_DIR", "data_dir"),
+    data_dir: Path = Field(default_factory=default_data_dir,
+                           validation_alias=AliasChoices("ARTICLEBOT_DATA_DIR", "data_dir"),
                            description="Where the embedded store, chat memory and locks live; default: the user's "
                                        "data dir (~/.local/share/articlebot on Linux), or ./data where a store is.")
     collection: str = Field("articles", validation_alias=AliasChoices("ARTICLEBOT_COLLECTION", "collection"),
@@ -126,25 +142,10 @@ class Settings(BaseSettings):
     def _parse_ids(cls, value: object) -> frozenset[int]:
         return _ids(value)
 
-    # one line for the operator when the data dir was chosen by finding an old ./data store ("" otherwise)
-    _data_dir_note: str = PrivateAttr("")
-
-    @model_validator(mode="after")
-    def _default_data_dir(self) -> "Settings":
-        """One data home per user, wherever a command runs; a store in ./data (the old default) is still found."""
-        if self.data_dir is not None:
-            self.data_dir = Path(self.data_dir).expanduser()
-            return self
-        import platformdirs
-
-        home = Path(platformdirs.user_data_dir("articlebot", appauthor=False))
-        if _is_data_dir(OLD_DATA_DIR) and OLD_DATA_DIR.resolve() != home.resolve():
-            self.data_dir = OLD_DATA_DIR.resolve()
-            self._data_dir_note = (f"using the store in ./data (found in the working directory); the default is now "
-                                   f"{home}: move it there, or set ARTICLEBOT_DATA_DIR, to use it from any folder")
-        else:
-            self.data_dir = home
-        return self
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()  # "~/articles-data" in .env means the home folder, not a folder named "~"
 
     @model_validator(mode="after")
     def _default_model_dir(self) -> "Settings":
@@ -161,7 +162,11 @@ class Settings(BaseSettings):
 
     @property
     def data_dir_note(self) -> str:
-        return self._data_dir_note
+        """One line for the operator when the data dir is an old ./data store found in the working directory."""
+        if "data_dir" in self.model_fields_set or self.data_dir != OLD_DATA_DIR.resolve():
+            return ""
+        return (f"using the store in ./data (found in the working directory); the default is now {user_data_dir()}: "
+                "move it there, or set ARTICLEBOT_DATA_DIR, to use it from any folder")
 
     @property
     def store_location(self) -> str:
