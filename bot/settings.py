@@ -72,7 +72,10 @@ class Settings(BaseSettings):
                                description="Files and downloads larger than this are skipped.")
     fetch_timeout: float = Field(20.0, validation_alias=AliasChoices("FETCH_TIMEOUT", "fetch_timeout"))
     allow_private_urls: bool = Field(False, validation_alias=AliasChoices("ALLOW_PRIVATE_URLS", "allow_private_urls"),
-                                     description="Fetch URLs on loopback/private/link-local addresses (intranet feeds).")
+                                     description="Fetch URLs on loopback and private addresses (intranet feeds).")
+    allow_link_local_urls: bool = Field(False, validation_alias=AliasChoices("ALLOW_LINK_LOCAL_URLS", "allow_link_local_urls"),
+                                        description="Fetch URLs on link-local addresses (169.254.0.0/16, fe80::/10), "
+                                                    "where cloud metadata services answer; ALLOW_PRIVATE_URLS does not open them.")
 
     # --- following (ingest/follow.py) --------------------------------------------------------
     follow: Sources = Field((), validation_alias=AliasChoices("FOLLOW", "follow"),

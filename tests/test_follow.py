@@ -223,7 +223,8 @@ def test_private_addresses_and_other_schemes_are_refused_without_connecting(site
     network = StubNetwork({"metadata.internal": ["169.254.169.254"]}, site.port)
     got = Fetcher(10**6, 2.0, network=network).get(url.format(port=site.port))
     assert got.reason.startswith(reason)
-    assert ("ALLOW_PRIVATE_URLS" in got.reason) == (not url.startswith("file:"))
+    hint = "ALLOW_LINK_LOCAL_URLS" if "link-local" in reason else "ALLOW_PRIVATE_URLS"
+    assert (hint in got.reason) == (not url.startswith("file:"))
     assert network.connected == [] and site.requests == []
 
 
