@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import PurePath
 
 from bot.answer import Answer, Citation
 
 LIMIT = 4096
+MAX_HREF = 2048          # longer links are shown as their title alone
 _LINKABLE = re.compile(r"^(https?|tg)://", re.I)
 _TOKEN = re.compile(r"<[^>]*>|&#?\w+;|[^<&]", re.S)
 _TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)")
@@ -20,10 +22,16 @@ def escape(text: str) -> str:
     return html.escape(text or "", quote=True)
 
 
+def link_html(title: str, url: str) -> str:
+    """The title linked to url; the title alone when url is not a web link (a file path is nothing Telegram could
+    open) or too long to be a link (one HTML tag can hold no more than a message: a feed may hand us a 4 KB URL)."""
+    if url and _LINKABLE.match(url) and len(escape(url)) <= MAX_HREF:
+        return f'<a href="{escape(url)}">{escape(title)}</a>'
+    return escape(title)
+
+
 def render_citation(c: Citation) -> str:
-    title = escape(c.title or c.url or "untitled")
-    # a file path is not a link Telegram could open; show the title only
-    head = f'<a href="{escape(c.url)}">{title}</a>' if c.url and _LINKABLE.match(c.url) else title
+    head = link_html(c.title or c.url or "untitled", c.url)
     when = ", ".join(escape(x) for x in (c.source, c.when) if x)
     return f"[{c.n}] {head}" + (f" — {when}" if when else "")
 
@@ -38,8 +46,9 @@ def render_answer(answer: Answer) -> str:
     return "\n\n".join(parts)
 
 
-def render_sources(answer: Answer) -> str:
-    """/sources: every source of the last answer in full, with the passage quoted from it."""
+def render_sources(answer: Answer, *, show_paths: bool = False) -> str:
+    """/sources: every source of the last answer in full, with the passage quoted from it. A file's place on the
+    server (uploads carry the admin's chat id in theirs) is for admins (`show_paths`); others see its name."""
     if not answer.citations:
         return "My last answer cited no articles."
     quoted = answer.quoted()
@@ -47,7 +56,7 @@ def render_sources(answer: Answer) -> str:
     for c in answer.citations:
         lines = [render_citation(c)]
         if c.url and not _LINKABLE.match(c.url):
-            lines.append(f"<code>{escape(c.url)}</code>")
+            lines.append(f"<code>{escape(c.url if show_paths else PurePath(c.url).name)}</code>")
         if quoted.get(c.n):
             lines.append(f"<i>“{escape(quoted[c.n])}”</i>")
         blocks.append("\n".join(lines))

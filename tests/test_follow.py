@@ -318,7 +318,7 @@ def test_follow_run_beside_a_process_holding_the_embedded_store_says_why(tmp_pat
 
 
 # --- the running bot ---------------------------------------------------------------------------
-from test_telegram import TelegramHTML, api, make_bot, reply  # noqa: E402,F401 - the bot fixtures
+from conftest import TelegramHTML, reply  # noqa: E402
 
 
 def _wait(predicate, timeout=120.0, every=0.2):
