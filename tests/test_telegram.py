@@ -258,11 +258,34 @@ def test_admin_document_upload_is_ingested_then_answerable(api, make_bot, tmp_pa
 
     api.push_document(603, 7, "quillfeather tunnel.md", body, mime_type="text/markdown")
     assert "1 ingested" in reply(api, 603, timeout=90)[0]
-    saved = list((tmp_path / "data" / "uploads").rglob("quillfeather tunnel.md"))
-    assert len(saved) == 1 and saved[0].read_bytes() == body
+    assert list((tmp_path / "data" / "uploads").rglob("*")) == []   # the store has the text; the copy is gone
     api.push_text(603, 7, "How much did the Quillfeather Tunnel cost?")
     answer = TelegramHTML.check(reply(api, 603, 2)[1]).plain
     assert "42 million crowns" in answer and "Quillfeather Tunnel opens under the harbor" in answer
+
+    # /sources names the file; where it lay on the server (with the admin's chat id in it) is for admins
+    api.push_text(604, 8, "How much did the Quillfeather Tunnel cost?")
+    assert "42 million crowns" in reply(api, 604)[0]
+    api.push_text(604, 8, "/sources")
+    user_view = TelegramHTML.check(reply(api, 604, 2)[1]).plain
+    assert "quillfeather tunnel.md" in user_view and "uploads" not in user_view and "603-" not in user_view
+    api.push_text(603, 7, "/sources")
+    assert "uploads/603-" in TelegramHTML.check(reply(api, 603, 3)[2]).plain
+
+
+def test_upload_folders_left_by_a_killed_bot_are_swept_at_start(tmp_path):
+    import os
+
+    from bot.telegram.admin import STALE_UPLOAD, sweep_uploads
+
+    old, fresh = tmp_path / "uploads" / "7-1-old", tmp_path / "uploads" / "7-2-busy"
+    for folder in (old, fresh):
+        folder.mkdir(parents=True)
+        (folder / "a.md").write_text("# A\n\ntext")
+    past = time.time() - STALE_UPLOAD - 60
+    os.utime(old, (past, past))
+    assert sweep_uploads(tmp_path) == 1
+    assert not old.exists() and fresh.exists()
 
 
 def test_hostile_titles_are_escaped_in_the_chat(api, make_bot, tmp_path):

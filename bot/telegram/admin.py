@@ -96,16 +96,20 @@ class AdminIngest:
         try:
             tg_file = await doc.get_file()
             await tg_file.download_to_drive(folder / name)
-            await self._ingest(message, [str(folder / name)])
+            report = await self._run_ingest(message, [str(folder / name)])
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+        await send_html(message, f"<pre>{escape(report.summary())}</pre>")
 
     async def _ingest(self, message: Message, sources: list[str]) -> None:
+        report = await self._run_ingest(message, sources)
+        await send_html(message, f"<pre>{escape(report.summary())}</pre>")
+
+    async def _run_ingest(self, message: Message, sources: list[str]):
         typing = asyncio.create_task(keep_typing(message))
         try:
             # one ingest at a time (the engine serialises them anyway): a queue of /ingest never holds the threads
             # that /help and /latest use
-            report = await asyncio.get_running_loop().run_in_executor(self.ingest_pool, self.engine.ingest, sources)
+            return await asyncio.get_running_loop().run_in_executor(self.ingest_pool, self.engine.ingest, sources)
         finally:
             typing.cancel()
-        await send_html(message, f"<pre>{escape(report.summary())}</pre>")
