@@ -69,13 +69,19 @@ def _tag(token: str) -> tuple[bool, str] | None:
     return (m.group(1) == "/", m.group(2).lower()) if m else None
 
 
+def _name(tok: str) -> str:
+    """The tag name of an opening or closing tag token."""
+    tag = _tag(tok)
+    return tag[1] if tag else ""
+
+
 def _track(stack: list[str], tok: str):
     """Keep `stack` the list of tags open after `tok`; returns the token's (closing, name) or None for text."""
     tag = _tag(tok)
     if tag:
         closing, name = tag
         if closing:
-            if stack and _tag(stack[-1])[1] == name:
+            if stack and _name(stack[-1]) == name:
                 stack.pop()
         elif not tok.endswith("/>"):
             stack.append(tok)
@@ -108,7 +114,7 @@ def split_html(text: str, limit: int = LIMIT) -> list[str]:
         while j < len(tokens):
             tok = tokens[j]
             tag = _track(local, tok)
-            closers = sum(len(_tag(t)[1]) + 3 for t in local)
+            closers = sum(len(_name(t)) + 3 for t in local)
             if size + len(tok) + closers > limit:
                 break
             size += len(tok)
@@ -137,7 +143,7 @@ def split_html(text: str, limit: int = LIMIT) -> list[str]:
         chunk = prefix + "".join(body)
         if not stack:
             chunk = chunk.rstrip()
-        chunk += "".join(f"</{_tag(t)[1]}>" for t in reversed(stack))
+        chunk += "".join(f"</{_name(t)}>" for t in reversed(stack))
         if chunk.strip():
             parts.append(chunk)
         i = cut + 1

@@ -23,8 +23,9 @@ import ipaddress
 import re
 import socket
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpcore
@@ -157,7 +158,8 @@ class _GuardedBackend(httpcore.NetworkBackend):
         self.allow_private = allow_private
         self.allow_link_local = allow_link_local
 
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable | None = None) -> httpcore.NetworkStream:
         error: Exception | None = None
         for address in self.vet(host, port):
             try:
@@ -168,7 +170,8 @@ class _GuardedBackend(httpcore.NetworkBackend):
                 error = exc
         raise httpcore.ConnectError(str(error))
 
-    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Iterable | None = None) -> httpcore.NetworkStream:
         raise Refused("refused: unix sockets are not fetched")
 
     def sleep(self, seconds: float) -> None:
@@ -270,7 +273,7 @@ class Fetcher:
                                     headers={"User-Agent": USER_AGENT})
 
     @classmethod
-    def from_settings(cls, settings, network: Network | None = None) -> "Fetcher":
+    def from_settings(cls, settings, network: Network | None = None) -> Fetcher:
         return cls(int(settings.max_file_mb * 1e6), settings.fetch_timeout, allow_private=settings.allow_private_urls,
                    allow_link_local=settings.allow_link_local_urls, network=network)
 

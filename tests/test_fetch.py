@@ -6,7 +6,6 @@ import threading
 import time
 
 import pytest
-
 from peers.feed_server import FeedSite, StubNetwork
 
 

@@ -6,8 +6,6 @@ import json
 import os
 import threading
 
-import pytest
-
 from conftest import EXAMPLES, TelegramHTML
 
 LONG_URL = "https://feeds.example/story?" + "&".join(f"utm_param{i}=value{i:04d}" for i in range(200))  # ~4.2 KB
@@ -118,8 +116,9 @@ def test_secrets_never_show_in_the_settings_repr(monkeypatch):
 
 # --- the corpus listing behind /help and /latest -------------------------------------------------
 def test_help_and_latest_reuse_one_corpus_listing_until_the_engine_writes(settings, embedder, monkeypatch, tmp_path):
-    import bot.engine
     from engines import engine_over
+
+    import bot.engine
 
     engine = engine_over(settings, embedder, EXAMPLES)
     scans = []

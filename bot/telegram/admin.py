@@ -13,6 +13,7 @@ import tempfile
 import time
 from concurrent.futures import Executor
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from telegram import Message, Update
@@ -23,6 +24,9 @@ from bot.settings import Settings
 from bot.telegram.access import Access
 from bot.telegram.chat import keep_typing, send_html
 from bot.telegram_render import escape
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +54,7 @@ class AdminIngest:
     """Mixed into TelegramFrontEnd (front.py), which sets these."""
 
     settings: Settings
-    engine: object
+    engine: Engine
     access: Access
     ingest_pool: Executor
 

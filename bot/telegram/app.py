@@ -2,14 +2,22 @@
 from __future__ import annotations
 
 import logging
-import secrets
 import re
+import secrets
 import sys
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, CommandHandler, Defaults, MessageHandler, filters
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
 
 from bot.settings import Settings, reveal
 from bot.telegram.admin import sweep_uploads

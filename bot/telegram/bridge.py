@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor
-from typing import AsyncIterator, Callable, Iterator
 
 _END = object()
 

@@ -8,6 +8,7 @@ import asyncio
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from telegram import Update
@@ -17,6 +18,10 @@ from bot.telegram.access import Access
 from bot.telegram.chat import send_html
 from bot.telegram_render import escape
 
+if TYPE_CHECKING:
+    from bot.engine import Engine
+    from ingest.follow import Following
+
 log = logging.getLogger(__name__)
 
 FOLLOW_TICK = 5.0        # seconds between looks at the follow list (a SQLite read); sources are polled when due
@@ -25,9 +30,9 @@ FOLLOW_TICK = 5.0        # seconds between looks at the follow list (a SQLite re
 class FollowCommands:
     """Mixed into TelegramFrontEnd (front.py), which sets these."""
 
-    engine: object
+    engine: Engine
     access: Access
-    following: object       # ingest.follow.Following, or None when the bot has no job queue
+    following: Following | None     # None when the bot has no job queue
     _polling: bool
 
     async def follow_tick(self, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -13,6 +13,7 @@ import re
 import time
 import weakref
 from concurrent.futures import Executor
+from typing import TYPE_CHECKING
 
 from telegram import Message, Update
 from telegram.constants import ChatType, MessageEntityType
@@ -32,6 +33,11 @@ EDIT_EVERY = 1.0         # edit-in-place at most this often (Telegram throttles 
 HELP_COMMANDS = ("/sources — the sources of my last answer\n/latest — the newest articles\n"
                  "/reset — forget our conversation\n/ask QUESTION — ask in a group")
 
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+    from ingest.follow import Following
+
 log = logging.getLogger(__name__)
 
 
@@ -39,13 +45,13 @@ class Questions:
     """Mixed into TelegramFrontEnd (front.py), which sets these."""
 
     settings: Settings
-    engine: object
+    engine: Engine
     access: Access
     throttle: Throttle
     chat_locks: weakref.WeakValueDictionary
     streaming: bool
     question_pool: Executor
-    following: object
+    following: Following | None
 
     def conversation(self, message: Message) -> str:
         return f"tg:{message.chat_id}"
