@@ -171,10 +171,6 @@ def test_a_question_imports_no_ingest_machinery(settings, ingested, tmp_path, ar
 @pytest.mark.parametrize("args", QUESTIONS, ids=["ask", "search"])
 def test_a_question_imports_no_torch(settings, ingested, tmp_path, args):
     """The ONNX embedder answers without torch, transformers or sentence-transformers (seconds and ~1 GB)."""
-    import vectorstore.embeddings as embeddings
-
-    if not hasattr(embeddings, "OnnxEmbedder"):
-        pytest.skip("the ONNX Runtime embedder is not on this branch yet (issue 14, embedding half)")
     ingested.close()
     modules, done = _modules_after(args, settings.data_dir, tmp_path)
     assert done.returncode == 0, done.stderr
