@@ -28,15 +28,14 @@ from bot.telegram.chat import keep_typing, reply_to, send_html
 from bot.telegram.throttle import Throttle
 from bot.telegram_render import LIMIT, escape, link_html, render_answer, render_sources, split_html
 
+if TYPE_CHECKING:
+    from bot.engine import Engine
+    from ingest.follow import Following
+
 SLOW_DOWN = "You're asking faster than I can keep up — please wait a minute before the next question."
 EDIT_EVERY = 1.0         # edit-in-place at most this often (Telegram throttles edits per chat)
 HELP_COMMANDS = ("/sources — the sources of my last answer\n/latest — the newest articles\n"
                  "/reset — forget our conversation\n/ask QUESTION — ask in a group")
-
-
-if TYPE_CHECKING:
-    from bot.engine import Engine
-    from ingest.follow import Following
 
 log = logging.getLogger(__name__)
 
