@@ -178,10 +178,9 @@ def bot_engine(settings, embedder, answerer=None, sources=(str(EXAMPLES),)):
 def make_bot(api, tmp_path, embedder):
     """make_bot(**settings) -> engine, with the bot polling `api` until the test ends; make_bot.front is the running
     front end, for tests that look at its state."""
-    from peers.botapi_server import TOKEN, AppThread
-
     from bot.settings import Settings
     from bot.telegram import build_application
+    from peers.botapi_server import TOKEN, AppThread
 
     running = []
 

@@ -15,6 +15,7 @@ import time
 
 import httpx
 import pytest
+
 from conftest import EXAMPLES, TelegramHTML, reply
 from peers.botapi_server import BOT_USERNAME, TOKEN
 
