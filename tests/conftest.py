@@ -180,6 +180,7 @@ def make_bot(api, tmp_path, embedder):
     front end, for tests that look at its state."""
     from bot.settings import Settings
     from bot.telegram import build_application
+
     from peers.botapi_server import TOKEN, AppThread
 
     running = []

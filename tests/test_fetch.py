@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+
 from peers.feed_server import FeedSite, StubNetwork
 
 

@@ -116,9 +116,9 @@ def test_secrets_never_show_in_the_settings_repr(monkeypatch):
 
 # --- the corpus listing behind /help and /latest -------------------------------------------------
 def test_help_and_latest_reuse_one_corpus_listing_until_the_engine_writes(settings, embedder, monkeypatch, tmp_path):
-    from engines import engine_over
-
     import bot.engine
+
+    from engines import engine_over
 
     engine = engine_over(settings, embedder, EXAMPLES)
     scans = []
