@@ -159,6 +159,7 @@ def test_prepare_model_prints_path_and_digest_and_concurrent_runs_agree(tmp_path
         "all-MiniLM-L6-v2-fp32.json", "all-MiniLM-L6-v2-fp32.onnx", "all-MiniLM-L6-v2-fp32.onnx.data"]  # no temp files
 
 
+@pytest.mark.slow  # model conversions
 def test_health_quick_checks_the_converted_model_without_torch(tmp_path):
     env = {"ARTICLEBOT_MODEL_DIR": str(tmp_path / "models")}
     probe = ("import sys; from bot.cli import main; rc = main(sys.argv[1:]); "
@@ -201,6 +202,7 @@ def test_store_built_by_sentence_transformers_is_answered_by_the_new_code(tmp_pa
     assert "lantern" in out.stdout.lower() and "[1]" in out.stdout
 
 
+@pytest.mark.slow  # model conversions
 def test_store_of_another_variant_tells_the_operator_what_to_run(tmp_path, embedder):
     from bot.cli import main
     from ingest.pipeline import ingest
@@ -225,6 +227,7 @@ def test_store_of_another_variant_tells_the_operator_what_to_run(tmp_path, embed
         assert ok.returncode == 0 and "[1]" in ok.stdout, ok.stderr
 
 
+@pytest.mark.slow  # model conversions
 def test_a_converted_model_dir_is_all_a_run_needs(tmp_path):
     """The torch-free image: no weights package, no torch; the model dir made by prepare-model embeds and is healthy,
     and a damaged one is reported with what to install instead of a traceback."""

@@ -279,6 +279,7 @@ def _cli(args, tmp_path, **extra):
                           text=True, timeout=300)
 
 
+@pytest.mark.slow  # five articlebot processes
 def test_follow_cli_add_list_run_remove(tmp_path, site):
     for title, text in STORIES:
         site.add_entry("city", title, text)

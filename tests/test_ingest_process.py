@@ -68,6 +68,7 @@ print(json.dumps({"count": store.count(), "top": [p.id for p in top]}))
 """
 
 
+@pytest.mark.slow  # several articlebot processes
 def test_a_new_process_sees_the_same_store_after_reopening(tmp_path, env):
     corpus = tmp_path / "corpus.jsonl"
     write_corpus(corpus, N)
