@@ -2,6 +2,7 @@
 per-chat locks and the worker pools; the handlers themselves live in questions, admin and following."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +37,7 @@ class TelegramFrontEnd(Questions, AdminIngest, FollowCommands):
         self.throttle = Throttle(settings.telegram_user_rate)
         # a chat's lock lives while a question in that chat holds or awaits it, then goes: a public bot's memory
         # does not grow with every chat it ever answered
-        self.chat_locks: weakref.WeakValueDictionary[int, object] = weakref.WeakValueDictionary()
+        self.chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self.streaming = getattr(engine.answerer, "name", "") == "llm"
         self.question_pool = ThreadPoolExecutor(QUESTION_WORKERS, thread_name_prefix="articlebot-question")
         self.ingest_pool = ThreadPoolExecutor(1, thread_name_prefix="articlebot-ingest")

@@ -47,7 +47,7 @@ class Questions:
     engine: Engine
     access: Access
     throttle: Throttle
-    chat_locks: weakref.WeakValueDictionary
+    chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock]
     streaming: bool
     question_pool: Executor
     following: Following | None
