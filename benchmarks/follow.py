@@ -87,7 +87,7 @@ def main() -> int:
     from bot.engine import Engine
     from bot.memory import Memory
     from bot.settings import Settings
-    from bot.telegram_bot import build_application
+    from bot.telegram import build_application
     from peers.botapi_server import TOKEN, AppThread, BotAPIServer
     from peers.feed_server import FeedSite
     from vectorstore.embeddings import build_embedder

@@ -59,7 +59,7 @@ def main() -> int:
 
     from bot.engine import Engine
     from bot.settings import Settings
-    from bot.telegram_bot import build_application
+    from bot.telegram import build_application
     from peers.botapi_server import TOKEN, AppThread, BotAPIServer
 
     work = tempfile.mkdtemp(prefix="articlebot-tg-bench-")

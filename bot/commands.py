@@ -245,7 +245,7 @@ def cmd_eval(settings, args) -> int:
 
 
 def cmd_telegram(settings, args) -> int:
-    from bot.telegram_bot import run
+    from bot.telegram import run
 
     return run(settings) or 0
 

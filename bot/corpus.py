@@ -52,7 +52,8 @@ def list_articles(store) -> list[ArticleInfo]:
     return out
 
 
-def corpus_stats(store) -> CorpusStats:
-    articles = list_articles(store)
+def corpus_stats(store, articles: list[ArticleInfo] | None = None) -> CorpusStats:
+    """Counts and the date span; `articles` is list_articles(store) when the caller has it already."""
+    articles = list_articles(store) if articles is None else articles
     dates = sorted(a.published for a in articles if a.published and a.published_from != "file-time")
     return CorpusStats(len(articles), store.count(), dates[0] if dates else "", dates[-1] if dates else "")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import OrderedDict
 from datetime import date, datetime
 from typing import Iterator
@@ -21,6 +22,9 @@ MAX_QUESTION_CHARS = 1000
 EMPTY_CORPUS = "I have no articles yet. An operator can add some with `articlebot ingest PATH_OR_URL`."
 NO_QUESTION = "Ask me a question about the articles, for example: what happened this week?"
 LAST_ANSWERS = 1000  # conversations whose last answer is kept for /sources (the oldest are forgotten first)
+# /help, /latest and `stats` read the whole manifest; the listing is reused this long, and at once made anew after a
+# write through this engine (the TTL covers writers in other processes: `articlebot ingest` beside a Chroma server)
+CORPUS_TTL = 60.0
 
 
 class Engine:
@@ -34,6 +38,9 @@ class Engine:
         self._ingest_lock = threading.Lock()
         self._last: OrderedDict[str, Answer] = OrderedDict()
         self._last_lock = threading.Lock()
+        self._corpus_lock = threading.Lock()   # one manifest scan at a time; the others wait for its result
+        self._corpus: tuple[int, float, list[ArticleInfo]] | None = None
+        self._writes = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Engine":
@@ -131,11 +138,21 @@ class Engine:
             self._last.pop(conversation_id, None)
 
     # --- the corpus --------------------------------------------------------------------------
+    def _articles(self) -> list[ArticleInfo]:
+        with self._corpus_lock:
+            cached = self._corpus
+            if cached and cached[0] == self._writes and time.monotonic() - cached[1] < CORPUS_TTL:
+                return cached[2]
+            writes = self._writes
+            articles = list_articles(self.store)
+            self._corpus = (writes, time.monotonic(), articles)
+            return articles
+
     def stats(self) -> CorpusStats:
-        return corpus_stats(self.store)
+        return corpus_stats(self.store, self._articles())
 
     def recent_articles(self, n: int = 10) -> list[ArticleInfo]:
-        return list_articles(self.store)[:n]
+        return self._articles()[:n]
 
     def ingest(self, sources: list[str]):
         """Add articles while serving; they are answerable as soon as this returns."""
@@ -144,6 +161,7 @@ class Engine:
         with self._ingest_lock:
             report = ingest(self.settings, self.store, sources, self.embedder)
             self.retriever.refresh()
+            self._writes += 1
         return report
 
     def add_articles(self, items):
@@ -154,6 +172,7 @@ class Engine:
             report = ingest_items(self.settings, self.store, items, self.embedder)
             if report.wrote:
                 self.retriever.rebuild()
+                self._writes += 1
         return report
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from llama_index.core.llms import ChatMessage, MessageRole
 from bot.answer import Answer
 from bot.citations import MARKER, renumber, strip_foreign_urls
 from bot.extractive import NOT_FOUND
-from bot.settings import Settings
+from bot.settings import Settings, reveal
 from prompts import load
 from vectorstore.passages import Passage
 
@@ -57,7 +57,7 @@ def build_llm(settings: Settings):
     from llama_index.llms.openai import OpenAI
     from llama_index.llms.openai_like import OpenAILike
 
-    key = settings.openai_api_key or "not-needed"  # local servers (Ollama, llama.cpp) accept any key
+    key = reveal(settings.openai_api_key) or "not-needed"  # local servers (Ollama, llama.cpp) accept any key
     common = dict(model=settings.openai_model, api_key=key, max_retries=0, timeout=settings.openai_timeout,
                   temperature=0.0, reuse_client=True)
     client = openai.OpenAI(api_key=key, base_url=settings.openai_base_url, timeout=settings.openai_timeout,

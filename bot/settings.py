@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from typing import Annotated, Literal
 
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -14,6 +14,14 @@ OLD_DATA_DIR = Path("data")
 # Comma/space separated in the environment, not JSON.
 Ids = Annotated[frozenset[int], NoDecode]
 Sources = Annotated[tuple[str, ...], NoDecode]
+
+
+def reveal(secret: SecretStr | str | None) -> str:
+    """The plain text of a secret setting ("" when unset). Secrets are SecretStr so that repr(settings), a log line or
+    a traceback's locals show '**********'; only the code that sends one reveals it."""
+    if secret is None:
+        return ""
+    return secret.get_secret_value() if isinstance(secret, SecretStr) else str(secret)
 
 
 def _ids(value: object) -> frozenset[int]:
@@ -64,7 +72,7 @@ class Settings(BaseSettings):
                                     description="Chroma server host; unset = embedded store under the data dir.")
     chroma_port: int = Field(8000, validation_alias=AliasChoices("CHROMA_PORT", "chroma_port"))
     chroma_ssl: bool = Field(False, validation_alias=AliasChoices("CHROMA_SSL", "chroma_ssl"))
-    chroma_auth_token: str | None = Field(None, validation_alias=AliasChoices("CHROMA_AUTH_TOKEN", "chroma_auth_token"),
+    chroma_auth_token: SecretStr | None = Field(None, validation_alias=AliasChoices("CHROMA_AUTH_TOKEN", "chroma_auth_token"),
                                           description="Bearer token for a Chroma server with token auth.")
     chroma_start_timeout: float = Field(60.0, validation_alias=AliasChoices("CHROMA_START_TIMEOUT", "chroma_start_timeout"),
                                         description="Seconds to wait for the Chroma server at start, retrying with "
@@ -97,7 +105,10 @@ class Settings(BaseSettings):
                                description="Files and downloads larger than this are skipped.")
     fetch_timeout: float = Field(20.0, validation_alias=AliasChoices("FETCH_TIMEOUT", "fetch_timeout"))
     allow_private_urls: bool = Field(False, validation_alias=AliasChoices("ALLOW_PRIVATE_URLS", "allow_private_urls"),
-                                     description="Fetch URLs on loopback/private/link-local addresses (intranet feeds).")
+                                     description="Fetch URLs on loopback and private addresses (intranet feeds).")
+    allow_link_local_urls: bool = Field(False, validation_alias=AliasChoices("ALLOW_LINK_LOCAL_URLS", "allow_link_local_urls"),
+                                        description="Fetch URLs on link-local addresses (169.254.0.0/16, fe80::/10), "
+                                                    "where cloud metadata services answer; ALLOW_PRIVATE_URLS does not open them.")
 
     # --- following (ingest/follow.py) --------------------------------------------------------
     follow: Sources = Field((), validation_alias=AliasChoices("FOLLOW", "follow"),
@@ -110,7 +121,7 @@ class Settings(BaseSettings):
 
     # --- answering ---------------------------------------------------------------------------
     top_k: int = Field(5, validation_alias=AliasChoices("TOP_K", "top_k"))
-    openai_api_key: str | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key"))
+    openai_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key"))
     openai_base_url: str | None = Field(None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url"),
                                         description="OpenAI-compatible server (Ollama, vLLM, llama.cpp).")
     openai_model: str = Field("gpt-4o-mini", validation_alias=AliasChoices("OPENAI_MODEL", "openai_model"))
@@ -121,7 +132,7 @@ class Settings(BaseSettings):
                               description="Question/answer pairs remembered per conversation.")
 
     # --- telegram ----------------------------------------------------------------------------
-    telegram_bot_token: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "telegram_bot_token"))
+    telegram_bot_token: SecretStr | None = Field(None, validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "telegram_bot_token"))
     telegram_base_url: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_BASE_URL", "telegram_base_url"),
                                           description="Bot API server, e.g. a self-hosted telegram-bot-api.")
     telegram_allowed_users: Ids = Field(frozenset(), validation_alias=AliasChoices("TELEGRAM_ALLOWED_USERS", "telegram_allowed_users"))
@@ -130,7 +141,7 @@ class Settings(BaseSettings):
     telegram_webhook_url: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_URL", "telegram_webhook_url"))
     telegram_webhook_listen: str = Field("0.0.0.0", validation_alias=AliasChoices("TELEGRAM_WEBHOOK_LISTEN", "telegram_webhook_listen"))
     telegram_webhook_port: int = Field(8443, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_PORT", "telegram_webhook_port"))
-    telegram_webhook_secret: str | None = Field(None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_SECRET", "telegram_webhook_secret"))
+    telegram_webhook_secret: SecretStr | None = Field(None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_SECRET", "telegram_webhook_secret"))
     telegram_user_rate: int = Field(10, validation_alias=AliasChoices("TELEGRAM_USER_RATE", "telegram_user_rate"),
                                     description="Questions one user may ask per minute.")
     telegram_start_timeout: float = Field(300.0, validation_alias=AliasChoices("TELEGRAM_START_TIMEOUT", "telegram_start_timeout"),
@@ -177,7 +188,7 @@ class Settings(BaseSettings):
 
     @property
     def llm_configured(self) -> bool:
-        return bool(self.openai_api_key or self.openai_base_url)
+        return bool(reveal(self.openai_api_key) or self.openai_base_url)
 
     @property
     def server_mode(self) -> bool:

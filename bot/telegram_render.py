@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import html
 import re
+from pathlib import PurePath
 
 from bot.answer import Answer, Citation
 from bot.corpus import ArticleInfo
 from ingest.wording import plural
 
 LIMIT = 4096
+MAX_HREF = 2048          # longer links are shown as their title alone
 _LINKABLE = re.compile(r"^(https?|tg)://", re.I)
 _TOKEN = re.compile(r"<[^>]*>|&#?\w+;|[^<&]", re.S)
 _TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)")
@@ -22,10 +24,16 @@ def escape(text: str) -> str:
     return html.escape(text or "", quote=True)
 
 
+def link_html(title: str, url: str) -> str:
+    """The title linked to url; the title alone when url is not a web link (a file path is nothing Telegram could
+    open) or too long to be a link (one HTML tag can hold no more than a message: a feed may hand us a 4 KB URL)."""
+    if url and _LINKABLE.match(url) and len(escape(url)) <= MAX_HREF:
+        return f'<a href="{escape(url)}">{escape(title)}</a>'
+    return escape(title)
+
+
 def render_citation(c: Citation) -> str:
-    title = escape(c.title or c.url or "untitled")
-    # a file path is not a link Telegram could open; show the title only
-    head = f'<a href="{escape(c.url)}">{title}</a>' if c.url and _LINKABLE.match(c.url) else title
+    head = link_html(c.title or c.url or "untitled", c.url)
     when = ", ".join(escape(x) for x in (c.source, c.when) if x)
     return f"[{c.n}] {head}" + (f" — {when}" if when else "")
 
@@ -45,15 +53,15 @@ def render_latest(articles: list[ArticleInfo], total: int) -> str:
     lines = [f"<b>{plural(total, 'article')}, newest first:</b>" if len(articles) == total
              else f"<b>Newest {len(articles)} of {total} articles:</b>"]
     for a in articles:
-        title = escape(a.title or a.link)
-        head = f'<a href="{escape(a.link)}">{title}</a>' if a.link and _LINKABLE.match(a.link) else title
+        head = link_html(a.title or a.link, a.link)
         when = ", ".join(escape(x) for x in (a.outlet, a.when) if x)
         lines.append(f"• {head}" + (f" — {when}" if when else ""))
     return "\n".join(lines)
 
 
-def render_sources(answer: Answer) -> str:
-    """/sources: every source of the last answer in full, with the passage quoted from it."""
+def render_sources(answer: Answer, *, show_paths: bool = False) -> str:
+    """/sources: every source of the last answer in full, with the passage quoted from it. A file's place on the
+    server (uploads carry the admin's chat id in theirs) is for admins (`show_paths`); others see its name."""
     if not answer.citations:
         return "My last answer cited no articles."
     quoted = answer.quoted()
@@ -61,7 +69,7 @@ def render_sources(answer: Answer) -> str:
     for c in answer.citations:
         lines = [render_citation(c)]
         if c.url and not _LINKABLE.match(c.url):
-            lines.append(f"<code>{escape(c.url)}</code>")
+            lines.append(f"<code>{escape(c.url if show_paths else PurePath(c.url).name)}</code>")
         if quoted.get(c.n):
             lines.append(f"<i>“{escape(quoted[c.n])}”</i>")
         blocks.append("\n".join(lines))
@@ -74,13 +82,19 @@ def _tag(token: str) -> tuple[bool, str] | None:
     return (m.group(1) == "/", m.group(2).lower()) if m else None
 
 
+def _name(tok: str) -> str:
+    """The tag name of an opening or closing tag token."""
+    tag = _tag(tok)
+    return tag[1] if tag else ""
+
+
 def _track(stack: list[str], tok: str):
     """Keep `stack` the list of tags open after `tok`; returns the token's (closing, name) or None for text."""
     tag = _tag(tok)
     if tag:
         closing, name = tag
         if closing:
-            if stack and _tag(stack[-1])[1] == name:
+            if stack and _name(stack[-1]) == name:
                 stack.pop()
         elif not tok.endswith("/>"):
             stack.append(tok)
@@ -113,7 +127,7 @@ def split_html(text: str, limit: int = LIMIT) -> list[str]:
         while j < len(tokens):
             tok = tokens[j]
             tag = _track(local, tok)
-            closers = sum(len(_tag(t)[1]) + 3 for t in local)
+            closers = sum(len(_name(t)) + 3 for t in local)
             if size + len(tok) + closers > limit:
                 break
             size += len(tok)
@@ -142,7 +156,7 @@ def split_html(text: str, limit: int = LIMIT) -> list[str]:
         chunk = prefix + "".join(body)
         if not stack:
             chunk = chunk.rstrip()
-        chunk += "".join(f"</{_tag(t)[1]}>" for t in reversed(stack))
+        chunk += "".join(f"</{_name(t)}>" for t in reversed(stack))
         if chunk.strip():
             parts.append(chunk)
         i = cut + 1

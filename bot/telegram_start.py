@@ -17,7 +17,7 @@ from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, T
 from telegram.ext import Application
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
-from bot.settings import Settings
+from bot.settings import Settings, reveal
 
 log = logging.getLogger(__name__)
 # deleteWebhook / setWebhook come right after getMe succeeded: PTB's own retries cover a blip there
@@ -67,7 +67,7 @@ async def connect(app: Application, settings: Settings) -> None:
         await retrying(app.initialize)
     except InvalidToken as exc:
         # PTB's own message quotes the token; the server's answer (its cause) does not
-        said = str(exc.__cause__ or "rejected").replace(settings.telegram_bot_token.strip(), "<token>")
+        said = str(exc.__cause__ or "rejected").replace(reveal(settings.telegram_bot_token).strip(), "<token>")
         hint = " (and TELEGRAM_BASE_URL)" if settings.telegram_base_url else ""
         raise StartFailed(f"Telegram rejected the bot token ({said}): check TELEGRAM_BOT_TOKEN{hint}; "
                           "@BotFather shows the current token.", 2) from None

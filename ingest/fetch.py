@@ -3,9 +3,14 @@
 The rules live here once:
 - only http(s); at most MAX_REDIRECTS redirects, each hop checked like the first;
 - the host is resolved and the connection made to the checked address (so a name cannot resolve to a public
-  address for the check and to a private one for the connection); loopback, private, link-local (cloud metadata
-  at 169.254.169.254), multicast, reserved and other non-global addresses are refused, IPv6 and IPv4-mapped IPv6
-  included, unless ALLOW_PRIVATE_URLS lifts the address rule;
+  address for the check and to a private one for the connection); every address of a name must pass;
+- the address rule is an explicit list (DENIED), not Python's `is_global`, whose answers change between patch
+  releases (3.11.7 calls 2002:a9fe:a9fe::, fec0::1 and 192.0.0.8 global). IPv4 written inside IPv6 (mapped,
+  compatible, 6to4, Teredo, NAT64) is decoded and checked as IPv4, and legacy IPv4 spellings (2130706433,
+  0177.0.0.1, 127.1) are read as the C resolver reads them;
+- ALLOW_PRIVATE_URLS opens loopback and private ranges (intranet feeds); link-local addresses, where cloud metadata
+  services answer (169.254.169.254, fd00:ec2::254), stay closed unless ALLOW_LINK_LOCAL_URLS opens them too;
+  unspecified, multicast, documentation and reserved ranges are never fetched;
 - a User-Agent naming the bot, a timeout per request and a wall-clock bound on the whole body, and a size cap;
 - conditional GET: given the ETag / Last-Modified of the last response, an unchanged resource is a 304 with no body.
 
@@ -13,22 +18,43 @@ Bad URLs never raise: the caller gets a Skip with one line saying why.
 """
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import re
 import socket
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit
 
 import httpcore
 import httpx
-from httpcore._backends.sync import SyncBackend, SyncStream
 
 from ingest.article import Skip
 
 USER_AGENT = "articlebot/0.1 (news question-answering bot; feed and page fetcher)"
 MAX_REDIRECTS = 5
 PRIVATE_HINT = "set ALLOW_PRIVATE_URLS=true to allow intranet addresses"
+LINK_LOCAL_HINT = "cloud metadata lives there; only ALLOW_LINK_LOCAL_URLS=true opens it"
+
+# kind -> networks. "loopback" and "private" open with ALLOW_PRIVATE_URLS, "link-local" with ALLOW_LINK_LOCAL_URLS,
+# the rest never. IPv4 inside IPv6 is decoded first (_embedded_ipv4), so 2002::/16 etc. are not listed here.
+DENIED: dict[str, tuple[str, ...]] = {
+    "loopback": ("127.0.0.0/8", "::1/128"),
+    "private": ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",  # RFC 1918, carrier-grade NAT
+                "fc00::/7", "fec0::/10"),                                           # unique local, site-local
+    "link-local": ("169.254.0.0/16", "fe80::/10"),
+    "unspecified": ("0.0.0.0/8", "::/128"),
+    "multicast": ("224.0.0.0/4", "ff00::/8"),
+    "reserved": ("192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "198.18.0.0/15", "198.51.100.0/24",
+                 "203.0.113.0/24", "240.0.0.0/4", "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20",
+                 "5f00::/16"),
+}
+_NETWORKS = [(kind, ipaddress.ip_network(net)) for kind, nets in DENIED.items() for net in nets]
+_NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+_COMPAT = ipaddress.ip_network("::/96")          # deprecated IPv4-compatible ::a.b.c.d
+_LEGACY_V4 = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}$", re.I)
 
 
 class Refused(Exception):
@@ -40,84 +66,177 @@ class Network(Protocol):
 
     def resolve(self, host: str, port: int) -> list[str]: ...
 
-    def connect(self, address: str, port: int, timeout: float | None) -> socket.socket: ...
+    def connect(self, address: str, port: int, timeout: float | None) -> httpcore.NetworkStream: ...
 
 
 class SystemNetwork:
+    def __init__(self) -> None:
+        self._tcp = httpcore.SyncBackend()
+
     def resolve(self, host: str, port: int) -> list[str]:
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise httpcore.ConnectError(f"cannot resolve {host} ({exc.strerror or exc})") from None
-        return list(dict.fromkeys(info[4][0] for info in infos))
+        return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
-    def connect(self, address: str, port: int, timeout: float | None) -> socket.socket:
-        return socket.create_connection((address, port), timeout)
+    def connect(self, address: str, port: int, timeout: float | None) -> httpcore.NetworkStream:
+        return self._tcp.connect_tcp(address, port, timeout=timeout)
 
 
-def address_problem(address: str) -> str | None:
-    """Why an address may not be fetched (None when it is a public address)."""
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return f"{address} is not an IP address"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:  # ::ffff:127.0.0.1 reaches 127.0.0.1
-        ip = ip.ipv4_mapped
-        address = f"{address} ({ip})"
-    for kind in ("loopback", "link_local", "private", "multicast", "reserved", "unspecified"):
-        if getattr(ip, f"is_{kind}"):
-            return f"{address} is a {kind.replace('_', '-')} address"
-    if not ip.is_global:  # carrier-grade NAT, documentation and benchmark ranges ...
-        return f"{address} is not a public address"
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address reaches through (mapped, 6to4, Teredo client, NAT64, compatible)."""
+    if ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    if ip.sixtofour:
+        return ip.sixtofour
+    if ip.teredo:
+        return ip.teredo[1]
+    if any(ip in net for net in _NAT64) or (ip in _COMPAT and int(ip) > 1):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return None
 
 
-class _GuardedBackend(SyncBackend):
+def parse_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An IP literal as the C resolver reads it (2130706433, 0177.0.0.1 and 127.1 included), or None for a name."""
+    text = text.strip("[]").split("%", 1)[0]
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        pass
+    if _LEGACY_V4.match(text):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(text))
+        except OSError:
+            return None
+    return None
+
+
+def address_kind(address: str) -> tuple[str, str] | None:
+    """(kind, how to say the address) for a denied address, None for a public one."""
+    ip = parse_address(address)
+    if ip is None:
+        return "invalid", f"{address} is not an IP address"
+    shown = address
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(ip)
+        if inner is not None:  # 2002:a9fe:a9fe:: reaches 169.254.169.254
+            ip, shown = inner, f"{address} ({inner})"
+    elif str(ip) != address:
+        shown = f"{address} ({ip})"
+    for kind, net in _NETWORKS:
+        if ip.version == net.version and ip in net:
+            return kind, shown
+    return None
+
+
+def address_problem(address: str, *, allow_private: bool = False, allow_link_local: bool = False) -> str | None:
+    """Why an address may not be fetched under these switches (None when it may)."""
+    found = address_kind(address)
+    if found is None:
+        return None
+    kind, shown = found
+    if (kind in ("loopback", "private") and allow_private) or (kind == "link-local" and allow_link_local):
+        return None
+    article = "an" if kind[0] in "aeiou" else "a"
+    return f"{shown} is {article} {kind} address"
+
+
+def _hint(problem: str) -> str:
+    if " is a link-local " in problem:
+        return LINK_LOCAL_HINT
+    if " is a loopback " in problem or " is a private " in problem:
+        return PRIVATE_HINT
+    return "never fetched, whatever the settings"
+
+
+class _GuardedBackend(httpcore.NetworkBackend):
     """Connects only to addresses that pass the rule; the name is resolved once, here, and the checked address used."""
 
-    def __init__(self, network: Network, allow_private: bool):
+    def __init__(self, network: Network, allow_private: bool, allow_link_local: bool = False):
         self.network = network
         self.allow_private = allow_private
+        self.allow_link_local = allow_link_local
 
-    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        addresses = self.vet(host, port)
-        error: OSError | None = None
-        for address in addresses:
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable | None = None) -> httpcore.NetworkStream:
+        error: Exception | None = None
+        for address in self.vet(host, port):
             try:
-                sock = self.network.connect(address, port, timeout)
-            except socket.timeout as exc:
-                raise httpcore.ConnectTimeout(str(exc)) from None
-            except OSError as exc:
+                return self.network.connect(address, port, timeout)
+            except httpcore.ConnectTimeout:
+                raise
+            except (OSError, httpcore.ConnectError) as exc:
                 error = exc
-                continue
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return SyncStream(sock)
         raise httpcore.ConnectError(str(error))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Iterable | None = None) -> httpcore.NetworkStream:
+        raise Refused("refused: unix sockets are not fetched")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
 
     def vet(self, host: str, port: int) -> list[str]:
         """The addresses to connect to, or Refused."""
-        try:
-            addresses, literal = [str(ipaddress.ip_address(host))], True  # a literal needs no resolving
-        except ValueError:
-            addresses, literal = self.network.resolve(host, port), False
+        literal = parse_address(host)
+        addresses = [str(literal)] if literal is not None else self.network.resolve(host, port)
         if not addresses:
             raise httpcore.ConnectError(f"cannot resolve {host}")
-        if not self.allow_private:
-            for address in addresses:  # every answer, so a mixed public/private answer cannot slip through
-                problem = address_problem(address)
-                if problem:
-                    raise Refused(f"refused: {problem} ({PRIVATE_HINT})" if literal
-                                  else f"refused: {host} resolves to {problem} ({PRIVATE_HINT})")
+        for address in addresses:  # every answer, so a mixed public/private answer cannot slip through
+            # a legacy IPv4 spelling is shown as written, with the address it means
+            said = host if literal is not None and literal.version == 4 else address
+            problem = address_problem(said, allow_private=self.allow_private, allow_link_local=self.allow_link_local)
+            if problem:
+                raise Refused(f"refused: {problem} ({_hint(problem)})" if literal is not None
+                              else f"refused: {host} resolves to {problem} ({_hint(problem)})")
         return addresses
 
 
-class _Transport(httpx.HTTPTransport):
-    """httpx's transport with the guarded connection backend (httpx has no public knob for httpcore's backend)."""
+@contextlib.contextmanager
+def _as_httpx_errors() -> Iterator[None]:
+    """httpcore's exceptions as httpx's (same names), as httpx's own transport does."""
+    try:
+        yield
+    except httpcore.TimeoutException as exc:
+        raise getattr(httpx, type(exc).__name__, httpx.TimeoutException)(str(exc)) from exc
+    except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as exc:
+        raise getattr(httpx, type(exc).__name__, httpx.TransportError)(str(exc)) from exc
+
+
+class _Body(httpx.SyncByteStream):
+    def __init__(self, stream):
+        self._stream = stream
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _as_httpx_errors():
+            yield from self._stream
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class _Transport(httpx.BaseTransport):
+    """An httpx transport over an httpcore pool with the guarded network backend (httpx's HTTPTransport takes no
+    backend), built on the public httpcore API only."""
 
     def __init__(self, backend: _GuardedBackend):
-        super().__init__(trust_env=False)
         self._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(), network_backend=backend,
                                              max_connections=20, max_keepalive_connections=10)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = request.url
+        core = httpcore.Request(method=request.method,
+                                url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port,
+                                                 target=url.raw_path),
+                                headers=request.headers.raw, content=request.stream, extensions=request.extensions)
+        with _as_httpx_errors():
+            resp = self._pool.handle_request(core)
+        return httpx.Response(status_code=resp.status, headers=resp.headers, stream=_Body(resp.stream),
+                              extensions=resp.extensions)
+
+    def close(self) -> None:
+        self._pool.close()
 
 
 @dataclass
@@ -143,28 +262,29 @@ def url_problem(url: str) -> str | None:
 class Fetcher:
     """GET with the rules above. Thread-safe (one httpx client with a connection pool)."""
 
-    def __init__(self, max_bytes: int, timeout: float, *, allow_private: bool = False, network: Network | None = None):
+    def __init__(self, max_bytes: int, timeout: float, *, allow_private: bool = False, allow_link_local: bool = False,
+                 network: Network | None = None):
         self.max_bytes = max_bytes
         self.timeout = timeout
         self.allow_private = allow_private
-        self._backend = _GuardedBackend(network or SystemNetwork(), allow_private)
+        self._backend = _GuardedBackend(network or SystemNetwork(), allow_private, allow_link_local)
         self._client = httpx.Client(transport=_Transport(self._backend),
                                     timeout=timeout, follow_redirects=False, trust_env=False,
                                     headers={"User-Agent": USER_AGENT})
 
     @classmethod
-    def from_settings(cls, settings, network: Network | None = None) -> "Fetcher":
-        return cls(int(settings.max_file_mb * 1e6), settings.fetch_timeout,
-                   allow_private=settings.allow_private_urls, network=network)
+    def from_settings(cls, settings, network: Network | None = None) -> Fetcher:
+        return cls(int(settings.max_file_mb * 1e6), settings.fetch_timeout, allow_private=settings.allow_private_urls,
+                   allow_link_local=settings.allow_link_local_urls, network=network)
 
     def check(self, url: str) -> str | None:
         """Why the URL would be refused, without fetching it (None when it may be fetched or cannot be resolved now)."""
         problem = url_problem(url)
-        if problem or self.allow_private:
+        if problem:
             return problem
         parts = urlsplit(url)
         try:
-            self._backend.vet(parts.hostname, parts.port or (443 if parts.scheme.lower() == "https" else 80))
+            self._backend.vet(parts.hostname or "", parts.port or (443 if parts.scheme.lower() == "https" else 80))
         except Refused as exc:
             return str(exc)
         except httpcore.ConnectError:
@@ -177,6 +297,8 @@ class Fetcher:
             return self._get(url, etag, last_modified)
         except Refused as exc:
             return Skip(url, str(exc))
+        except httpx.InvalidURL as exc:  # e.g. 0177.0.0.1, which httpx will not read as an address
+            return Skip(url, f"refused: not a valid URL ({exc})")
         except httpx.HTTPError as exc:
             return Skip(url, f"unreachable ({type(exc).__name__}: {exc})")
 

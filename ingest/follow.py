@@ -168,16 +168,20 @@ class FollowList:
         return _Closing(db)
 
     def add(self, source: str, every: float, now: float | None = None) -> tuple[Followed, bool]:
-        """Follow a source (checked at once); a source already followed gets the new interval. (entry, was new)."""
+        """Follow a source (checked at once); a source already followed gets the new interval. (entry, was new).
+
+        One statement decides "new": two adds of one source at once (the bot and the CLI, two admins) both succeed
+        and exactly one of them is new."""
         now = time.time() if now is None else now
         with self._db() as db:
-            known = db.execute("SELECT 1 FROM follows WHERE source = ?", (source,)).fetchone()
-            if known:
+            new = db.execute("INSERT INTO follows (source, every, added_at, next_check) VALUES (?, ?, ?, ?) "
+                             "ON CONFLICT(source) DO NOTHING", (source, every, now, now)).rowcount == 1
+            if not new:
                 db.execute("UPDATE follows SET every = ? WHERE source = ?", (every, source))
-            else:
-                db.execute("INSERT INTO follows (source, every, added_at, next_check) VALUES (?, ?, ?, ?)",
-                           (source, every, now, now))
-        return self.get(source), not known
+        followed = self.get(source)
+        if followed is None:  # removed in the instant between the two statements: follow it again
+            return self.add(source, every, now)
+        return followed, new
 
     def seed(self, sources: Iterable[str], every: float) -> list[str]:
         """Add the FOLLOW= sources not yet followed; returns the problems (one line each), never raises."""
@@ -224,19 +228,26 @@ class FollowList:
         with self._db() as db:
             return {r["key"]: r["hash"] for r in db.execute("SELECT key, hash FROM entries WHERE source = ?", (source,))}
 
-    def save(self, f: Followed, seen: dict[str, str], *, replace_seen: bool = False) -> None:
-        """A poll's outcome; `seen` entries are added (or, with replace_seen, become the whole set)."""
+    def save(self, f: Followed, seen: dict[str, str], *, replace_seen: bool = False, added: int = 0) -> bool:
+        """A poll's outcome; `seen` entries are added (or, with replace_seen, become the whole set), `added` articles
+        counted on top of what the row holds (another process may have counted its own meanwhile). A source removed
+        while it was polled stays removed: nothing is written and False is returned."""
         with self._db() as db:
-            db.execute("BEGIN")
-            db.execute("UPDATE follows SET last_check=?, last_success=?, last_error=?, articles_added=?, next_check=?, "
-                       "failures=?, etag=?, last_modified=?, body_hash=? WHERE source=?",
-                       (f.last_check, f.last_success, f.last_error, f.articles_added, f.next_check, f.failures,
-                        f.etag, f.last_modified, f.body_hash, f.source))
+            db.execute("BEGIN IMMEDIATE")
+            kept = db.execute("UPDATE follows SET last_check=?, last_success=?, last_error=?, "
+                              "articles_added=articles_added + ?, next_check=?, failures=?, etag=?, last_modified=?, "
+                              "body_hash=? WHERE source=?",
+                              (f.last_check, f.last_success, f.last_error, added, f.next_check, f.failures,
+                               f.etag, f.last_modified, f.body_hash, f.source)).rowcount == 1
+            if not kept:
+                db.execute("ROLLBACK")
+                return False
             if replace_seen:
                 db.execute("DELETE FROM entries WHERE source = ?", (f.source,))
             db.executemany("INSERT OR REPLACE INTO entries (source, key, hash) VALUES (?, ?, ?)",
                            [(f.source, k, h) for k, h in seen.items()])
             db.execute("COMMIT")
+        return True
 
 
 class _Closing:
@@ -450,6 +461,6 @@ class Following:
         if replace:  # forget entries no longer in the feed (or files gone), so the table stays the feed's size
             old = self.list.seen(f.source)
             seen = {k: old[k] for k in c.current if k in old} | c.seen
-        self.list.save(f, seen, replace_seen=replace)
+        self.list.save(f, seen, replace_seen=replace, added=result.added)
         result.next_check = f.next_check
         return result

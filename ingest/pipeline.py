@@ -30,6 +30,8 @@ from vectorstore.store import SENTENCE_META, ArticleStore, Record, chunk_id, sen
 # chunks embedded and written together: ~25 articles, so progress (counted as articles are stored) moves every
 # few seconds; at 256 it moved in bursts of ~50 articles, minutes apart with the sentence-transformers embedder
 BATCH_CHUNKS = 128
+# a link longer than this is not kept: a feed can hand us a 4 KB URL, which no chat message or browser bar shows
+MAX_URL_CHARS = 2048
 META_FIELDS = ("title", "outlet", "url", "path", "published", "published_from", "author")
 
 
@@ -132,6 +134,8 @@ class Ingestor:
             self.on_article(item, "skipped")
             return
         article = clean(item)
+        if len(article.url) > MAX_URL_CHARS:  # the copy keeps its identity (source_key), only the link goes
+            article = article.with_(url="")
         self.seen.add(article.source_key)
         if len(article.text) < 20:
             self._skip(Skip(article.source_key, "no article text left after removing page furniture"))

@@ -1,13 +1,16 @@
 """Every test gets its own data dir and an environment with no OPENAI_*, TELEGRAM_*, CHROMA_* leaking in.
 
 The embedding model is converted to ONNX once per session (into one model dir every test shares), loaded once and
-shared.
+shared. The Telegram fixtures (a loopback Bot API server, a bot polling it) and the helpers that read what the bot
+sent live here too: the Telegram, follow and worker-pool tests all drive the same bot.
 """
 from __future__ import annotations
 
 import os
+import re
 import threading
 from functools import partial
+from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -140,3 +143,105 @@ def openai_server():
     server = OpenAIServer().start()
     yield server
     server.stop()
+
+
+# --- Telegram ----------------------------------------------------------------------------------
+ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre", "tg-spoiler",
+                "span", "blockquote"}
+
+
+@pytest.fixture
+def api():
+    """A Bot API server on 127.0.0.1 (tests/peers/botapi_server.py)."""
+    from peers.botapi_server import BotAPIServer
+
+    server = BotAPIServer().start()
+    yield server
+    server.stop()
+
+
+def bot_engine(settings, embedder, answerer=None, sources=(str(EXAMPLES),)):
+    from bot.answerers import build_answerer
+    from bot.engine import Engine
+    from bot.memory import Memory
+    from vectorstore.store import open_store
+
+    store = open_store(settings)
+    engine = Engine(settings, store, embedder, answerer or build_answerer(settings, embedder),
+                    Memory(settings.data_dir / "memory.sqlite3", settings.memory_turns))
+    if sources:
+        engine.ingest(list(sources))
+    return engine
+
+
+@pytest.fixture
+def make_bot(api, tmp_path, embedder):
+    """make_bot(**settings) -> engine, with the bot polling `api` until the test ends; make_bot.front is the running
+    front end, for tests that look at its state."""
+    from bot.settings import Settings
+    from bot.telegram import build_application
+
+    from peers.botapi_server import TOKEN, AppThread
+
+    running = []
+
+    def make(sources=(str(EXAMPLES),), webhook=None, **overrides):
+        values = dict(data_dir=tmp_path / "data", telegram_bot_token=TOKEN, telegram_base_url=api.base_url)
+        values.update(overrides)
+        settings = Settings(**values)
+        engine = bot_engine(settings, embedder, sources=sources)
+        app = build_application(settings, engine)
+        make.front = app.bot_data["front"]
+        runner = AppThread(app, webhook=webhook)
+        running.append((runner, engine))
+        runner.start()
+        return engine
+
+    yield make
+    for runner, engine in running:
+        runner.stop()
+        runner.app.bot_data["front"].shutdown_pools()
+        engine.close()
+
+
+def reply(api, chat_id, n=1, timeout=60):
+    """The first n messages the bot sent to chat_id (waits for them)."""
+    return api.wait_for(lambda s: len(s.texts(chat_id)) >= n and s.texts(chat_id)[:n], timeout)
+
+
+class TelegramHTML(HTMLParser):
+    """Checks a message the way Telegram's HTML parse mode would: known tags, balanced, valid entities."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack, self.text, self.links, self.errors = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in ALLOWED_TAGS:
+            self.errors.append(f"tag <{tag}>")
+        if tag == "a":
+            self.links.append(dict(attrs).get("href"))
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"unbalanced </{tag}>")
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    @classmethod
+    def check(cls, html: str) -> TelegramHTML:
+        bad_amp = re.findall(r"&(?!(?:amp|lt|gt|quot|#\d+|#x[0-9a-fA-F]+);)", html)
+        parser = cls()
+        parser.feed(html)
+        parser.close()
+        assert not bad_amp, f"raw & in {html!r}"
+        assert not parser.errors and not parser.stack, (parser.errors, parser.stack, html)
+        return parser
+
+    @property
+    def plain(self) -> str:
+        return "".join(self.text)

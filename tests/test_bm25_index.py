@@ -117,6 +117,7 @@ def test_every_write_changes_the_version_the_index_mirrors(settings, ingested, e
     assert after[:2] == before[:2] and after != before
 
 
+@pytest.mark.slow  # articlebot processes
 def test_an_ingest_by_another_process_is_answered_from_the_index_it_saved(settings, ingested, embedder, tmp_path):
     """`articlebot ingest` in a real process, then `articlebot search` in another: the new article is found through the
     index the ingest saved, which the search loads rather than rebuilds."""
@@ -171,10 +172,6 @@ def test_a_question_imports_no_ingest_machinery(settings, ingested, tmp_path, ar
 @pytest.mark.parametrize("args", QUESTIONS, ids=["ask", "search"])
 def test_a_question_imports_no_torch(settings, ingested, tmp_path, args):
     """The ONNX embedder answers without torch, transformers or sentence-transformers (seconds and ~1 GB)."""
-    import vectorstore.embeddings as embeddings
-
-    if not hasattr(embeddings, "OnnxEmbedder"):
-        pytest.skip("the ONNX Runtime embedder is not on this branch yet (issue 14, embedding half)")
     ingested.close()
     modules, done = _modules_after(args, settings.data_dir, tmp_path)
     assert done.returncode == 0, done.stderr
@@ -200,6 +197,7 @@ def test_ingest_progress_shows_the_total_of_a_jsonl_file_and_a_folder_up_front(t
     assert first.startswith("progress: 0/7 articles"), err
 
 
+@pytest.mark.slow  # a chroma run server
 def test_a_running_reader_on_a_chroma_server_picks_up_an_ingest_by_another_process(tmp_path, embedder, monkeypatch):
     """A bot beside a Chroma server, and `articlebot ingest` in another process (with its own data dir, as on
     another machine): at its next check the bot sees the store's new version and rebuilds its own saved index."""

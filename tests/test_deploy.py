@@ -135,7 +135,7 @@ def test_env_example_loads_as_env_file(tmp_path):
     text = (REPO / ".env.example").read_text().replace("TELEGRAM_BOT_TOKEN=", "TELEGRAM_BOT_TOKEN=123:abc")
     (tmp_path / ".env").write_text(text)
     s = Settings()  # conftest's clean_env has chdir'ed to tmp_path
-    assert s.telegram_bot_token == "123:abc"
+    assert s.telegram_bot_token.get_secret_value() == "123:abc"
 
 
 def test_volumes_and_healthchecks(compose):

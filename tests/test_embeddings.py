@@ -50,6 +50,7 @@ def settings_for(tmp_path, **kw):
     return Settings(data_dir=tmp_path / "data", **kw)
 
 
+@pytest.mark.slow  # loads torch and sentence-transformers
 def test_onnx_fp32_vectors_equal_sentence_transformers(embedder, st_embedder):
     """fp32 keeps the old vectors (so stores built before ONNX stay valid), long texts included."""
     got = cosines(embedder.embed_documents(SENTENCES), st_embedder.embed_documents(SENTENCES))
@@ -58,6 +59,7 @@ def test_onnx_fp32_vectors_equal_sentence_transformers(embedder, st_embedder):
     assert embedder.name == st_embedder.name == "all-MiniLM-L6-v2"
 
 
+@pytest.mark.slow  # model conversions
 def test_int8_vectors_stay_close_and_have_their_own_identity(tmp_path, st_embedder):
     from vectorstore.embeddings import build_embedder
 
@@ -70,6 +72,7 @@ def test_int8_vectors_stay_close_and_have_their_own_identity(tmp_path, st_embedd
     assert cosines([docs_only.embed_query(SENTENCES[0])], [st_embedder.embed_query(SENTENCES[0])])[0] >= 0.9999
 
 
+@pytest.mark.slow  # model conversions
 def test_converted_models_load_in_older_onnxruntime(tmp_path):
     """pyproject allows onnxruntime>=1.17, which reads IR versions up to 9; onnx 1.23 writes 14 unless told not to
     (a GPU machine's onnxruntime 1.30 refused such a file)."""
@@ -100,6 +103,7 @@ def test_embedding_path_imports_no_torch(tmp_path, model_dir):
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow  # model conversions
 def test_damaged_or_truncated_cached_model_is_rebuilt_with_one_log_line(tmp_path, caplog):
     from vectorstore.embeddings import OnnxEmbedder, model_path
 
@@ -133,6 +137,7 @@ def run_cli(*argv, env_extra=None):
                           timeout=180, cwd=REPO)
 
 
+@pytest.mark.slow  # model conversions
 def test_prepare_model_prints_path_and_digest_and_concurrent_runs_agree(tmp_path):
     """Two processes converting into one empty folder at once: both finish with the same, intact file."""
     env = {**os.environ, "ARTICLEBOT_MODEL_DIR": str(tmp_path / "models")}
@@ -154,6 +159,7 @@ def test_prepare_model_prints_path_and_digest_and_concurrent_runs_agree(tmp_path
         "all-MiniLM-L6-v2-fp32.json", "all-MiniLM-L6-v2-fp32.onnx", "all-MiniLM-L6-v2-fp32.onnx.data"]  # no temp files
 
 
+@pytest.mark.slow  # model conversions
 def test_health_quick_checks_the_converted_model_without_torch(tmp_path):
     env = {"ARTICLEBOT_MODEL_DIR": str(tmp_path / "models")}
     probe = ("import sys; from bot.cli import main; rc = main(sys.argv[1:]); "
@@ -179,6 +185,7 @@ def test_health_quick_checks_the_converted_model_without_torch(tmp_path):
     assert fixed.returncode == 0 and health().returncode == 0
 
 
+@pytest.mark.slow  # loads torch and sentence-transformers
 def test_store_built_by_sentence_transformers_is_answered_by_the_new_code(tmp_path, st_embedder):
     """A store from before ONNX (sentence-transformers vectors) keeps working with the default fp32 embedder."""
     from ingest.pipeline import ingest
@@ -195,6 +202,7 @@ def test_store_built_by_sentence_transformers_is_answered_by_the_new_code(tmp_pa
     assert "lantern" in out.stdout.lower() and "[1]" in out.stdout
 
 
+@pytest.mark.slow  # model conversions
 def test_store_of_another_variant_tells_the_operator_what_to_run(tmp_path, embedder):
     from bot.cli import main
     from ingest.pipeline import ingest
@@ -219,6 +227,7 @@ def test_store_of_another_variant_tells_the_operator_what_to_run(tmp_path, embed
         assert ok.returncode == 0 and "[1]" in ok.stdout, ok.stderr
 
 
+@pytest.mark.slow  # model conversions
 def test_a_converted_model_dir_is_all_a_run_needs(tmp_path):
     """The torch-free image: no weights package, no torch; the model dir made by prepare-model embeds and is healthy,
     and a damaged one is reported with what to install instead of a traceback."""

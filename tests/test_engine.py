@@ -113,6 +113,7 @@ def _cli(args, tmp_path, stdin=None):
                           input=stdin, timeout=300)
 
 
+@pytest.mark.slow  # articlebot processes ingesting and answering
 def test_cli_ingest_then_ask_json_and_chat(tmp_path):
     done = _cli(["ingest", str(EXAMPLES)], tmp_path)
     assert done.returncode == 0, done.stderr
@@ -174,6 +175,7 @@ def test_help_is_instant_because_nothing_heavy_is_imported():
     assert out.stdout.strip() == "[]"
 
 
+@pytest.mark.slow  # articlebot processes ingesting and answering
 def test_ingest_quiet_prints_nothing_and_plain_progress_when_not_a_terminal(tmp_path):
     quiet = _cli(["ingest", str(EXAMPLES), "--quiet"], tmp_path)
     assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""

@@ -225,7 +225,8 @@ def test_private_addresses_and_other_schemes_are_refused_without_connecting(site
     network = StubNetwork({"metadata.internal": ["169.254.169.254"]}, site.port)
     got = Fetcher(10**6, 2.0, network=network).get(url.format(port=site.port))
     assert got.reason.startswith(reason)
-    assert ("ALLOW_PRIVATE_URLS" in got.reason) == (not url.startswith("file:"))
+    hint = "ALLOW_LINK_LOCAL_URLS" if "link-local" in reason else "ALLOW_PRIVATE_URLS"
+    assert (hint in got.reason) == (not url.startswith("file:"))
     assert network.connected == [] and site.requests == []
 
 
@@ -280,6 +281,7 @@ def _cli(args, tmp_path, **extra):
                           text=True, timeout=300)
 
 
+@pytest.mark.slow  # five articlebot processes
 def test_follow_cli_add_list_run_remove(tmp_path, site):
     for title, text in STORIES:
         site.add_entry("city", title, text)
@@ -344,7 +346,7 @@ def test_follow_run_beside_a_process_holding_the_embedded_store_says_why(tmp_pat
 
 
 # --- the running bot ---------------------------------------------------------------------------
-from test_telegram import TelegramHTML, api, make_bot, reply  # noqa: E402,F401 - the bot fixtures
+from conftest import TelegramHTML, reply  # noqa: E402
 
 
 def _wait(predicate, timeout=120.0, every=0.2):
@@ -425,3 +427,24 @@ def test_follow_commands_are_for_admins_and_refuse_private_urls(api, make_bot, s
     api.push_text(904, 9, f"/ingest {site.url('/city.xml')}")
     assert "refused: 127.0.0.1 is a loopback address" in reply(api, 904)[0]
     assert site.requests == []
+
+
+def test_follow_errors_that_quote_the_url_are_escaped(api, make_bot, site):
+    make_bot(telegram_admins={9})
+    api.push_text(905, 9, f"/follow {site.url('/feed.xml?a=1&b=<x>')}")
+    text = reply(api, 905)[0]   # unescaped, Telegram's HTML parser refused it and the admin read "Sorry"
+    assert "/feed.xml?a=1&amp;b=&lt;x&gt;: refused: 127.0.0.1 is a loopback address" in text
+    assert "/feed.xml?a=1&b=<x>: refused" in TelegramHTML.check(text).plain
+    api.push_text(906, 9, f"/follow {site.url('/city.xml')} <5m>")
+    assert "not an interval: '<5m>'" in TelegramHTML.check(reply(api, 906)[0]).plain
+
+
+def test_two_admins_following_one_feed_at_once_both_get_an_answer(api, make_bot, site):
+    for title, text in STORIES:
+        site.add_entry("city", title, text)
+    feed = site.url("/city.xml")
+    make_bot(telegram_admins={9, 10}, allow_private_urls=True)
+    api.push_text(907, 9, f"/follow {feed} 1h")
+    api.push_text(908, 10, f"/follow {feed} 1h")
+    texts = [reply(api, 907)[0], reply(api, 908)[0]]
+    assert sorted(t.split(" ", 1)[0] for t in texts) == ["Already", "Following"], texts

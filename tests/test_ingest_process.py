@@ -68,6 +68,7 @@ print(json.dumps({"count": store.count(), "top": [p.id for p in top]}))
 """
 
 
+@pytest.mark.slow  # several articlebot processes
 def test_a_new_process_sees_the_same_store_after_reopening(tmp_path, env):
     corpus = tmp_path / "corpus.jsonl"
     write_corpus(corpus, N)
@@ -102,6 +103,7 @@ def _kill_mid_run(corpus, env, delay):
     return proc.returncode
 
 
+@pytest.mark.slow  # the kill test: two kill -9s into a 720-article ingest, then a full re-run
 def test_killed_ingest_rerun_ends_complete_with_no_duplicates_or_orphans(tmp_path, env, settings):
     corpus = tmp_path / "corpus.jsonl"
     write_corpus(corpus, N_KILL)

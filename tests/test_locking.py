@@ -73,6 +73,7 @@ def assert_refused(result, holder_pid: int):
     assert "CHROMA_HOST" in msg  # tells the operator what to do instead
 
 
+@pytest.mark.slow  # articlebot processes holding and killing locks
 def test_second_process_is_refused_and_first_keeps_answering(env, tmp_path):
     first = cli(["ingest", str(EXAMPLES)], env, tmp_path)
     assert first.returncode == 0, first.stderr
@@ -102,6 +103,7 @@ def test_second_process_is_refused_and_first_keeps_answering(env, tmp_path):
     assert '"chunks_written": 0' in again.stdout and '"ingested": 0' in again.stdout
 
 
+@pytest.mark.slow  # articlebot processes holding and killing locks
 def test_lock_of_a_killed_process_does_not_block(env, tmp_path):
     """The lock is an OS file lock: kill -9 releases it, the stale pid file does not block the next run."""
     chat = Chat(env, tmp_path)
@@ -120,6 +122,7 @@ def test_lock_of_a_killed_process_does_not_block(env, tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow  # a chroma run server
 def test_server_mode_takes_no_data_dir_lock(tmp_path, monkeypatch):
     """With CHROMA_HOST set, open_store must not touch the data-dir lock (several processes share a server)."""
     from bot.settings import Settings

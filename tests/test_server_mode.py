@@ -18,6 +18,7 @@ from peers.chroma_server import ChromaServer, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "articles"
+pytestmark = pytest.mark.slow  # `chroma run` servers and articlebot processes: tens of seconds per test
 
 
 @pytest.fixture(scope="module")

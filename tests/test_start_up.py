@@ -54,6 +54,7 @@ def api():
     server.stop()
 
 
+@pytest.mark.slow  # start-up backoff waits
 def test_bot_with_no_route_to_telegram_retries_with_backoff_one_line_each_then_exits_nonzero(tmp_path):
     closed = f"http://127.0.0.1:{free_port()}/bot"
     proc = articlebot(["telegram"], env_for(tmp_path, TELEGRAM_BASE_URL=closed, TELEGRAM_START_TIMEOUT="8"), tmp_path)
@@ -94,6 +95,7 @@ def test_invalid_token_exits_at_once_with_one_line(api, tmp_path):
     assert TOKEN not in err
 
 
+@pytest.mark.slow  # start-up backoff waits
 def test_bot_waits_out_a_bot_api_outage_at_start_and_while_polling_then_answers(api, tmp_path):
     api.fail_calls(2, 502)  # getMe fails twice, then Telegram is back
     proc = articlebot(["telegram"], env_for(tmp_path, TELEGRAM_BASE_URL=api.base_url), tmp_path)
@@ -114,6 +116,7 @@ def test_bot_waits_out_a_bot_api_outage_at_start_and_while_polling_then_answers(
     assert len(starting) == 2 and len(polling) == 2, err
 
 
+@pytest.mark.slow  # start-up backoff waits
 def test_chroma_server_down_at_start_is_retried_then_reported_in_one_line(tmp_path):
     env = env_for(tmp_path, CHROMA_HOST="127.0.0.1", CHROMA_PORT=str(free_port()), CHROMA_START_TIMEOUT="4")
     proc = articlebot(["sources"], env, tmp_path)
@@ -135,6 +138,7 @@ def test_health_does_not_wait_for_a_chroma_server_that_is_down(tmp_path):
     assert "try 1 failed" not in err and "Traceback" not in err, err
 
 
+@pytest.mark.slow  # start-up backoff waits
 def test_ingest_waits_for_a_chroma_server_that_comes_up_late_then_ask_answers(tmp_path):
     port = free_port()
     env = env_for(tmp_path, CHROMA_HOST="127.0.0.1", CHROMA_PORT=str(port), CHROMA_START_TIMEOUT="180")

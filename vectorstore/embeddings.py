@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Protocol, Sequence
 
-from bot.settings import DEFAULT_EMBED_MODEL, Settings
+from bot.settings import DEFAULT_EMBED_MODEL, Settings, reveal
 
 log = logging.getLogger(__name__)
 
@@ -497,7 +497,7 @@ class OpenAIEmbedder:
 
         self.name = f"openai:{model}"
         self._model = model
-        self._client = OpenAI(api_key=settings.openai_api_key or "unused", base_url=settings.openai_base_url,
+        self._client = OpenAI(api_key=reveal(settings.openai_api_key) or "unused", base_url=settings.openai_base_url,
                               timeout=settings.openai_timeout, max_retries=settings.openai_max_retries)
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:

@@ -17,8 +17,10 @@ Measured on shared/eval/realtimeqa-2023-01 (97 answerable questions, top 5; benc
 """
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import os
 import re
 import threading
 import time
@@ -183,26 +185,38 @@ class _Column:
         return len(self._index.ids)
 
 
+CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
+# tiktoken_ext.openai_public.cl100k_base's split pattern and special tokens: building the Encoding from them and the
+# ranks file llama-index ships means tiktoken never looks for its cache in the environment (or on the network)
+CL100K_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|"""
+                  r"""\s++$|\s*[\r\n]|\s+(?!\S)|\s""")
+CL100K_SPECIAL = {"<|endoftext|>": 100257, "<|fim_prefix|>": 100258, "<|fim_middle|>": 100259,
+                  "<|fim_suffix|>": 100260, "<|endofprompt|>": 100276}
+
+
+@functools.lru_cache(maxsize=1)
 def cl100k():
-    """llama-index's tokenizer, the one the chunker counts with: tiktoken's cl100k read from the cache llama-index
-    ships (plain tiktoken would download it), without importing llama-index (~1 s of a cold `ask`)."""
-    import functools
+    """llama-index's tokenizer, the one the chunker counts with: tiktoken's cl100k, its ranks read from the copy
+    llama-index ships (plain tiktoken would download them), without importing llama-index (~1 s of a cold `ask`).
+
+    Built here rather than by tiktoken.get_encoding, which finds that copy only through TIKTOKEN_CACHE_DIR: setting
+    the environment variable from a request thread races every other thread reading the environment."""
+    import base64
+    import hashlib
     import importlib.util
-    import os
 
-    cache = os.path.join(importlib.util.find_spec("llama_index.core").submodule_search_locations[0],
-                         "_static", "tiktoken_cache")
-    before = os.environ.get("TIKTOKEN_CACHE_DIR")
-    os.environ["TIKTOKEN_CACHE_DIR"] = cache  # tiktoken reads its cache location from the environment only
-    try:
-        import tiktoken
+    import tiktoken
 
-        encoding = tiktoken.encoding_for_model("gpt-3.5-turbo")  # what llama_index.core.utils.get_tokenizer uses
-    finally:
-        if before is None:
-            del os.environ["TIKTOKEN_CACHE_DIR"]
-        else:
-            os.environ["TIKTOKEN_CACHE_DIR"] = before
+    locations = importlib.util.find_spec("llama_index.core").submodule_search_locations
+    ranks_file = os.path.join(locations[0], "_static", "tiktoken_cache", hashlib.sha1(CL100K_URL.encode()).hexdigest())
+    ranks = {}
+    with open(ranks_file, "rb") as f:
+        for line in f:
+            if line.strip():
+                token, rank = line.split()
+                ranks[base64.b64decode(token)] = int(rank)
+    encoding = tiktoken.Encoding("cl100k_base", pat_str=CL100K_PATTERN, mergeable_ranks=ranks,
+                                 special_tokens=CL100K_SPECIAL)
     return functools.partial(encoding.encode, allowed_special="all")
 
 

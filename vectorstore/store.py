@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from bot.settings import Settings
+from bot.settings import Settings, reveal
 from vectorstore.passages import Passage
 
 MANIFEST_SUFFIX = "__articles"
@@ -183,7 +183,7 @@ def _wait_for_server(settings: Settings):
 
     where = f"{settings.chroma_host}:{settings.chroma_port}"
     timeout = max(0.0, settings.chroma_start_timeout)
-    headers = {"Authorization": f"Bearer {settings.chroma_auth_token}"} if settings.chroma_auth_token else None
+    headers = {"Authorization": f"Bearer {reveal(settings.chroma_auth_token)}"} if reveal(settings.chroma_auth_token) else None
     backoff = wait_exponential_jitter(initial=1, max=30, jitter=1)
 
     def connect():

@@ -9,7 +9,6 @@ request, so tests can tell what a poll fetched.
 from __future__ import annotations
 
 import hashlib
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -148,5 +147,7 @@ class StubNetwork:
         return self.names.get(host, [])
 
     def connect(self, address: str, port: int, timeout):
+        import httpcore
+
         self.connected.append(address)
-        return socket.create_connection(("127.0.0.1", self.port), timeout)
+        return httpcore.SyncBackend().connect_tcp("127.0.0.1", self.port, timeout=timeout)

@@ -1,0 +1,44 @@
+"""Sending to a chat: Telegram HTML split at the 4096-character limit, answers attached to the question in groups,
+and the typing indicator while an answer is being made."""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import Message, ReplyParameters
+from telegram.constants import ChatAction, ChatType
+from telegram.error import TelegramError
+
+from bot.telegram_render import LIMIT, split_html
+
+log = logging.getLogger(__name__)
+
+TYPING_EVERY = 4.0       # Telegram shows "typing…" for about 5 s
+
+
+def reply_to(message: Message) -> ReplyParameters | None:
+    """In a group, quote the question so the answer is visibly attached to it."""
+    if message.chat.type != ChatType.PRIVATE:
+        return ReplyParameters(message_id=message.message_id, allow_sending_without_reply=True)
+    return None
+
+
+async def send_html(message: Message, html: str) -> list[Message]:
+    sent = []
+    for i, part in enumerate(split_html(html, LIMIT)):
+        sent.append(await message.get_bot().send_message(
+            message.chat_id, part, reply_parameters=reply_to(message) if i == 0 else None,
+            message_thread_id=message.message_thread_id if message.is_topic_message else None))
+    return sent
+
+
+async def keep_typing(message: Message) -> None:
+    """Show "typing…" until cancelled."""
+    try:
+        while True:
+            await message.get_bot().send_chat_action(message.chat_id, ChatAction.TYPING)
+            await asyncio.sleep(TYPING_EVERY)
+    except asyncio.CancelledError:
+        raise
+    except TelegramError as exc:  # a missing typing indicator is not worth failing the answer
+        log.debug("typing indicator failed: %s", exc)

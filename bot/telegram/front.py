@@ -1,0 +1,77 @@
+"""The state the handlers share (one TelegramFrontEnd per Application): settings, engine, access policy, throttle,
+per-chat locks and the worker pools; the handlers themselves live in questions, admin and following."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import Application, ContextTypes
+
+from bot.settings import Settings
+from bot.telegram.access import Access
+from bot.telegram.admin import AdminIngest
+from bot.telegram.following import FollowCommands
+from bot.telegram.questions import Questions
+from bot.telegram.throttle import Throttle
+
+log = logging.getLogger(__name__)
+
+SORRY = "Sorry, something went wrong — please try again."
+# Questions run on a pool of their own, so that however long the model takes, the event loop's default executor
+# (a handful of threads on a small machine) stays free for /help, /sources, /latest and the follow commands. Eight:
+# enough for a remote LLM's latency to overlap; more questions than that wait their turn in the pool's queue.
+QUESTION_WORKERS = 8
+
+
+class TelegramFrontEnd(Questions, AdminIngest, FollowCommands):
+    """Handlers and the little state a chat front end needs."""
+
+    def __init__(self, settings: Settings, engine):
+        self.settings = settings
+        self.engine = engine
+        self.access = Access(settings)
+        self.throttle = Throttle(settings.telegram_user_rate)
+        # a chat's lock lives while a question in that chat holds or awaits it, then goes: a public bot's memory
+        # does not grow with every chat it ever answered
+        self.chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.streaming = getattr(engine.answerer, "name", "") == "llm"
+        self.question_pool = ThreadPoolExecutor(QUESTION_WORKERS, thread_name_prefix="articlebot-question")
+        self.ingest_pool = ThreadPoolExecutor(1, thread_name_prefix="articlebot-ingest")
+        self.following = None      # ingest.follow.Following, set by build_application
+        self._polling = False
+
+    # the access policy, as the front end's own (tests and run() ask the front end)
+    @property
+    def open_to_everyone(self) -> bool:
+        return self.access.open_to_everyone
+
+    def is_admin(self, update: Update) -> bool:
+        return self.access.is_admin(update)
+
+    async def close(self, app: Application | None = None) -> None:
+        """When the bot stops: cut a running poll short and let the pools' threads go once their work is done."""
+        await self.stop_following(app)
+        self.shutdown_pools()
+
+    def shutdown_pools(self) -> None:
+        self.question_pool.shutdown(wait=False, cancel_futures=True)
+        self.ingest_pool.shutdown(wait=False, cancel_futures=True)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """One log line (with the traceback) and a polite reply: never a stack trace in a chat."""
+        if update is None and isinstance(context.error, TelegramError):
+            # polling trouble (network, flood control, another instance polling): PTB retries by itself, with
+            # backoff, so one line per failure is enough
+            log.warning("polling Telegram failed, retrying with backoff: %s", context.error)
+            return
+        uid = update.update_id if isinstance(update, Update) else None
+        log.error("error handling update %s: %s", uid, context.error, exc_info=context.error)
+        if isinstance(update, Update) and update.effective_chat:
+            try:
+                await context.bot.send_message(update.effective_chat.id, SORRY)
+            except TelegramError as exc:
+                log.warning("could not tell chat %s about the error: %s", update.effective_chat.id, exc)

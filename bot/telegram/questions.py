@@ -1,0 +1,225 @@
+"""Questions (private messages, mentions and replies in groups, /ask) and the reading commands: /help, /sources,
+/latest, /reset.
+
+Answers are made on the front end's question pool (bounded: see front.QUESTION_WORKERS), the reading commands on the
+event loop's default executor, so /help, /sources and /latest answer while every question worker waits for a slow
+model. One question at a time per chat, so a follow-up sees the answer to the question before it.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+import weakref
+from concurrent.futures import Executor
+from typing import TYPE_CHECKING
+
+from telegram import Message, Update
+from telegram.constants import ChatType, MessageEntityType
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot.answer import Answer
+from bot.settings import Settings
+from bot.telegram.access import Access
+from bot.telegram.bridge import ThreadStream
+from bot.telegram.chat import keep_typing, reply_to, send_html
+from bot.telegram.throttle import Throttle
+from bot.telegram_render import LIMIT, escape, render_answer, render_latest, render_sources,
+                                split_html
+
+if TYPE_CHECKING:
+    from bot.engine import Engine
+    from ingest.follow import Following
+
+SLOW_DOWN = "You're asking faster than I can keep up — please wait a minute before the next question."
+EDIT_EVERY = 1.0         # edit-in-place at most this often (Telegram throttles edits per chat)
+HELP_COMMANDS = ("/sources — the sources of my last answer\n/latest — the newest articles\n"
+                 "/reset — forget our conversation\n/ask QUESTION — ask in a group")
+
+log = logging.getLogger(__name__)
+
+
+class Questions:
+    """Mixed into TelegramFrontEnd (front.py), which sets these."""
+
+    settings: Settings
+    engine: Engine
+    access: Access
+    throttle: Throttle
+    chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock]
+    streaming: bool
+    question_pool: Executor
+    following: Following | None
+
+    def conversation(self, message: Message) -> str:
+        return f"tg:{message.chat_id}"
+
+    def _chat_lock(self, chat_id: int) -> asyncio.Lock:
+        lock = self.chat_locks.get(chat_id)
+        if lock is None:
+            lock = self.chat_locks[chat_id] = asyncio.Lock()
+        return lock
+
+    async def answer(self, message: Message, question: str) -> None:
+        if not question.strip():
+            await message.reply_text("Ask me a question about the articles, e.g. <code>/ask what happened this week?</code>",
+                                     reply_parameters=reply_to(message))
+            return
+        user = message.from_user
+        allowed, warn = self.throttle.allow(user.id if user else message.chat_id)
+        if not allowed:
+            if warn:
+                await message.reply_text(SLOW_DOWN, reply_parameters=reply_to(message))
+            return
+        lock = self._chat_lock(message.chat_id)
+        await lock.acquire()
+        work: asyncio.Future | None = None   # the worker making this answer
+        typing = asyncio.create_task(keep_typing(message))
+        try:
+            if self.streaming:
+                stream = ThreadStream(lambda: self.engine.stream(self.conversation(message), question),
+                                      self.question_pool)
+                work = stream.done
+                try:
+                    await self._show_stream(message, stream)
+                finally:
+                    stream.cancel()  # a no-op when it ended; otherwise the worker stops at its next item
+            else:
+                work = asyncio.get_running_loop().run_in_executor(self.question_pool, self.engine.ask,
+                                                                  self.conversation(message), question)
+                answer = await asyncio.shield(work)  # cancelling this handler must not unlock a busy chat
+                typing.cancel()
+                await send_html(message, render_answer(answer))
+        finally:
+            typing.cancel()
+            if work is not None and not work.done():
+                work.add_done_callback(lambda _: lock.release())  # the chat's next question waits for the worker
+            else:
+                lock.release()
+
+    async def _show_stream(self, message: Message, stream: ThreadStream) -> None:
+        """Edit one message in place as text arrives (≤ 1 edit/s), then replace it with the rendered answer."""
+        text, draft, shown, last_edit, final = "", None, "", 0.0, None
+        async for item in stream:
+            if isinstance(item, Answer):
+                final = item
+                continue
+            text += item
+            now = time.monotonic()
+            preview = escape(text.strip())
+            if preview and preview != shown and now - last_edit >= EDIT_EVERY and len(preview) < LIMIT - 2:
+                try:
+                    if draft is None:
+                        draft = await message.get_bot().send_message(
+                            message.chat_id, preview + " …", reply_parameters=reply_to(message))
+                    else:
+                        await draft.edit_text(preview + " …")
+                    shown, last_edit = preview, now
+                except BadRequest as exc:  # e.g. "message is not modified"; the final edit fixes it
+                    log.debug("draft edit failed: %s", exc)
+        if final is None:
+            raise RuntimeError("the engine's stream ended without an answer")
+        if draft is None:
+            await send_html(message, render_answer(final))
+            return
+        parts = split_html(render_answer(final), LIMIT)
+        await draft.edit_text(parts[0])
+        for part in parts[1:]:
+            await message.get_bot().send_message(message.chat_id, part)
+
+    # --- handlers ----------------------------------------------------------------------------
+    def addressed(self, message: Message, bot_id: int, username: str) -> str | None:
+        """The question in a message meant for the bot (mention stripped), or None if it isn't for the bot."""
+        text = message.text or ""
+        if message.chat.type == ChatType.PRIVATE:
+            return text
+        mention = f"@{username}".lower() if username else None
+        mentioned = bool(mention) and any(value.lower() == mention for value in
+                                          message.parse_entities([MessageEntityType.MENTION]).values())
+        replied = bool(message.reply_to_message and message.reply_to_message.from_user
+                       and message.reply_to_message.from_user.id == bot_id)
+        if not (mentioned or replied):
+            return None
+        if mention:
+            text = re.sub(re.escape(mention) + r"\b[,:]?", " ", text, flags=re.I)
+        return " ".join(text.split())
+
+    async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A message: a question when it is meant for the bot."""
+        message = update.effective_message
+        question = self.addressed(message, context.bot.id, context.bot.username)
+        if question is None:
+            return  # group chatter not meant for the bot
+        if not await self.access.gate(update):
+            return
+        await self.answer(message, question)
+
+    async def on_ask(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/ask QUESTION."""
+        if not await self.access.gate(update):
+            return
+        await self.answer(update.effective_message, " ".join(context.args or []))
+
+    async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/start: the help text; a stranger is told their id every time they ask."""
+        if await self.access.gate(update, always_tell=True):
+            await self._help(update, context)
+
+    async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/help: what I know and how to ask."""
+        if await self.access.gate(update):
+            await self._help(update, context)
+
+    async def _help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        stats = await asyncio.to_thread(self.engine.stats)
+        if stats.articles:
+            span = (f", published {escape(stats.first_published)} to {escape(stats.last_published)}"
+                    if stats.first_published else "")
+            know = f"I know <b>{stats.articles}</b> articles{span}."
+            if stats.last_published:
+                know += f" Current as of {escape(stats.last_published)} (the newest article)."
+        else:
+            know = "I have no articles yet; an admin can add some with /ingest URL or by sending a file."
+        private = update.effective_chat.type == ChatType.PRIVATE
+        how = ("Just send me a question" if private
+               else f"Mention me (@{escape(context.bot.username)}), reply to one of my answers, or use /ask")
+        followed = len(await asyncio.to_thread(self.following.list.all)) if self.following else 0
+        if followed:
+            know += f" I follow {followed} source{'s' if followed != 1 else ''} and add new articles as they appear."
+        text = (f"Hi! I answer questions about news articles and cite my sources.\n\n{know}\n\n"
+                f"{how}, e.g. <i>What did the central bank decide?</i> Follow-up questions work too.\n\n"
+                + HELP_COMMANDS)
+        if self.access.is_admin(update):
+            text += "\n/ingest URL — add a page or feed (or send me a .txt .md .html .pdf .json .jsonl file)"
+            text += "\n/follow URL [30m] — keep a feed or page current; /unfollow URL; /following"
+        await update.effective_message.reply_text(text)
+
+    async def on_reset(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/reset: forget this chat's conversation."""
+        if not await self.access.gate(update):
+            return
+        await asyncio.to_thread(self.engine.reset, self.conversation(update.effective_message))
+        await update.effective_message.reply_text("Done — I've forgotten our conversation. Ask me something new.")
+
+    async def on_sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/sources: the sources of this chat's last answer, in full (file paths on the server for admins only)."""
+        if not await self.access.gate(update):
+            return
+        last = self.engine.last_answer(self.conversation(update.effective_message))
+        if last is None:
+            await update.effective_message.reply_text("I haven't answered anything here yet. /latest lists the newest articles.")
+            return
+        await send_html(update.effective_message, render_sources(last, show_paths=self.access.is_admin(update)))
+
+    async def on_latest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/latest: the newest articles."""
+        if not await self.access.gate(update):
+            return
+        articles = await asyncio.to_thread(self.engine.recent_articles, 10)
+        if not articles:
+            await update.effective_message.reply_text("I have no articles yet.")
+            return
+        stats = await asyncio.to_thread(self.engine.stats)
+        await send_html(update.effective_message, render_latest(articles, stats.articles))
