@@ -22,7 +22,7 @@ from pathlib import Path
 import _common  # noqa: F401 - puts the repository on the path
 
 from bot.settings import Settings
-from bot.evaluate import question_as_of, split_questions
+from bot.evaluate import question_as_of, split_questions, week_of
 from bot.metrics import answer_rank, load_questions, normalise
 from vectorstore import analysis
 from vectorstore.embeddings import build_embedder
@@ -92,6 +92,8 @@ class Reader:
 
     def measure(self, cases: list[Case], w: Weights) -> tuple[float, float]:
         ranks = [self.rank(c, w) for c in cases]
+        if not ranks:
+            return float("nan"), float("nan")
         return (sum(r is not None for r in ranks) / len(ranks), sum(1 / r for r in ranks if r) / len(ranks))
 
 
@@ -120,10 +122,20 @@ def main() -> None:
     parser.add_argument("--questions", default=str(TRAIN))
     parser.add_argument("--dev-data-dir", help="store of the dev articles: report the dev questions once")
     parser.add_argument("--limit", type=int, default=0, help="questions per side (a quick check)")
+    parser.add_argument("--weeks", help="only these weeks (comma-separated): a store holding only their articles")
+    parser.add_argument("--hold-out", help="report these weeks (comma-separated) instead of the seeded validation "
+                                           "weeks, when the store lacks those")
     args = parser.parse_args()
     started = time.perf_counter()
     questions = load_questions(args.questions, answerable_only=True)
-    sides = {side: split_questions(questions, side) for side in ("training", "validation")}
+    if args.weeks:
+        questions = [q for q in questions if week_of(q) in args.weeks.split(",")]
+    if args.hold_out:
+        held = set(args.hold_out.split(","))
+        sides = {"training": [q for q in questions if week_of(q) not in held],
+                 "validation": [q for q in questions if week_of(q) in held]}
+    else:
+        sides = {side: split_questions(questions, side) for side in ("training", "validation")}
     if args.limit:
         sides = {side: qs[:args.limit] for side, qs in sides.items()}
     reader = Reader(args.data_dir)
