@@ -41,7 +41,7 @@ def test_the_stemmer_is_safe_from_many_threads_at_once():
     vocabulary = [f"{w}{suffix}" for w in ("harbour", "ferry", "crane", "council", "volunteer", "rescue", "tangle")
                   for suffix in ("", "s", "ed", "ing", "ly", "ness", "ation")]
     expected = [analysis.stem(w) for w in vocabulary]
-    seen_stemmers, results, errors = set(), [], []
+    seen_stemmers, results, errors = [], [], []
     start = threading.Barrier(8)
 
     def work():
@@ -50,7 +50,7 @@ def test_the_stemmer_is_safe_from_many_threads_at_once():
             for _ in range(200):
                 results.append([analysis.stem(w) for w in vocabulary] == expected
                                and analysis.stem_words(vocabulary) == expected)
-            seen_stemmers.add(id(analysis._stemmer()))
+            seen_stemmers.append(analysis._stemmer())  # held, so no two can share an id
         except Exception as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -60,7 +60,7 @@ def test_the_stemmer_is_safe_from_many_threads_at_once():
     for t in threads:
         t.join()
     assert not errors and len(results) == 1600 and all(results)
-    assert len(seen_stemmers) == 8
+    assert len({id(s) for s in seen_stemmers}) == 8
 
 
 def test_shingles_find_a_republished_wire_story():
