@@ -21,9 +21,9 @@ from pathlib import Path
 
 import _common  # noqa: F401 - puts the repository on the path
 
-from bot.settings import Settings
 from bot.evaluate import question_as_of, split_questions, week_of
 from bot.metrics import answer_rank, load_questions, normalise
+from bot.settings import Settings
 from vectorstore import analysis
 from vectorstore.embeddings import build_embedder
 from vectorstore.retrieval import _EPOCH, TIMELY, Filters, Retriever, Weights, distinct, fuse, time_prior
@@ -121,7 +121,7 @@ def cross_validate(reader: Reader, questions: list[dict], cases: list[Case], cur
     """Leave one week out: fit on the others, measure the week left out; does fitting generalise?"""
     weeks = sorted({week_of(q) for q in questions})
     totals = {"current": [0.0, 0.0], "fitted": [0.0, 0.0]}
-    print(f"\n| week left out | questions | current recall@5 / MRR@5 | fitted on the other weeks |\n|---|---|---|---|")
+    print("\n| week left out | questions | current recall@5 / MRR@5 | fitted on the other weeks |\n|---|---|---|---|")
     for week in weeks:
         held = [c for q, c in zip(questions, cases) if week_of(q) == week]
         rest = [c for q, c in zip(questions, cases) if week_of(q) != week]

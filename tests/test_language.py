@@ -3,9 +3,9 @@ so, never "none of them covers it"; with an LLM configured the question goes on 
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import pytest
-
 from engines import engine_over
 
 SHOOTING = {
@@ -51,7 +51,7 @@ def test_with_an_llm_configured_the_question_is_not_turned_away(settings, embedd
 
     class Recording:
         name = "recording"
-        asked: list[str] = []
+        asked: ClassVar[list[str]] = []
 
         def answer(self, question, passages, history, verdict=None):
             self.asked.append(question)

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import EXAMPLES, REPO
+
 from vectorstore.retrieval import Weights, distinct, fuse, time_prior
 
 

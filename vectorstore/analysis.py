@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from typing import Iterable
+from collections.abc import Iterable
 
 # bm25s's own token pattern and English stop list: the saved indexes were built with exactly these
 WORD = re.compile(r"(?u)\b\w\w+\b")
@@ -140,7 +140,7 @@ def _script(text: str) -> str | None:
                 break
     if not counts:
         return None
-    lang, n = max(counts.items(), key=lambda kv: kv[1])
+    lang = max(counts, key=counts.get)
     if lang == "zh" and "ja" in counts:  # Japanese mixes kanji with kana
         lang = "ja"
     return lang if sum(counts.values()) > len(letters) / 2 else None
