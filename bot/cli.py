@@ -70,10 +70,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--conversation", default="cli-chat")
     _filters(p)
 
-    p = sub.add_parser("eval", help="measure retrieval and answers on a question file")
-    p.add_argument("questions", help="questions.jsonl (the format of shared/eval/*/questions.jsonl)")
+    p = sub.add_parser("eval", help="measure retrieval and answers on question files")
+    p.add_argument("questions", nargs="+", help="questions.jsonl files (the format of shared/eval/*/questions.jsonl)")
+    p.add_argument("--split", choices=("validation", "training"),
+                   help="only one side of the seeded week split (for the training questions, which have a week)")
     p.add_argument("-k", type=int, default=5, help="passages retrieved per question (default 5)")
-    p.add_argument("--limit", type=int, default=0, help="only the first N questions")
+    p.add_argument("--limit", type=int, default=0, help="only the first N questions of each file")
     p.add_argument("--json", action="store_true", help="print the figures and every question's outcome as JSON")
 
     _follow_parser(sub)

@@ -239,7 +239,7 @@ def cmd_eval(settings, args) -> int:
 
     engine = _engine(settings)
     try:
-        return run_eval(engine, args.questions, k=args.k, limit=args.limit, as_json=args.json)
+        return run_eval(engine, args.questions, k=args.k, limit=args.limit, as_json=args.json, split=args.split)
     finally:
         engine.close()
 

@@ -5,6 +5,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Iterator
 
@@ -13,6 +14,8 @@ from bot.corpus import ArticleInfo, CorpusStats, corpus_stats, list_articles
 from bot.gate import Verdict, judge, not_covered
 from bot.memory import Memory
 from bot.settings import Settings
+from vectorstore.analysis import LANGUAGE as CORPUS_LANGUAGE
+from vectorstore.analysis import NAMES, other_language
 from vectorstore.passages import Passage
 from vectorstore.retrieval import Filters, Retriever
 
@@ -25,6 +28,26 @@ LAST_ANSWERS = 1000  # conversations whose last answer is kept for /sources (the
 # /help, /latest and `stats` read the whole manifest; the listing is reused this long, and at once made anew after a
 # write through this engine (the TTL covers writers in other processes: `articlebot ingest` beside a Chroma server)
 CORPUS_TTL = 60.0
+WRONG_LANGUAGE = ("Your question looks like {language}. Without an LLM I can only answer questions in {corpus}, "
+                  "the language of the articles: please ask it in {corpus}.")
+
+
+def wrong_language(lang: str) -> str:
+    """The one-line reply to a question in another language than the articles' (vectorstore/analysis.py)."""
+    named = NAMES.get(lang, "another language")
+    return WRONG_LANGUAGE.format(language=named, corpus=NAMES[CORPUS_LANGUAGE])
+
+
+@dataclass
+class Prepared:
+    """A question made ready to answer: its history, passages and the gate's verdict; or, in `ready`, the reply
+    already decided. `remember` is False for replies that are no turn of the conversation ("ask me a question")."""
+    question: str
+    history: list = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    verdict: Verdict | None = None
+    ready: Answer | None = None
+    remember: bool = True
 
 
 class Engine:
@@ -83,22 +106,25 @@ class Engine:
         answer.verdict = verdict
         return answer
 
-    def _prepare(self, conversation_id: str, question: str, filters: dict):
-        """History, retrieval query, passages and the gate's verdict for one question, or a ready Answer when there
-        is nothing to do (no question, no articles, or passages that do not address it)."""
+    def _prepare(self, conversation_id: str, question: str, filters: dict) -> Prepared:
+        """History, retrieval query, passages and the gate's verdict for one question, or the reply already decided
+        (no question, no articles, a language the offline answerer cannot read, passages that do not address it)."""
         question = " ".join(question.split())[:MAX_QUESTION_CHARS]
         if not question:
-            return question, [], [], None, Answer(NO_QUESTION, found=False)
+            return Prepared(question, ready=Answer(NO_QUESTION, found=False), remember=False)
         if self.store.count() == 0:
-            return question, [], [], None, Answer(EMPTY_CORPUS, found=False)
+            return Prepared(question, ready=Answer(EMPTY_CORPUS, found=False), remember=False)
+        if not self.settings.llm_configured:  # an LLM writes an English search query from any language
+            lang = other_language(question)
+            if lang:
+                return Prepared(question, ready=Answer(wrong_language(lang), found=False), remember=False)
         history = self.memory.history(conversation_id)
         query = self.answerer.condense(question, history) if history else question
         passages = self.retrieve(query, **filters)
         # the standalone query is judged: for "and what did she say?" it carries what the follow-up is about
         verdict = self.judge(query, passages)
-        if not verdict.covered:
-            return question, history, passages, verdict, not_covered(verdict, passages, self.answerer.name)
-        return question, history, passages, verdict, None
+        ready = None if verdict.covered else not_covered(verdict, passages, self.answerer.name)
+        return Prepared(question, history, passages, verdict, ready)
 
     def _remember(self, conversation_id: str, question: str, answer: Answer) -> None:
         self.memory.add(conversation_id, question, answer.text)
@@ -109,23 +135,22 @@ class Engine:
                 self._last.popitem(last=False)
 
     def ask(self, conversation_id: str, question: str, **filters) -> Answer:
-        question, history, passages, verdict, ready = self._prepare(conversation_id, question, filters)
-        if verdict is None:  # no question, or no articles
-            return ready
-        answer = ready or self._answer(question, passages, history, verdict)  # ready: the gate's "not covered"
-        self._remember(conversation_id, question, answer)
+        p = self._prepare(conversation_id, question, filters)
+        answer = p.ready or self._answer(p.question, p.passages, p.history, p.verdict)
+        if p.remember:
+            self._remember(conversation_id, p.question, answer)
         return answer
 
     def stream(self, conversation_id: str, question: str, **filters) -> Iterator[str | Answer]:
-        question, history, passages, verdict, ready = self._prepare(conversation_id, question, filters)
-        if ready is not None:
-            if verdict is not None:
-                self._remember(conversation_id, question, ready)
-            yield ready
+        p = self._prepare(conversation_id, question, filters)
+        if p.ready is not None:
+            if p.remember:
+                self._remember(conversation_id, p.question, p.ready)
+            yield p.ready
             return
-        for part in self.answerer.stream(question, passages, history, verdict):
+        for part in self.answerer.stream(p.question, p.passages, p.history, p.verdict):
             if isinstance(part, Answer):
-                self._remember(conversation_id, question, part)
+                self._remember(conversation_id, p.question, part)
             yield part
 
     def last_answer(self, conversation_id: str) -> Answer | None:

@@ -1,7 +1,13 @@
-"""`articlebot eval`: retrieval and answer quality on a question file, with the metrics of shared/eval/README.md."""
+"""`articlebot eval`: retrieval and answer quality on question files, with the metrics of shared/eval/README.md.
+
+Training questions (shared/train/realtimeqa-train) are split by week, seeded (`validation_weeks`): the reader, the
+gate and the retrieval weights are fitted on the training weeks and chosen on the validation weeks; `--split`
+evaluates either side. The dev questions (shared/eval) are for reporting only.
+"""
 from __future__ import annotations
 
 import json
+import random
 import re
 import statistics
 import sys
@@ -12,6 +18,28 @@ from bot.metrics import (answer_in_reply, answer_rank, is_echo, is_fragment, is_
                          quoted_sentences)
 
 _MARKER = re.compile(r"\[(\d+)\]")
+SPLIT_SEED = 21
+VALIDATION_SHARE = 0.25
+SPLITS = ("validation", "training")
+
+
+def week_of(question: dict) -> str:
+    return question.get("week") or question.get("date", "")[:7]
+
+
+def validation_weeks(questions: list[dict], seed: int = SPLIT_SEED, share: float = VALIDATION_SHARE) -> set[str]:
+    """The validation weeks: a seeded sample of a quarter of the distinct weeks (the rest are for training)."""
+    weeks = sorted({week_of(q) for q in questions})
+    n = max(1, round(share * len(weeks))) if len(weeks) > 1 else 0
+    return set(random.Random(seed).sample(weeks, n))
+
+
+def split_questions(questions: list[dict], split: str | None) -> list[dict]:
+    """The questions of one side of the week split ("validation" or "training"); all of them for None."""
+    if split is None:
+        return questions
+    held = validation_weeks(questions)
+    return [q for q in questions if (week_of(q) in held) == (split == "validation")]
 
 
 def citation_marks(reply: str) -> list[tuple[str, int]]:
@@ -44,9 +72,10 @@ def question_as_of(question: dict) -> datetime | None:
 
 
 def _same_answer(lead: str, gold: str) -> bool:
-    """A direct answer line is right when it holds the gold answer or the gold answer holds it ("Bills")."""
-    a, b = normalise(lead), normalise(gold)
-    return bool(a and b) and (a in b or b in a)
+    """A direct answer line is right when it holds the gold answer or the gold answer holds it ("Bills"), as whole
+    words: a lead line "3" is not the "2023" of the answer."""
+    a, b = f" {normalise(lead)} ", f" {normalise(gold)} "
+    return bool(a.strip() and b.strip()) and (a in b or b in a)
 
 
 def _share(hits: list[bool]) -> float | None:
@@ -70,9 +99,11 @@ def evaluate(engine, questions: list[dict], k: int = 5, progress=None) -> dict:
         rows.append({"id": q.get("id"), "question": q["question"], "answer": q["answer"], "as_of": str(as_of or ""),
                      "answerable": bool(q.get("answerable", True)), "supported": bool(q.get("supported")),
                      "out_of_corpus": bool(q.get("out_of_corpus")),
-                     "rank": answer_rank(q["answer"], texts), "in_reply": answer_in_reply(q["answer"], answer.text),
-                     "abstained": not marks, "lead": answer.lead,
-                     "lead_ok": bool(answer.lead) and _same_answer(answer.lead, q["answer"]), "gate": answer.verdict.reason if answer.verdict else "",
+                     # only a reply that cites answers: a "not covered" reply naming the closest title does not
+                     "rank": answer_rank(q["answer"], texts),
+                     "in_reply": bool(marks) and answer_in_reply(q["answer"], answer.text),
+                     "abstained": not marks, "lead": answer.lead if marks else "",
+                     "lead_ok": bool(marks and answer.lead) and _same_answer(answer.lead, q["answer"]), "gate": answer.verdict.reason if answer.verdict else "",
                      "marks": len(marks), "marks_ok": sum(citation_correct(claim, cited.get(n, ""), q["answer"])
                                                           for claim, n in marks),
                      "quoted": quoted, "questions_quoted": sum(map(is_question, quoted)),
@@ -84,6 +115,7 @@ def evaluate(engine, questions: list[dict], k: int = 5, progress=None) -> dict:
     answerable = [r for r in rows if r["answerable"]]
     supported = [r for r in answerable if r["supported"]]
     had_it = [r for r in supported if r["rank"] is not None]
+    answered = [r for r in rows if not r["abstained"]]
     quoted = sum(len(r["quoted"]) for r in rows)
     marks = sum(r["marks"] for r in rows)
     n = len(answerable)
@@ -97,8 +129,10 @@ def evaluate(engine, questions: list[dict], k: int = 5, progress=None) -> dict:
         "answer_in_reply_supported": _share([r["in_reply"] for r in supported]),
         "abstention_out_of_corpus": _share([r["abstained"] for r in rows if r["out_of_corpus"]]),
         "false_abstention": _share([r["abstained"] for r in had_it]),
-        "direct_answer_lines": sum(bool(r["lead"]) for r in answerable),
-        "direct_answer_line_correct": _share([r["lead_ok"] for r in answerable if r["lead"]]),
+        "lead_lines": sum(bool(r["lead"]) for r in rows),
+        "lead_accuracy": _share([r["lead_ok"] for r in rows if r["lead"]]),
+        "wrong_leads_per_100_answered": (100 * sum(bool(r["lead"]) and not r["lead_ok"] for r in answered) / len(answered)
+                                         if answered else None),
         "citation_precision": sum(r["marks_ok"] for r in rows) / marks if marks else None,
         "quoted_sentences": quoted,
         "quoted_questions_per_100": per_100("questions_quoted"),
@@ -110,28 +144,49 @@ def evaluate(engine, questions: list[dict], k: int = 5, progress=None) -> dict:
     return {"metrics": metrics, "questions": rows}
 
 
-def run_eval(engine, path: str, k: int = 5, limit: int = 0, as_json: bool = False) -> int:
-    try:
-        questions = [q for q in load_questions(path) if q.get("answerable", True) or q.get("out_of_corpus")]
-    except (OSError, ValueError) as exc:
-        print(f"articlebot: cannot read questions from {path}: {exc}", file=sys.stderr)
-        return 2
-    if limit:
-        questions = questions[:limit]
+def _label(path: str, split: str | None) -> str:
+    from pathlib import Path
+
+    parent = Path(path).parent.name
+    label = f"{parent}/{Path(path).name}" if parent else Path(path).name
+    return f"{label} ({split})" if split else label
+
+
+def run_eval(engine, paths: list[str] | str, k: int = 5, limit: int = 0, as_json: bool = False,
+             split: str | None = None) -> int:
+    """Evaluate each question file (one side of its week split with `split`) and print one column per file."""
+    paths = [paths] if isinstance(paths, str) else list(paths)
+    sets = []
+    for path in paths:
+        try:
+            questions = [q for q in load_questions(path) if q.get("answerable", True) or q.get("out_of_corpus")]
+        except (OSError, ValueError) as exc:
+            print(f"articlebot: cannot read questions from {path}: {exc}", file=sys.stderr)
+            return 2
+        questions = split_questions(questions, split)
+        if limit:
+            questions = questions[:limit]
+        sets.append((_label(path, split), path, questions))
     bar = None
     if sys.stderr.isatty():
         from tqdm import tqdm
 
-        bar = tqdm(total=len(questions), unit=" questions", file=sys.stderr)
-    result = evaluate(engine, questions, k=k, progress=bar.update if bar else None)
+        bar = tqdm(total=sum(len(q) for _, _, q in sets), unit=" questions", file=sys.stderr)
+    results = []
+    for label, path, questions in sets:
+        result = evaluate(engine, questions, k=k, progress=bar.update if bar else None)
+        results.append({"file": path, "split": split, "label": label, **result})
     if bar:
         bar.close()
     if as_json:
-        print(json.dumps(result, indent=2, ensure_ascii=False))
+        print(json.dumps(results[0] if len(results) == 1 else {"runs": results}, indent=2, ensure_ascii=False))
         return 0
-    m = result["metrics"]
-    print("| metric | value |\n|---|---|")
-    for key, value in m.items():
-        shown = f"{value:.3f}" if isinstance(value, float) else ("n/a" if value is None else str(value))
-        print(f"| {key} | {shown} |")
+    print("| metric | " + " | ".join(r["label"] for r in results) + " |")
+    print("|---" * (len(results) + 1) + "|")
+    for key in results[0]["metrics"]:
+        shown = []
+        for r in results:
+            value = r["metrics"][key]
+            shown.append(f"{value:.3f}" if isinstance(value, float) else ("n/a" if value is None else str(value)))
+        print(f"| {key} | " + " | ".join(shown) + " |")
     return 0

@@ -12,6 +12,8 @@ Measured on shared/eval/realtimeqa-2023-01 (97 answerable questions, top 5; benc
   facts near its end: 0.763 / 0.611 against 0.701 / 0.595 with chunk vectors.
 - News is about time: relative to `as_of` (default now), articles published after it are pushed down and those
   from the ten days before it pushed up, strongly when the question says "this week", "latest", ...
+- The fusion weight, the time prior and the candidate pool are fitted on the training weeks
+  (benchmarks/fit_retrieval.py), not chosen on the eval questions.
 - One passage per article, and near-duplicate passages (one wire story republished) collapsed: the top k are
   k different sources of facts.
 """
@@ -30,20 +32,21 @@ from datetime import date, datetime
 import numpy as np
 
 from bot.settings import Settings
-from vectorstore import bm25index
+from vectorstore import analysis
 from vectorstore.passages import Passage
 from vectorstore.store import ArticleStore, split_chunk_id
 
 log = logging.getLogger(__name__)
 
 _EPOCH = date(1970, 1, 1)
-POOL = 50                 # candidates taken from each side before fusion
-SENTENCE_POOL = 300       # nearest sentences asked for, to find the POOL nearest chunks (no change measured past 300)
-DENSE_WEIGHT = 0.5        # fusion weight of the dense side (BM25 gets the rest)
+# Fitted on the training weeks (benchmarks/fit_retrieval.py; docs/retrieval.md has the figures).
+POOL = 100                # candidates taken from each side before fusion
+SENTENCE_POOL = 300       # nearest sentences asked for at least (6 per chunk of the pool are asked for)
+DENSE_WEIGHT = 0.4        # fusion weight of the dense side (BM25 gets the rest)
 RECENT_DAYS = 10
-RECENT_BOOST = 0.2        # published within RECENT_DAYS before as_of
+RECENT_BOOST = 0.3        # published within RECENT_DAYS before as_of
 RECENT_BOOST_TIMELY = 0.6  # ... when the question itself asks about recent events
-FUTURE_PENALTY = 0.4      # published after as_of: not news "as of" then
+FUTURE_PENALTY = 0.4      # published after as_of: not news "as of" then (a rule, not fitted)
 MAX_PASSAGE_TOKENS = 512
 RECHECK_SECONDS = 10.0    # how often a long-running bot looks for articles another process ingested
 FETCH_BATCH = 16          # candidates read from the store per call while picking the top k
@@ -51,6 +54,69 @@ NEAR_DUPLICATE = 0.6      # Jaccard of word 5-shingles above which two passages 
 
 TIMELY = re.compile(r"\b(this (week|month|year|weekend|morning)|last (week|month|weekend|night)|yesterday|today|"
                     r"tonight|currently|recent(ly)?|latest|newest|just|now|upcoming|so far|ongoing|this past)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How the two sides are fused and how much time counts: fitted on the training weeks
+    (benchmarks/fit_retrieval.py), defaults above."""
+    dense: float = DENSE_WEIGHT
+    pool: int = POOL
+    recent_days: int = RECENT_DAYS
+    recent_boost: float = RECENT_BOOST
+    recent_boost_timely: float = RECENT_BOOST_TIMELY
+    future_penalty: float = FUTURE_PENALTY
+
+
+def fuse(dense: dict[int, float], sparse: dict[int, float], w: Weights) -> dict[int, float]:
+    """Min-max normalised dense scores and max-normalised BM25 scores of each side's top `w.pool`, weighted."""
+    dense = dict(sorted(dense.items(), key=lambda kv: -kv[1])[:w.pool])
+    sparse = dict(sorted(sparse.items(), key=lambda kv: -kv[1])[:w.pool])
+    fused: dict[int, float] = {}
+    if dense:
+        hi, lo = max(dense.values()), min(dense.values())
+        for r, s in dense.items():
+            fused[r] = w.dense * (s - lo) / (hi - lo if hi > lo else 1.0)
+    if sparse:
+        hi = max(sparse.values())
+        for r, s in sparse.items():
+            fused[r] = fused.get(r, 0.0) + (1 - w.dense) * s / hi
+    return fused
+
+
+def time_prior(scores: dict[int, float], published_ts, today: int, timely: bool, w: Weights) -> None:
+    """Push down what was published after `today` (days since 1970), lift what was published shortly before."""
+    boost = w.recent_boost_timely if timely else w.recent_boost
+    for r in scores:
+        ts = published_ts(r)
+        if ts < 0:
+            continue  # unknown date: neither boosted nor penalised
+        age = today - ts
+        if age < -1:
+            scores[r] -= w.future_penalty
+        elif age <= w.recent_days:
+            scores[r] += boost
+
+
+def distinct(order: list[int], article_of, shingles_of, k: int) -> list[int]:
+    """The first k rows of `order` from k different articles whose passages are not near-duplicates of each
+    other (one wire story republished by several outlets is one source)."""
+    chosen: list[int] = []
+    articles: set[str] = set()
+    seen: list[set[int]] = []
+    for r in order:
+        article = article_of(r)
+        if article in articles:
+            continue
+        sh = shingles_of(r)
+        if any(analysis.jaccard(sh, other) > NEAR_DUPLICATE for other in seen):
+            continue
+        articles.add(article)
+        seen.append(sh)
+        chosen.append(r)
+        if len(chosen) == k:
+            break
+    return chosen
 
 
 @dataclass
@@ -85,21 +151,16 @@ class Filters:
 
 
 class Vocabulary:
-    """The corpus's terms as BM25 sees them (stemmed, English stop words out) and how rare each one is: what the
-    abstention gate weighs a question's words with. A term in no chunk is as rare as a term can be."""
+    """The corpus's terms as BM25 sees them (vectorstore/analysis.py) and how rare each one is: what the abstention
+    gate weighs a question's words with. A term in no chunk is as rare as a term can be."""
 
-    _WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's own token pattern
-
-    def __init__(self, stemmer, vocab: dict[str, int], df: list[int], n_docs: int):
-        from bm25s.stopwords import STOPWORDS_EN
-
-        self._stem = stemmer.stemWord
-        self._stop = frozenset(STOPWORDS_EN)
+    def __init__(self, vocab: dict[str, int], df: list[int], n_docs: int):
         self._vocab, self._df, self.n_docs = vocab, df, max(n_docs, 1)
 
-    def terms(self, text: str, skip: frozenset[str] = frozenset()) -> list[str]:
+    @staticmethod
+    def terms(text: str, skip: frozenset[str] = frozenset()) -> list[str]:
         """Stemmed terms as BM25 indexes them, leaving out `skip` (lower-case words) as well as its stop words."""
-        return [self._stem(w) for w in self._WORD.findall(text.lower()) if w not in self._stop and w not in skip]
+        return analysis.terms(text, skip)
 
     def df(self, term: str) -> int:
         j = self._vocab.get(term)
@@ -135,8 +196,7 @@ class _Index:
         bm25 = self.lexical.bm25
         # a term's document frequency is the length of its posting list in bm25s's sparse score matrix
         df = np.diff(bm25.scores["indptr"]) if bm25 is not None else np.zeros(0, dtype=np.int64)
-        self.vocabulary = Vocabulary(bm25index.stemmer(), bm25.vocab_dict if bm25 is not None else {}, df,
-                                     len(self.ids))
+        self.vocabulary = Vocabulary(bm25.vocab_dict if bm25 is not None else {}, df, len(self.ids))
 
     def fetch(self, rows) -> None:
         """Read the rows not yet cached from the store in one call."""
@@ -220,11 +280,6 @@ def cl100k():
     return functools.partial(encoding.encode, allowed_special="all")
 
 
-def _shingles(text: str) -> set[int]:
-    words = re.findall(r"\w+", text.lower())
-    return {hash(tuple(words[i:i + 5])) for i in range(max(1, len(words) - 4))}
-
-
 def _merge(a: str, b: str) -> str:
     """Join consecutive chunks, dropping the overlap the splitter repeated at the start of b."""
     probe = b[:60]
@@ -237,8 +292,9 @@ def _merge(a: str, b: str) -> str:
 
 
 class Retriever:
-    def __init__(self, settings: Settings, store: ArticleStore, embedder):
+    def __init__(self, settings: Settings, store: ArticleStore, embedder, weights: Weights | None = None):
         self.settings = settings
+        self.weights = weights or Weights()
         self.store = store
         self.embedder = embedder
         self._index: _Index | None = None
@@ -283,71 +339,49 @@ class Retriever:
         idx = self.index()
         if not idx.ids:
             return []
-        scores = self._fused(query, idx, filters)
-        self._time_prior(query, idx, filters, scores)
+        dense, sparse = self.candidates(query, idx, filters, self.weights.pool)
+        scores = fuse(dense, sparse, self.weights)
+        today = ((filters.as_of or datetime.now()).date() - _EPOCH).days
+        time_prior(scores, idx.published_ts, today, bool(TIMELY.search(query)), self.weights)
         return self._select(idx, scores, k)
 
     # --- stages ------------------------------------------------------------------------------
-    def _fused(self, query: str, idx: _Index, filters: Filters) -> dict[int, float]:
+    def candidates(self, query: str, idx: _Index, filters: Filters, depth: int
+                   ) -> tuple[dict[int, float], dict[int, float]]:
+        """The `depth` best rows of each side: dense (a chunk scores as its nearest sentence, or its own vector)
+        and BM25, both within the filters."""
         vector = self.embedder.embed_query(query)
         if idx.by_sentence:
-            nearest = self.store.query_sentences(vector, SENTENCE_POOL, where=filters.where())
+            nearest = self.store.query_sentences(vector, max(SENTENCE_POOL, 6 * depth), where=filters.where())
             dense = {idx.row[c]: s for c, s in nearest.items() if c in idx.row}
-            dense = dict(sorted(dense.items(), key=lambda kv: -kv[1])[:POOL])
+            dense = dict(sorted(dense.items(), key=lambda kv: -kv[1])[:depth])
         else:
-            dense = {idx.row[p.id]: p.score for p in self.store.query(vector, POOL, where=filters.where())
+            dense = {idx.row[p.id]: p.score for p in self.store.query(vector, depth, where=filters.where())
                      if p.id in idx.row}
-        sparse = idx.bm25_search(query, POOL * 4)
+        sparse = idx.bm25_search(query, depth * 4)
         if filters.where() is not None:
             sparse = [(r, s) for r, s in sparse if filters.allows(idx.filter_meta(r))]
-        sparse = dict(sparse)
-        sparse = dict(sorted(sparse.items(), key=lambda kv: -kv[1])[:POOL])
-        fused: dict[int, float] = {}
-        if dense:
-            hi, lo = max(dense.values()), min(dense.values())
-            for r, s in dense.items():
-                fused[r] = DENSE_WEIGHT * (s - lo) / (hi - lo if hi > lo else 1.0)
-        if sparse:
-            hi = max(sparse.values())
-            for r, s in sparse.items():
-                fused[r] = fused.get(r, 0.0) + (1 - DENSE_WEIGHT) * s / hi
-        return fused
-
-    def _time_prior(self, query: str, idx: _Index, filters: Filters, scores: dict[int, float]) -> None:
-        as_of = (filters.as_of or datetime.now()).date()
-        today = (as_of - _EPOCH).days
-        boost = RECENT_BOOST_TIMELY if TIMELY.search(query) else RECENT_BOOST
-        for r in scores:
-            ts = idx.published_ts(r)
-            if ts < 0:
-                continue  # unknown date: neither boosted nor penalised
-            age = today - ts
-            if age < -1:
-                scores[r] -= FUTURE_PENALTY
-            elif age <= RECENT_DAYS:
-                scores[r] += boost
+        return dense, dict(sorted(sparse, key=lambda kv: -kv[1])[:depth])
 
     def _select(self, idx: _Index, scores: dict[int, float], k: int) -> list[Passage]:
-        chosen: list[Passage] = []
-        articles: set[str] = set()
-        shingles: list[set[int]] = []
         order = sorted(scores, key=lambda r: -scores[r])
-        for i, r in enumerate(order):
-            if i % FETCH_BATCH == 0:  # read the next candidates and their neighbours from the store in one call
-                idx.fetch(self._with_neighbours(idx, order[i:i + FETCH_BATCH]))
-            h, pos = split_chunk_id(idx.ids[r])
-            if h in articles:
-                continue
-            passage = self._passage(idx, r, h, pos, scores[r])
-            sh = _shingles(passage.text)
-            if any(len(sh & other) / max(1, len(sh | other)) > NEAR_DUPLICATE for other in shingles):
-                continue
-            articles.add(h)
-            shingles.append(sh)
-            chosen.append(passage)
-            if len(chosen) == k:
-                break
-        return chosen
+        position = {r: i for i, r in enumerate(order)}
+        made: dict[int, Passage] = {}
+        fetched: set[int] = set()
+
+        def passage(r: int) -> Passage:
+            if r not in made:
+                start = position[r] - position[r] % FETCH_BATCH
+                if start not in fetched:  # the next candidates and their neighbours, from the store in one call
+                    fetched.add(start)
+                    idx.fetch(self._with_neighbours(idx, order[start:start + FETCH_BATCH]))
+                h, pos = split_chunk_id(idx.ids[r])
+                made[r] = self._passage(idx, r, h, pos, scores[r])
+            return made[r]
+
+        rows = distinct(order, lambda r: split_chunk_id(idx.ids[r])[0],
+                        lambda r: analysis.shingles(passage(r).text), k)
+        return [passage(r) for r in rows]
 
     @staticmethod
     def _with_neighbours(idx: _Index, rows: list[int]) -> list[int]:
