@@ -9,8 +9,9 @@ Where: `<data dir>/bm25/<collection>`; in server mode `<data dir>/bm25/<host>_<p
 data dir is each process's own while the store is shared.
 
 What it mirrors is recorded beside it: `ArticleStore.version()` (chunk and manifest counts, and a token every write
-to the chunks changes) and the sha256 of every file. A saved index whose version is not the store's, or whose files
-do not match their digests (a crash mid-save, a damaged disk), is rebuilt, never used.
+to the chunks changes), the text analyser's version (vectorstore/analysis.py: the terms it was built with) and the
+sha256 of every file. A saved index whose version is not the store's, built by another analyser, or whose files do
+not match their digests (a crash mid-save, a damaged disk), is rebuilt, never used.
 """
 from __future__ import annotations
 
@@ -26,12 +27,14 @@ from pathlib import Path
 import numpy as np
 
 from bot.settings import Settings
+from vectorstore import analysis
 
 log = logging.getLogger(__name__)
 
 FORMAT = 1
 STAMP = "stamp.json"   # written last: an index dir without it is an unfinished save
 ROWS = "rows.json"     # chunk ids in row order, outlets
+FIRST_ANALYSER = "english-snowball-1"
 ARRAYS = "rows.npz"    # per row: published_ts, outlet code (for the filters and time prior, without the chunk's meta)
 
 
@@ -49,7 +52,7 @@ class Lexical:
         """The best n rows for a query, with their BM25 scores (zero scores left out)."""
         if self.bm25 is None:
             return []
-        tokens = _tokenize([query])
+        tokens = analysis.bm25_tokenize([query])
         if not tokens.vocab:
             return []
         rows, scores = self.bm25.retrieve(tokens, k=min(n, len(self.ids)), show_progress=False)
@@ -61,27 +64,6 @@ def index_dir(settings: Settings) -> Path:
     if settings.server_mode:
         key = f"{settings.chroma_host}_{settings.chroma_port}_{settings.collection}"
     return settings.data_dir / "bm25" / re.sub(r"[^A-Za-z0-9._-]", "_", key)
-
-
-_stemmer = None
-
-
-def stemmer():
-    """The English stemmer the index was built with (the abstention gate weighs question words with it too)."""
-    import Stemmer
-
-    global _stemmer
-    if _stemmer is None:
-        _stemmer = Stemmer.Stemmer("english")
-    return _stemmer
-
-
-def _tokenize(texts: list[str]):
-    import bm25s
-
-    # bm25s sets its own logger to DEBUG on import, which would print into every CLI and chat reply
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
-    return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer(), show_progress=False)
 
 
 def build(store) -> Lexical:
@@ -96,7 +78,7 @@ def build(store) -> Lexical:
     if ids:
         import bm25s
 
-        tokens = _tokenize([f"{m.get('title', '')}\n{d}" for d, m in zip(docs, metas)])
+        tokens = analysis.bm25_tokenize([f"{m.get('title', '')}\n{d}" for d, m in zip(docs, metas)])
         bm25 = bm25s.BM25()
         bm25.index(tokens, show_progress=False)
     return Lexical(ids, ts, codes, list(outlets), bm25, version)
@@ -119,7 +101,8 @@ def save(settings: Settings, lex: Lexical) -> None:
     (tmp / ROWS).write_text(json.dumps({"ids": lex.ids, "outlets": lex.outlets}))
     np.savez(tmp / ARRAYS, published_ts=lex.published_ts, outlet_code=lex.outlet_code)
     files = {p.name: _digest(p) for p in sorted(tmp.iterdir())}
-    (tmp / STAMP).write_text(json.dumps({"format": FORMAT, "version": list(lex.version), "files": files}))
+    (tmp / STAMP).write_text(json.dumps({"format": FORMAT, "analyser": analysis.VERSION, "version": list(lex.version),
+                                          "files": files}))
     old = final.parent / f".{final.name}.{os.getpid()}.old"
     shutil.rmtree(old, ignore_errors=True)
     try:
@@ -136,6 +119,9 @@ def load(settings: Settings, version: tuple) -> Lexical | None:
     try:
         stamp = json.loads((path / STAMP).read_text())
         if stamp.get("format") != FORMAT or tuple(stamp.get("version", ())) != tuple(version):
+            return None
+        # indexes saved before the analyser was recorded were built with its first version's terms
+        if stamp.get("analyser", FIRST_ANALYSER) != analysis.VERSION:
             return None
         files = stamp["files"]
         if sorted(files) != sorted(p.name for p in path.iterdir() if p.name != STAMP):

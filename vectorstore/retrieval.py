@@ -28,7 +28,7 @@ from datetime import date, datetime
 import numpy as np
 
 from bot.settings import Settings
-from vectorstore import bm25index
+from vectorstore import analysis
 from vectorstore.passages import Passage
 from vectorstore.store import ArticleStore, split_chunk_id
 
@@ -83,21 +83,16 @@ class Filters:
 
 
 class Vocabulary:
-    """The corpus's terms as BM25 sees them (stemmed, English stop words out) and how rare each one is: what the
-    abstention gate weighs a question's words with. A term in no chunk is as rare as a term can be."""
+    """The corpus's terms as BM25 sees them (vectorstore/analysis.py) and how rare each one is: what the abstention
+    gate weighs a question's words with. A term in no chunk is as rare as a term can be."""
 
-    _WORD = re.compile(r"(?u)\b\w\w+\b")  # bm25s's own token pattern
-
-    def __init__(self, stemmer, vocab: dict[str, int], df: list[int], n_docs: int):
-        from bm25s.stopwords import STOPWORDS_EN
-
-        self._stem = stemmer.stemWord
-        self._stop = frozenset(STOPWORDS_EN)
+    def __init__(self, vocab: dict[str, int], df: list[int], n_docs: int):
         self._vocab, self._df, self.n_docs = vocab, df, max(n_docs, 1)
 
-    def terms(self, text: str, skip: frozenset[str] = frozenset()) -> list[str]:
+    @staticmethod
+    def terms(text: str, skip: frozenset[str] = frozenset()) -> list[str]:
         """Stemmed terms as BM25 indexes them, leaving out `skip` (lower-case words) as well as its stop words."""
-        return [self._stem(w) for w in self._WORD.findall(text.lower()) if w not in self._stop and w not in skip]
+        return analysis.terms(text, skip)
 
     def df(self, term: str) -> int:
         j = self._vocab.get(term)
@@ -133,8 +128,7 @@ class _Index:
         bm25 = self.lexical.bm25
         # a term's document frequency is the length of its posting list in bm25s's sparse score matrix
         df = np.diff(bm25.scores["indptr"]) if bm25 is not None else np.zeros(0, dtype=np.int64)
-        self.vocabulary = Vocabulary(bm25index.stemmer(), bm25.vocab_dict if bm25 is not None else {}, df,
-                                     len(self.ids))
+        self.vocabulary = Vocabulary(bm25.vocab_dict if bm25 is not None else {}, df, len(self.ids))
 
     def fetch(self, rows) -> None:
         """Read the rows not yet cached from the store in one call."""
@@ -204,11 +198,6 @@ def cl100k():
         else:
             os.environ["TIKTOKEN_CACHE_DIR"] = before
     return functools.partial(encoding.encode, allowed_special="all")
-
-
-def _shingles(text: str) -> set[int]:
-    words = re.findall(r"\w+", text.lower())
-    return {hash(tuple(words[i:i + 5])) for i in range(max(1, len(words) - 4))}
 
 
 def _merge(a: str, b: str) -> str:
@@ -325,8 +314,8 @@ class Retriever:
             if h in articles:
                 continue
             passage = self._passage(idx, r, h, pos, scores[r])
-            sh = _shingles(passage.text)
-            if any(len(sh & other) / max(1, len(sh | other)) > NEAR_DUPLICATE for other in shingles):
+            sh = analysis.shingles(passage.text)
+            if any(analysis.jaccard(sh, other) > NEAR_DUPLICATE for other in shingles):
                 continue
             articles.add(h)
             shingles.append(sh)
