@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "over the current store (docs/reader.md)")
     p.add_argument("questions", help="questions.jsonl with a 'week' (or 'date') per question")
     p.add_argument("--out", help="folder for the model and its manifest (default: the shipped bot/models)")
+    p.add_argument("--articles", help="read passages from this articles.jsonl(.gz) (BM25 only, no store needed) "
+                   "instead of the store")
+    p.add_argument("--cache", help=argparse.SUPPRESS)  # keeps the read passages between runs (bot/train_reader.py)
     return parser
 
 

@@ -368,4 +368,4 @@ def cmd_prepare_model(settings, args) -> int:
 def cmd_train_reader(settings, args) -> int:
     from bot.train_reader import main
 
-    return main(settings, args.questions, args.out)
+    return main(settings, args.questions, args.out, args.articles, args.cache)

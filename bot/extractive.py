@@ -2,9 +2,9 @@
 
 Which sentences, in which order, and whether a short direct answer line leads them, is decided by the trained
 reader (bot/reader.py, docs/reader.md): it scores every quotable sentence of the passages, embeds the best few and
-re-scores them with their similarity to the question. When the sources give different figures for the same thing
-(a count, a price, "100 seconds to midnight" then "90"), the newest source's figure leads and the reply says what
-it moved from, with both dates.
+re-scores them with their similarity to the question (when training found that better than the lexical stage
+alone). When the sources give different figures for the same thing (a count, a price, "100 seconds to midnight"
+then "90"), the newest source's figure leads and the reply says what it moved from, with both dates.
 """
 from __future__ import annotations
 
@@ -80,6 +80,9 @@ def read(question: str, passages: list[Passage], reader: Reader, embedder, scann
     cands, lexical, p_lex = scanned or scan(question, passages, reader)
     if not cands:
         return Reading([], lexical, p_lex, [], np.zeros(0))
+    if not reader.use_full:  # training found the lexical stage alone as good: nothing to embed
+        ranked = np.argsort(-p_lex, kind="stable")[:POOL]
+        return Reading(cands, lexical, p_lex, [int(i) for i in ranked], p_lex[ranked])
     order = [int(i) for i in np.argsort(-p_lex, kind="stable")[:POOL]]
     vectors = np.array(embedder.embed_documents([question] + [cands[i].text for i in order]))
     sims = vectors[1:] @ vectors[0]
@@ -169,16 +172,22 @@ _REFERS_BACK = re.compile(r"^[\"'“‘(]?(he|she|it|they|this|that|these|those|
 _VALUE = re.compile(r"(?<![\w.$£€])([$£€]?\d[\d,]*(?:\.\d+)?)\s?(%|percent|[a-z]{3,})")
 _NOT_UNIT = frozenset("""and or in on at of to the for by from with was were are is has had have people percent""".split())
 CHANGE_SHARE = 0.3   # a differing figure is weighed only in a sentence at least this likely, relative to the best
+SAME_THING = 0.5     # share of the shorter sentence's terms (figures aside) the two must share to be about one thing
+# "million", "percent" and the like say how big, not what: "1 million visitors" and "1.1 million dollars" differ
+_SCALE = frozenset("hundred thousand million billion trillion".split())
 
 
 def _values(sentence: str) -> dict[str, str]:
     """unit → figure for the figures a sentence gives ("90 seconds" → {"second": "90"}); years are no figures."""
     out: dict[str, str] = {}
+    ambiguous: set[str] = set()
     for num, unit in _VALUE.findall(sentence):
-        if re.fullmatch(r"(19|20)\d\d", num) or unit in _NOT_UNIT:
+        if re.fullmatch(r"(19|20)\d\d", num) or unit in _NOT_UNIT or unit in _SCALE:
             continue
-        out.setdefault("%" if unit == "percent" else terms(unit)[0] if terms(unit) else unit, num)
-    return out
+        key = "%" if unit == "percent" else terms(unit)[0] if terms(unit) else unit
+        if out.setdefault(key, num) != num:  # "moved from 100 seconds to 90 seconds": the sentence says it itself
+            ambiguous.add(key)
+    return {k: v for k, v in out.items() if k not in ambiguous}
 
 
 def _long_date(published: str) -> str:
@@ -190,34 +199,37 @@ def _long_date(published: str) -> str:
 
 
 def changed_value(question: str, passages: list[Passage], reading: Reading) -> tuple[int, int, str] | None:
-    """When two likely sentences from sources of different dates give different figures for the same thing (the
-    same unit, for a question that asks how many/much or what is current): (the newer one's candidate, the older
-    one's, the lead line saying what changed, with both dates)."""
-    if wants(question) != "number" and not TIMELY.search(question):
+    """When the reader's best sentence and another likely one, from sources of different dates, give different
+    figures with the same unit for the same thing (the two say otherwise much the same), for a question that asks
+    how many or how much: (the newer one's candidate, the older one's, the lead line saying what changed, with
+    both dates)."""
+    if wants(question) != "number":  # "which sport drew a record crowd this week" asks for no figure
         return None
     best = float(reading.probs[0])
-    likely = [i for i, p in zip(reading.pool, reading.probs) if p >= CHANGE_SHARE * best]
-    found = []
-    for i in likely:
-        c = reading.candidates[i]
-        when = passages[c.passage].published[:10]
-        if when:
-            found.append((i, when, _values(c.text)))
-    for k, (i, when_i, vals_i) in enumerate(found):       # the likeliest sentence's figures first
-        for j, when_j, vals_j in found[k + 1:]:
-            if when_i == when_j:
+    first = reading.candidates[reading.pool[0]]
+    when_first = passages[first.passage].published[:10]
+    values_first = _values(first.text)
+    if not when_first or not values_first:
+        return None
+    about_first = set(terms(NUMBER.sub(" ", first.text)))
+    for j, p in zip(reading.pool[1:], reading.probs[1:]):
+        other = reading.candidates[j]
+        when = passages[other.passage].published[:10]
+        if p < CHANGE_SHARE * best or not when or when == when_first:
+            continue
+        about = set(terms(NUMBER.sub(" ", other.text)))
+        if len(about & about_first) < SAME_THING * min(len(about), len(about_first)):
+            continue
+        for unit, num in values_first.items():
+            then = _values(other.text).get(unit)
+            if then is None or then == num or num in question or then in question:
                 continue
-            for unit, num in vals_i.items():
-                other = vals_j.get(unit)
-                if other is None or other == num or num in question or other in question:
-                    continue
-                (new, new_when, new_num), (old, old_when, old_num) = sorted(
-                    [(i, when_i, num), (j, when_j, other)], key=lambda x: x[1], reverse=True)
-                shown = "%" if unit == "%" else f" {_unit_word(reading.candidates[new].text, new_num)}"
-                old_shown = "%" if unit == "%" else f" {_unit_word(reading.candidates[old].text, old_num)}"
-                lead = (f"{new_num}{shown} as of {_long_date(new_when)}, moved from {old_num}{old_shown} "
-                        f"({_long_date(old_when)})")
-                return new, old, lead
+            (new, new_when, new_num), (old, old_when, old_num) = sorted(
+                [(reading.pool[0], when_first, num), (j, when, then)], key=lambda x: x[1], reverse=True)
+            shown = "%" if unit == "%" else f" {_unit_word(reading.candidates[new].text, new_num)}"
+            old_shown = "%" if unit == "%" else f" {_unit_word(reading.candidates[old].text, old_num)}"
+            return new, old, (f"{new_num}{shown} as of {_long_date(new_when)}, moved from {old_num}{old_shown} "
+                              f"({_long_date(old_when)})")
     return None
 
 
@@ -245,10 +257,14 @@ def direct_answer(question: str, sentence: str, passages: list[Passage]) -> str:
         found = [f.strip(" ,.") for f in _NUMBER_PHRASE.findall(sentence)]
         found = [f for f in found if not re.fullmatch(r"(19|20)\d\d", f.split()[0])]
         asked = _HOW_MANY.search(question)
-        if asked:  # "how many ballots": a figure counting ballots, when the sentence has one
+        percent = re.search(r"\bpercent(age)?\b", question, re.I)
+        if asked:  # "how many ballots": only a figure counting ballots ("600 years" is no count of centuries)
             noun = terms(asked.group(1))
-            counted = [f for f in found if noun and terms(f.split()[-1])[:1] == noun]
-            found = counted or found
+            found = [f for f in found if noun and terms(f.split()[-1])[:1] == noun]
+        elif percent:
+            found = [f for f in found if "%" in f or "percent" in f]
+        else:  # "how old", "how far": the unit is not said, so a bare figure could be anything in the sentence
+            return ""
     elif kind == "name" and re.match(r"\s*(who|whom)\b", question, re.I):
         found = [m.strip(" .,'’") for m in _NAME.findall(sentence)]
         found = [f for f in found if not _MONTH_OR_DAY.match(f)]

@@ -171,8 +171,10 @@ def full_features(lexical: np.ndarray, sims: np.ndarray) -> np.ndarray:
 
 
 # --- the gate's features ---------------------------------------------------------------------------
+# No retrieval score: it carries the time prior (articles from the days before `as_of` score higher), and a gate
+# that learned "old news is not an answer" would turn down every question over an archive.
 GATE = ["bias", "coverage", "keys_held", "n_keys", "missing_keys", "q_weight", "reader_max", "reader_second",
-        "top_score", "lexical_max_cov", "passages"]
+        "lexical_max_cov", "passages", "window_max", "title_max", "passage_max", "coverage_x_keys"]
 
 
 def gate_features(verdict, reader_probs: np.ndarray, passages, lexical: np.ndarray) -> np.ndarray:
@@ -184,9 +186,13 @@ def gate_features(verdict, reader_probs: np.ndarray, passages, lexical: np.ndarr
     return np.array([
         1.0, verdict.coverage, verdict.key_share, math.log1p(n_keys), float(len(verdict.missing)),
         math.log1p(sum(weights.values())), float(probs[0]), float(probs[1] if len(probs) > 1 else 0.0),
-        max((p.score for p in passages), default=0.0),
-        float(lexical[:, LEXICAL.index("cov")].max()) if len(lexical) else 0.0, float(len(passages)),
+        _column_max(lexical, "cov"), float(len(passages)), _column_max(lexical, "cov_window"),
+        _column_max(lexical, "cov_title"), _column_max(lexical, "cov_passage"), verdict.coverage * verdict.key_share,
     ])
+
+
+def _column_max(lexical: np.ndarray, name: str) -> float:
+    return float(lexical[:, LEXICAL.index(name)].max()) if len(lexical) else 0.0
 
 
 # --- the model ------------------------------------------------------------------------------------
@@ -228,6 +234,7 @@ class Reader:
     lead_threshold: float   # reader probability above which a direct answer line is shown
     nearly: float           # a further sentence is quoted when its probability is at least this share of the best's
     meta: dict
+    use_full: bool = True   # re-score the pooled sentences with their similarity to the question
 
     @classmethod
     def load(cls, folder: Path = MODEL_DIR) -> "Reader":
@@ -251,7 +258,8 @@ class Reader:
                              "run `articlebot train-reader` to rebuild it")
         return cls(Linear.from_json(d["lexical"], LEXICAL), Linear.from_json(d["full"], FULL),
                    Linear.from_json(d["gate"], GATE), float(d["gate_threshold"]), float(d["lead_threshold"]),
-                   float(d["nearly"]), {k: v for k, v in d.items() if k not in ("lexical", "full", "gate")})
+                   float(d["nearly"]), {k: v for k, v in d.items() if k not in ("lexical", "full", "gate")},
+                   bool(d.get("use_full", True)))
 
 
 def save(folder: Path, model: dict) -> str:

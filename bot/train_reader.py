@@ -34,7 +34,7 @@ OOC_GAP_DAYS = 21
 OOC_DEPTH = 15          # passages retrieved before those holding the answer are dropped
 FALSE_ABSTENTION = 0.04  # the gate's threshold: the highest that abstains on at most this share of answerable ones
 WRONG_LEADS = 1.0       # the lead line's threshold: at most this many wrong lead lines per 100 answered
-SENTENCE_COST = 0.05    # a further quoted sentence must raise answer-in-reply by this much to be worth it
+MEAN_SENTENCES = 3.5   # quote the sentences that raise answer-in-reply most, on average no more than today (~3.3)
 L2 = 1.0
 
 
@@ -151,7 +151,10 @@ def _boosted_p_at_1(train: list[tuple[np.ndarray, np.ndarray]], val: list[tuple[
     return sum(hits) / len(hits) if hits else None
 
 
-def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, log=print) -> dict:
+def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, log=print,
+          cache: Path | None = None) -> dict:
+    """`cache`: a file keeping the questions' passages, features and embedded similarities between runs (for
+    trying out changes to the fitting and choosing; delete it when the retrieval or the features change)."""
     """Fit and choose everything; write the model and its manifest to `out`; return the validation report."""
     from bot.evaluate import _same_answer
     from bot.extractive import MAX_SENTENCES, Reading, choose
@@ -161,7 +164,12 @@ def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, 
     questions = load_questions(questions_path)
     validation_weeks = split_weeks(questions)
     log(f"{len(questions)} questions, {len(validation_weeks)} validation weeks: {', '.join(sorted(validation_weeks))}")
-    reads = _reads(retriever, top_k, questions, validation_weeks, None)
+    if cache is not None and cache.is_file():
+        import pickle
+
+        reads = pickle.loads(cache.read_bytes())
+    else:
+        reads = _reads(retriever, top_k, questions, validation_weeks, None)
     log(f"read in {time.perf_counter() - started:.0f} s")
     fitting = [r for r in reads if not r.validation]
     held = [r for r in reads if r.validation]
@@ -175,7 +183,13 @@ def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, 
     full = fit(_stack([pooled[id(r)][1] for r in fitting if r.in_corpus], len(FULL)),
                np.concatenate([r.labels[pooled[id(r)][0]] for r in fitting if r.in_corpus] or [np.zeros(0)]), FULL)
 
+    use_full = True  # set below, from the validation weeks
+
     def reading(r: Read) -> Reading:
+        if not use_full:
+            p_lex = lex.prob(r.lexical)
+            ranked = [int(i) for i in np.argsort(-p_lex, kind="stable")[:POOL]]
+            return Reading(r.candidates, r.lexical, p_lex, ranked, p_lex[ranked])
         order, x = pooled[id(r)] if r.in_corpus else _pool(r, lex, embedder)
         p = full.prob(x)
         ranked = np.argsort(-p, kind="stable")
@@ -191,30 +205,33 @@ def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, 
     report["p_at_1"] = {
         "first sentence of the top passage": p_at_1(val_answerable, lambda r: 0),
         "lexical logistic": p_at_1(val_answerable, lambda r: int(np.argmax(lex.prob(r.lexical)))),
-        "two-stage logistic (shipped)": p_at_1(val_answerable, lambda r: reading(r).pool[0]),
+        "two-stage logistic": p_at_1(val_answerable, lambda r: reading(r).pool[0]),
         "two-stage, boosted trees (scikit-learn)": _boosted_p_at_1(
             [(pooled[id(r)][1], r.labels[pooled[id(r)][0]]) for r in answerable(fitting)],
             [(pooled[id(r)][1], r.labels[pooled[id(r)][0]]) for r in val_answerable]),
     }
 
-    # how many sentences: the share of the best's probability a further one needs
     def quoted(r: Read, nearly: float, lead_threshold: float = 2.0):
-        picked, lead = choose(r.question["question"], r.passages, reading(r), _Choices(nearly, lead_threshold))
-        return picked, lead
+        return choose(r.question["question"], r.passages, reading(r), _Choices(nearly, lead_threshold))
 
+    # how many sentences (the share of the best's probability a further one needs) and whether the similarity
+    # stage earns its embedding: the most answers in the quotes at no more than MEAN_SENTENCES on average
     grid = {}
-    for nearly in (0.2, 0.35, 0.5, 0.65, 0.8, 0.95):
-        hits, counts = [], []
-        for r in val_answerable:
-            picked, _ = quoted(r, nearly)
-            text = normalise(" ".join(s for s, _ in picked))
-            hits.append(normalise(r.question["answer"]) in text)
-            counts.append(len(picked))
-        if hits:
-            grid[nearly] = (sum(hits) / len(hits), sum(counts) / len(counts))
-    nearly = max(grid, key=lambda k: grid[k][0] - SENTENCE_COST * grid[k][1]) if grid else 0.5
-    report["sentences"] = {str(k): {"answer_in_quotes": round(a, 3), "mean_sentences": round(c, 2)}
-                           for k, (a, c) in grid.items()}
+    for use_full in (False, True):
+        for nearly in (0.2, 0.35, 0.5, 0.65, 0.8, 0.95):
+            hits, counts = [], []
+            for r in val_answerable:
+                picked, _ = quoted(r, nearly)
+                text = normalise(" ".join(s for s, _ in picked))
+                hits.append(normalise(r.question["answer"]) in text)
+                counts.append(len(picked))
+            if hits:
+                grid[(use_full, nearly)] = (sum(hits) / len(hits), sum(counts) / len(counts))
+    short = {k: v for k, v in grid.items() if v[1] <= MEAN_SENTENCES} or grid
+    use_full, nearly = max(short, key=lambda k: (short[k][0], not k[0])) if short else (False, 0.5)
+    report["sentences"] = {f"{'two-stage' if k[0] else 'lexical'} {k[1]}": {
+        "answer_in_quotes": round(a, 3), "mean_sentences": round(c, 2)} for k, (a, c) in grid.items()}
+    report["use_full"] = use_full
     report["nearly"] = nearly
 
     # the gate: in-corpus questions whose passages hold the answer against the out-of-corpus ones
@@ -250,6 +267,7 @@ def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, 
     for t in (0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3):  # down from the strictest, while every one passes
         leads = [(lead, r) for r in answered for _, lead in [quoted(r, nearly, t)] if lead]
         wrong = sum(not _same_answer(lead, r.question["answer"]) for lead, r in leads)
+        log(f"lead lines at {t}: " + "; ".join(f"{lead!r} for {r.question['answer']!r}" for lead, r in leads[:12]))
         per_100 = 100 * wrong / len(answered) if answered else 0.0
         lead_report[str(t)] = {"lines": len(leads), "wrong": wrong, "wrong_per_100_answered": round(per_100, 2)}
         if per_100 > WRONG_LEADS:
@@ -257,9 +275,13 @@ def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, 
         lead_threshold = t
     report["lead"] = {"threshold": lead_threshold, "grid": lead_report, "answered": len(answered)}
 
+    if cache is not None:
+        import pickle
+
+        cache.write_bytes(pickle.dumps(reads))
     ids = retriever.index().ids
     model = {"lexical": lex.as_json(), "full": full.as_json(), "gate": gate.as_json(),
-             "gate_threshold": round(threshold, 6), "lead_threshold": lead_threshold, "nearly": nearly,
+             "gate_threshold": round(threshold, 6), "use_full": use_full, "lead_threshold": lead_threshold, "nearly": nearly,
              "max_sentences": MAX_SENTENCES, "seed": SEED, "training_data": data_digest(questions_path, ids),
              "training_questions": len(questions), "training_chunks": len(ids),
              "validation": json.loads(json.dumps(report, default=float))}
@@ -282,22 +304,127 @@ def _gated(reads: list[Read]):
         yield r, r.in_corpus
 
 
-def main(settings, questions: str, out: str | None) -> int:
+class ArticleRetriever:
+    """Passages for training straight from an articles.jsonl(.gz), without a store: the articles cleaned and chunked
+    as ingest does them (ingest/cleaning.py, ingest/chunking.py), searched with BM25 through the project's analyser,
+    with the retriever's time prior and one passage per article. No sentence is embedded, so 5,154 articles are
+    indexed in about a minute where an ingest takes most of an hour on 2 busy cores; the difference from the engine's
+    retrieval is that the dense side is missing (docs/reader.md says what that changes)."""
+
+    def __init__(self, path: Path, settings):
+        import gzip
+
+        import bm25s
+
+        from ingest.cleaning import clean_text
+        from ingest.chunking import _splitter
+        from ingest.loaders import normalise_date
+        from vectorstore import analysis
+        from vectorstore.passages import Passage
+        from vectorstore.retrieval import Vocabulary
+
+        opener = gzip.open if str(path).endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as fh:
+            articles = [json.loads(line) for line in fh if line.strip()]
+        splitter = _splitter(settings.chunk_size, settings.chunk_overlap)
+        self.passages: list[Passage] = []
+        self.article: list[int] = []
+        self.days: list[int] = []
+        for a, art in enumerate(articles):
+            title = art.get("title") or ""
+            published = normalise_date(art.get("published") or "")
+            for pos, piece in enumerate(p.strip() for p in splitter.split_text(clean_text(art.get("text") or "", title))):
+                if not piece:
+                    continue
+                self.passages.append(Passage(id=f"{art.get('id', a)}-{pos:05d}", text=piece, score=0.0, title=title,
+                                             outlet=art.get("source") or "", url=art.get("url") or "",
+                                             published=published, position=pos))
+                self.article.append(a)
+                self.days.append(_day(published))
+        tokens = analysis.bm25_tokenize([f"{p.title}\n{p.text}" for p in self.passages])
+        self.bm25 = bm25s.BM25()
+        self.bm25.index(tokens, show_progress=False)
+        df = np.diff(self.bm25.scores["indptr"])
+        self._vocabulary = Vocabulary(self.bm25.vocab_dict, df, len(self.passages))
+        self.ids = [p.id for p in self.passages]
+
+    def vocabulary(self):
+        return self._vocabulary
+
+    def index(self):
+        return self
+
+    def search(self, query: str, k: int = 5, filters=None) -> list:
+        from dataclasses import replace
+
+        from vectorstore import analysis
+        from vectorstore.retrieval import (FUTURE_PENALTY, POOL, RECENT_BOOST, RECENT_BOOST_TIMELY, RECENT_DAYS,
+                                           TIMELY)
+
+        tokens = analysis.bm25_tokenize([query])
+        if not tokens.vocab:
+            return []
+        rows, scores = self.bm25.retrieve(tokens, k=min(POOL * 4, len(self.passages)), show_progress=False)
+        today = _day(filters.as_of.date().isoformat()) if filters is not None and filters.as_of else None
+        until = _day(filters.until.isoformat()) if filters is not None and filters.until else None
+        hits = [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
+        if until is not None:
+            hits = [(r, s) for r, s in hits if 0 <= self.days[r] <= until]
+        hits = hits[:POOL]
+        top = max((s for _, s in hits), default=1.0)
+        boost = RECENT_BOOST_TIMELY if TIMELY.search(query) else RECENT_BOOST
+        scored = []
+        for r, s in hits:
+            score = s / top
+            if today is not None and self.days[r] >= 0:
+                age = today - self.days[r]
+                score += -FUTURE_PENALTY if age < -1 else boost if age <= RECENT_DAYS else 0.0
+            scored.append((score, r))
+        out, seen = [], set()
+        for score, r in sorted(scored, key=lambda x: -x[0]):
+            if self.article[r] in seen:
+                continue
+            seen.add(self.article[r])
+            out.append(replace(self.passages[r], score=score))
+            if len(out) == k:
+                break
+        return out
+
+
+def _day(published: str) -> int:
+    from datetime import date
+
+    try:
+        return (date.fromisoformat(published[:10]) - date(1970, 1, 1)).days
+    except ValueError:
+        return -1
+
+
+def main(settings, questions: str, out: str | None, articles: str | None = None, cache: str | None = None) -> int:
     from bot.reader import MODEL_DIR
     from vectorstore.embeddings import build_embedder
     from vectorstore.retrieval import Retriever
     from vectorstore.store import open_store
 
     path = Path(questions)
-    if not path.is_file():
-        print(f"articlebot: no question file at {path}", file=sys.stderr)
-        return 2
-    store = open_store(settings)
-    try:
-        embedder = build_embedder(settings)
-        report = train(Retriever(settings, store, embedder), embedder, path, Path(out) if out else MODEL_DIR,
-                       top_k=settings.top_k, log=lambda m: print(m, file=sys.stderr))
-    finally:
-        store.close()
+    for p in (path, Path(articles) if articles else None):
+        if p is not None and not p.is_file():
+            print(f"articlebot: no such file: {p}", file=sys.stderr)
+            return 2
+    target = Path(out) if out else MODEL_DIR
+    log = (lambda m: print(m, file=sys.stderr))
+    embedder = build_embedder(settings)
+    if articles:
+        started = time.perf_counter()
+        retriever = ArticleRetriever(Path(articles), settings)
+        log(f"{len(retriever.passages)} passages indexed in {time.perf_counter() - started:.0f} s")
+        report = train(retriever, embedder, path, target, top_k=settings.top_k, log=log,
+                       cache=Path(cache) if cache else None)
+    else:
+        store = open_store(settings)
+        try:
+            report = train(Retriever(settings, store, embedder), embedder, path, target, top_k=settings.top_k, log=log)
+        finally:
+            store.close()
     print(json.dumps(report, indent=1, default=float))
     return 0
