@@ -161,7 +161,9 @@ def decide(verdict: Verdict, question: str, passages: list[Passage], reader) -> 
     verdict.scanned = scan(question, passages, reader)
     x = gate_features(verdict, verdict.scanned[2], passages, verdict.scanned[1])
     verdict.probability = float(reader.gate.prob(x[None, :])[0])
-    verdict.covered = verdict.probability >= reader.gate_threshold
+    # the names and numbers asked about must be there whatever the model says: an answer about "Norrvik" cannot come
+    # from passages that never name it
+    verdict.covered = verdict.probability >= reader.gate_threshold and verdict.key_share >= KEY_SHARE
     verdict.reason += f", answers it {verdict.probability:.2f} (needs {reader.gate_threshold:.2f})"
 
 

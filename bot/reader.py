@@ -172,9 +172,12 @@ def full_features(lexical: np.ndarray, sims: np.ndarray) -> np.ndarray:
 
 # --- the gate's features ---------------------------------------------------------------------------
 # No retrieval score: it carries the time prior (articles from the days before `as_of` score higher), and a gate
-# that learned "old news is not an answer" would turn down every question over an archive.
-GATE = ["bias", "coverage", "keys_held", "n_keys", "missing_keys", "q_weight", "reader_max", "reader_second",
-        "lexical_max_cov", "passages", "window_max", "title_max", "passage_max", "coverage_x_keys"]
+# that learned "old news is not an answer" would turn down every question over an archive. No passage count either:
+# out-of-corpus examples lose the passages that hold the answer, and a gate that learned "few passages, no answer"
+# would turn down every question over a small folder. No sum of the question's idf weights: it grows with the size
+# of the corpus, so a model fitted on 13,000 passages read a 3-article folder as "nothing there".
+GATE = ["bias", "coverage", "keys_held", "n_keys", "missing_keys", "reader_max", "reader_second",
+        "lexical_max_cov", "window_max", "title_max", "passage_max", "coverage_x_keys"]
 
 
 def gate_features(verdict, reader_probs: np.ndarray, passages, lexical: np.ndarray) -> np.ndarray:
@@ -182,11 +185,10 @@ def gate_features(verdict, reader_probs: np.ndarray, passages, lexical: np.ndarr
     question's words in two consecutive sentences, share of its names and numbers held) and the reader's."""
     probs = np.sort(reader_probs)[::-1] if len(reader_probs) else np.zeros(1)
     n_keys = len(getattr(verdict, "keys", ()) or ())
-    weights = verdict.weights or {}
     return np.array([
         1.0, verdict.coverage, verdict.key_share, math.log1p(n_keys), float(len(verdict.missing)),
-        math.log1p(sum(weights.values())), float(probs[0]), float(probs[1] if len(probs) > 1 else 0.0),
-        _column_max(lexical, "cov"), float(len(passages)), _column_max(lexical, "cov_window"),
+        float(probs[0]), float(probs[1] if len(probs) > 1 else 0.0),
+        _column_max(lexical, "cov"), _column_max(lexical, "cov_window"),
         _column_max(lexical, "cov_title"), _column_max(lexical, "cov_passage"), verdict.coverage * verdict.key_share,
     ])
 

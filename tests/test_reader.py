@@ -25,8 +25,8 @@ def _ask(engine, question, as_of):
     return engine.answer(question, passages)
 
 
-@pytest.mark.xfail(reason="not met by the shipped reader: the ceremony sentence scores above the one naming the "
-                          "winner, though both are quoted (docs/reader.md, open problems)", strict=True)
+@pytest.mark.xfail(reason="not met by the shipped reader: it quotes the best-film sentence first, the winner's "
+                          "third (docs/reader.md, open problems)", strict=True)
 def test_a_who_won_question_gets_the_sentence_with_the_name_not_the_ceremony(engine):
     answer = _ask(engine, "Who won best actor at the Harbour Film Awards?", "2025-01-14")
     first = answer.text.split("[")[0]
@@ -34,8 +34,6 @@ def test_a_who_won_question_gets_the_sentence_with_the_name_not_the_ceremony(eng
     assert "returned to the Glasshouse" not in first
 
 
-@pytest.mark.xfail(reason="not met by the shipped reader: it quotes the opening sentence, which holds more of the "
-                          "question's words than the one naming the builder (docs/reader.md, open problems)", strict=True)
 def test_who_built_gets_the_sentence_naming_the_builder(engine):
     answer = _ask(engine, "Who built the floating library?", "2025-01-14")
     assert "Astrid Holm" in answer.text.split("[")[0], answer.text
