@@ -10,8 +10,11 @@ frequencies), so it does not move when the embedding model or its quantisation c
 - its names and numbers: one retrieved passage (title included) must hold most of their weight;
 - and two consecutive sentences of that passage must hold enough of the whole question's weight: facts that
   answer a question sit together, and a passage that only shares a name with it is related, not an answer.
-The thresholds were chosen on the first half of the eval files and checked on the second (README, "Quality and
-speed, measured"; benchmarks/abstention.py).
+With the trained reader (bot/reader.py, docs/reader.md), that evidence and the reader's scan of the sentences
+go into a model learned on the training weeks, which decides (the names and numbers must still be held) when
+training found it better than the rule on the validation weeks; the shipped model did not, so the rule decides. Without
+one (`reader=None`), the rule's thresholds below decide; they were chosen on the first half of the eval files and
+checked on the second (benchmarks/abstention.py).
 """
 from __future__ import annotations
 
@@ -163,8 +166,10 @@ def decide(verdict: Verdict, question: str, passages: list[Passage], reader) -> 
     verdict.probability = float(reader.gate.prob(x[None, :])[0])
     # the names and numbers asked about must be there whatever the model says: an answer about "Norrvik" cannot come
     # from passages that never name it
-    verdict.covered = verdict.probability >= reader.gate_threshold and verdict.key_share >= KEY_SHARE
-    verdict.reason += f", answers it {verdict.probability:.2f} (needs {reader.gate_threshold:.2f})"
+    if reader.use_gate:  # else training found the rule as good, and the rule decides
+        verdict.covered = verdict.probability >= reader.gate_threshold and verdict.key_share >= KEY_SHARE
+    verdict.reason += f", answers it {verdict.probability:.2f} (needs {reader.gate_threshold:.2f}" + (
+        ")" if reader.use_gate else ", not used)")
 
 
 def not_covered(verdict: Verdict, passages: list[Passage], answerer: str) -> Answer:

@@ -237,6 +237,7 @@ class Reader:
     nearly: float           # a further sentence is quoted when its probability is at least this share of the best's
     meta: dict
     use_full: bool = True   # re-score the pooled sentences with their similarity to the question
+    use_gate: bool = True   # the trained gate decides (else the rule does, bot/gate.py)
 
     @classmethod
     def load(cls, folder: Path = MODEL_DIR) -> "Reader":
@@ -261,7 +262,7 @@ class Reader:
         return cls(Linear.from_json(d["lexical"], LEXICAL), Linear.from_json(d["full"], FULL),
                    Linear.from_json(d["gate"], GATE), float(d["gate_threshold"]), float(d["lead_threshold"]),
                    float(d["nearly"]), {k: v for k, v in d.items() if k not in ("lexical", "full", "gate")},
-                   bool(d.get("use_full", True)))
+                   bool(d.get("use_full", True)), bool(d.get("use_gate", True)))
 
 
 def save(folder: Path, model: dict) -> str:

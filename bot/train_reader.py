@@ -265,6 +265,11 @@ def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, 
                       if (vy == 1).any() else None,
                       "rule_out_of_corpus_abstention": float(np.mean([not r.verdict.covered for r, y in _gated(held)
                                                                       if not y])) if (vy == 0).any() else None}
+    g = report["gate"]
+    # the trained gate decides only where it beats the rule on the validation weeks on both counts
+    use_gate = None not in g.values() and (g["false_abstention"] <= g["rule_false_abstention"]
+                                            and g["out_of_corpus_abstention"] >= g["rule_out_of_corpus_abstention"])
+    g["use_trained_gate"] = bool(use_gate)
 
     # the lead line: the lowest reader probability that keeps wrong lines under WRONG_LEADS per 100 answered
     answered = [r for r, y, p in zip([r for r, _ in _gated(held)], vy, vp) if p >= threshold and r.in_corpus]
@@ -286,7 +291,7 @@ def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, 
         cache.write_bytes(pickle.dumps(reads))
     ids = retriever.index().ids
     model = {"lexical": lex.as_json(), "full": full.as_json(), "gate": gate.as_json(),
-             "gate_threshold": round(threshold, 6), "use_full": use_full, "lead_threshold": lead_threshold, "nearly": nearly,
+             "gate_threshold": round(threshold, 6), "use_full": use_full, "use_gate": bool(use_gate), "lead_threshold": lead_threshold, "nearly": nearly,
              "max_sentences": MAX_SENTENCES, "seed": SEED, "training_data": data_digest(questions_path, ids),
              "training_questions": len(questions), "training_chunks": len(ids),
              "validation": json.loads(json.dumps(report, default=float))}

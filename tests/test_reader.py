@@ -25,8 +25,9 @@ def _ask(engine, question, as_of):
     return engine.answer(question, passages)
 
 
-@pytest.mark.xfail(reason="not met by the shipped reader: it quotes the best-film sentence first, the winner's "
-                          "third (docs/reader.md, open problems)", strict=True)
+@pytest.mark.xfail(reason="not reliably met by the shipped reader: the best-film, ceremony and winner's sentences "
+                          "score close together and the winner's is not always first (docs/reader.md, open problems)",
+                   strict=False)
 def test_a_who_won_question_gets_the_sentence_with_the_name_not_the_ceremony(engine):
     answer = _ask(engine, "Who won best actor at the Harbour Film Awards?", "2025-01-14")
     first = answer.text.split("[")[0]
