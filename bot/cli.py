@@ -89,6 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="verify the model files instead of loading the model (for frequent container healthchecks)")
     sub.add_parser("prepare-model", help="convert the bundled embedding model to ONNX (once) and verify it; "
                    "prints its path and sha256")
+    p = sub.add_parser("train-reader", help="learn the extractive reader and the abstention gate from quiz questions "
+                       "over the current store (docs/reader.md)")
+    p.add_argument("questions", help="questions.jsonl with a 'week' (or 'date') per question")
+    p.add_argument("--out", help="folder for the model and its manifest (default: the shipped bot/models)")
+    p.add_argument("--articles", help="read passages from this articles.jsonl(.gz) (BM25 only, no store needed) "
+                   "instead of the store")
+    p.add_argument("--cache", help=argparse.SUPPRESS)  # keeps the read passages between runs (bot/train_reader.py)
     return parser
 
 
@@ -126,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     if settings.data_dir_note:
         print(f"articlebot: {settings.data_dir_note}", file=sys.stderr)
     from bot import commands
+    from bot.reader import ModelError
     from vectorstore.embeddings import EmbeddingError
     from vectorstore.store import StoreError
 
@@ -141,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
     # StoreError: e.g. the Chroma server went away mid-run; EmbeddingError: the model cannot be converted or loaded
-    except (commands.UserError, StoreError, EmbeddingError) as exc:
+    except (commands.UserError, StoreError, EmbeddingError, ModelError) as exc:
         print(f"articlebot: {exc}", file=sys.stderr)
         return 2
 

@@ -420,3 +420,9 @@ def cmd_prepare_model(settings, args) -> int:
     except EmbeddingError as exc:
         raise UserError(str(exc)) from None
     return 0
+
+
+def cmd_train_reader(settings, args) -> int:
+    from bot.train_reader import main
+
+    return main(settings, args.questions, args.out, args.articles, args.cache)

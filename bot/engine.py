@@ -13,6 +13,7 @@ from bot.answer import Answer
 from bot.corpus import ArticleInfo, CorpusStats, corpus_stats, list_articles
 from bot.gate import Verdict, judge, not_covered
 from bot.memory import Memory
+from bot.reader import default_reader
 from bot.settings import Settings
 from vectorstore.analysis import LANGUAGE as CORPUS_LANGUAGE
 from vectorstore.analysis import NAMES, other_language
@@ -51,13 +52,15 @@ class Prepared:
 
 
 class Engine:
-    def __init__(self, settings: Settings, store, embedder, answerer, memory: Memory, retriever: Retriever | None = None):
+    def __init__(self, settings: Settings, store, embedder, answerer, memory: Memory, retriever: Retriever | None = None,
+                 reader=None):
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self.answerer = answerer
         self.memory = memory
         self.retriever = retriever or Retriever(settings, store, embedder)
+        self.reader = reader or default_reader()  # the trained reader's gate (bot/reader.py); checked against its digest
         self._ingest_lock = threading.Lock()
         self._last: OrderedDict[str, Answer] = OrderedDict()
         self._last_lock = threading.Lock()
@@ -93,7 +96,7 @@ class Engine:
 
     def judge(self, question: str, passages: list[Passage]) -> Verdict:
         """The abstention gate's verdict: do these passages address the question?"""
-        return judge(question, passages, self.retriever.vocabulary())
+        return judge(question, passages, self.retriever.vocabulary(), reader=self.reader)
 
     def answer(self, question: str, passages: list[Passage], history: list | None = None) -> Answer:
         """What follows retrieval: the gate, then (only when it lets the question through) the answerer."""

@@ -1,75 +1,109 @@
 """The offline answerer: quotes the 1-4 retrieved sentences that best answer the question, each with its [n].
 
-Scoring is two-stage to stay within the latency budget: a cheap lexical pass over every sentence of the
-passages (idf-weighted stemmed term overlap, the answer type the question asks for, the passage's rank), then
-the best few are embedded and re-scored by semantic similarity to the question. Embedding every sentence
-would cost ~0.5 s per answer on 2 cores; embedding eight costs a few tens of milliseconds.
+Which sentences, in which order, and whether a short direct answer line leads them, is decided by the trained
+reader (bot/reader.py, docs/reader.md): it scores every quotable sentence of the passages, embeds the best few and
+re-scores them with their similarity to the question (when training found that better than the lexical stage
+alone). When the sources give different figures for the same thing (a count, a price, "100 seconds to midnight"
+then "90"), the newest source's figure leads and the reply says what it moved from, with both dates.
 """
 from __future__ import annotations
 
-import math
 import re
+from dataclasses import dataclass
+from datetime import date
 from typing import Iterator
 
 import numpy as np
 
 from bot.answer import Answer
 from bot.citations import citation, strip_foreign_urls
+from bot.reader import (NUMBER, POOL, TIMELY, Candidate, Reader, default_reader, full_features, lexical_features,
+                        terms, wants)
 from vectorstore.passages import Passage
 from vectorstore.sentences import MAX_WORDS, MIN_WORDS, quotable, split
 
 NOT_FOUND = "I couldn't find anything about that in the articles."
 MAX_SENTENCES = 4
 _WORD_KEY = re.compile(r"\w+")
-SEMANTIC_POOL = 8
-NEARLY = 0.35       # how close to the best sentence a further one must score to be quoted too
-NAME_BONUS = 0.1    # a sentence naming something the question does not, when it asks for a name
-
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’&.-]*")
-_STOP = frozenset("""a an the and or but if of to in on at by for with from as is are was were be been being this that
-these those it its it's he she they them his her their we you i what which who whom whose when where why how
-does do did done has have had will would can could should may might must not no yes than then there here about
-into over after before during up down out so such also just only very more most some any each other all both
-according said says say week year years day days today new latest recently one two first""".split())
 _FOLLOW_UP = re.compile(r"^(and|but|so|what about|how about|and what|then)\b|\b(it|its|they|them|their|he|she|his|"
                         r"her|him|this|that|those|these|there)\b", re.I)
-_NUMBER = re.compile(r"\d")
-_PROPER = re.compile(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+")
 
 
-def _stem(word: str) -> str:
-    w = word.lower().strip(".'’-")
-    for suffix in ("ies", "es", "s", "ing", "ed", "ly"):
-        if len(w) > len(suffix) + 3 and w.endswith(suffix):
-            return w[: -len(suffix)]
-    return w
+@dataclass
+class Reading:
+    """The reader's view of one question's passages: every candidate sentence with its lexical score, and the pooled
+    best few ordered by the full model (`pool[k]` is a candidate index, `probs[k]` its probability)."""
+    candidates: list[Candidate]
+    lexical: np.ndarray
+    lexical_probs: np.ndarray
+    pool: list[int]
+    probs: np.ndarray
 
 
-def terms(text: str) -> list[str]:
-    return [_stem(w) for w in _WORD.findall(text) if w.lower() not in _STOP and len(w) > 1]
+def candidates(question: str, passages: list[Passage]) -> list[Candidate]:
+    """Every sentence that may be quoted: whole statements only, never a question, a headline, a byline, a teaser
+    or an echo of the user's question."""
+    out: list[Candidate] = []
+    seen: set[str] = set()
+    for pi, p in enumerate(passages):
+        title = _words(p.title)
+        previous = ""
+        for si, s in enumerate(split(p.text)):
+            ok = (MIN_WORDS <= len(s.split()) <= MAX_WORDS and quotable(s) and not headline(s, title)
+                  and not echoes(s, question))
+            # one sentence from two copies of a wire story ("—" in one, "–" in the other) is quoted once
+            key = " ".join(_WORD_KEY.findall(s.lower()))
+            if ok and key not in seen:
+                seen.add(key)
+                out.append(Candidate(s, pi, si, previous))
+            previous = s if ok else ""
+    return out
 
 
-def _wants(question: str) -> str:
-    q = question.lower()
-    if re.search(r"\bhow (many|much|long|old|far|big)\b|\bwhat (percent|percentage|number|amount)\b", q):
-        return "number"
-    if re.search(r"\bwhen\b|\bwhat (year|date|day|month|time)\b", q):
-        return "date"
-    if re.search(r"\bwho\b|\bwhich (person|man|woman|player|singer|actor|company|team|country|state|city)\b|"
-                 r"\bwhere\b|\bwhich\b|\bname\b", q):
-        return "name"
-    return ""
+def scan(question: str, passages: list[Passage], reader: Reader) -> tuple[list[Candidate], np.ndarray, np.ndarray]:
+    """The first, cheap stage (no embedding): candidates, their lexical features and probabilities."""
+    cands = candidates(question, passages)
+    sentences = {}
+
+    def sentences_of(pi: int) -> list[str]:
+        if pi not in sentences:
+            sentences[pi] = split(passages[pi].text)
+        return sentences[pi]
+
+    lexical = lexical_features(question, cands, passages, sentences_of)
+    return cands, lexical, reader.lexical.prob(lexical)
+
+
+def read(question: str, passages: list[Passage], reader: Reader, embedder, scanned=None) -> Reading:
+    """Both stages: the lexical scan (or the gate's, when it made one), then the best POOL re-scored with their
+    similarity to the question."""
+    cands, lexical, p_lex = scanned or scan(question, passages, reader)
+    if not cands:
+        return Reading([], lexical, p_lex, [], np.zeros(0))
+    if not reader.use_full:  # training found the lexical stage alone as good: nothing to embed
+        ranked = np.argsort(-p_lex, kind="stable")[:POOL]
+        return Reading(cands, lexical, p_lex, [int(i) for i in ranked], p_lex[ranked])
+    order = [int(i) for i in np.argsort(-p_lex, kind="stable")[:POOL]]
+    vectors = np.array(embedder.embed_documents([question] + [cands[i].text for i in order]))
+    sims = vectors[1:] @ vectors[0]
+    probs = reader.full.prob(full_features(lexical[order], sims))
+    ranked = np.argsort(-probs, kind="stable")
+    return Reading(cands, lexical, p_lex, [order[k] for k in ranked], probs[ranked])
 
 
 class ExtractiveAnswerer:
     name = "extractive"
 
-    def __init__(self, embedder):
+    def __init__(self, embedder, reader: Reader | None = None):
         self.embedder = embedder
+        # loaded (and its digest checked) here, so a damaged model stops the bot at start, not at a question
+        self.reader = reader or default_reader()
 
     # --- the interface -----------------------------------------------------------------------
     def answer(self, question: str, passages: list[Passage], history: list | None = None, verdict=None) -> Answer:
-        picked = self.pick(question, passages)
+        scanned = getattr(verdict, "scanned", None) if verdict is not None else None
+        reading = read(question, passages, self.reader, self.embedder, scanned)
+        picked, lead = choose(question, passages, reading, self.reader)
         if not picked:
             return Answer(NOT_FOUND, answerer=self.name, found=False)
         numbers: dict[int, int] = {}
@@ -79,7 +113,7 @@ class ExtractiveAnswerer:
             # article text is untrusted too: a quoted sentence keeps only the sources' own links
             parts.append(f"{strip_foreign_urls(sentence, passages)} [{n}]")
         cites = [citation(n, passages[pi]) for pi, n in sorted(numbers.items(), key=lambda kv: kv[1])]
-        return Answer(" ".join(parts), cites, answerer=self.name, lead=direct_answer(question, picked[0][0], passages))
+        return Answer(" ".join(parts), cites, answerer=self.name, lead=lead)
 
     def stream(self, question: str, passages: list[Passage], history: list | None = None, verdict=None
                ) -> Iterator[Answer]:
@@ -91,106 +125,159 @@ class ExtractiveAnswerer:
             return question
         return f"{history[-1][0]} {question}"
 
-    # --- scoring -----------------------------------------------------------------------------
-    def candidates(self, question: str, passages: list[Passage]) -> list[tuple[str, int, int, str]]:
-        """(sentence, passage index, position, the sentence before it) for every sentence that may be quoted: whole
-        statements only, never a question, a headline, a byline, a teaser or an echo of the user's question."""
-        out: list[tuple[str, int, int, str]] = []
-        seen: set[str] = set()
-        for pi, p in enumerate(passages):
-            title = _words(p.title)
-            previous = ""
-            for si, s in enumerate(split(p.text)):
-                ok = (MIN_WORDS <= len(s.split()) <= MAX_WORDS and quotable(s) and not headline(s, title)
-                      and not echoes(s, question))
-                # one sentence from two copies of a wire story ("—" in one, "–" in the other) is quoted once
-                key = " ".join(_WORD_KEY.findall(s.lower()))
-                if ok and key not in seen:
-                    seen.add(key)
-                    out.append((s, pi, si, previous))
-                previous = s if ok else ""
-        return out
 
-    def pick(self, question: str, passages: list[Passage]) -> list[tuple[str, int]]:
-        q_terms = set(terms(question))
-        candidates = self.candidates(question, passages)
-        if not candidates:
-            return []
-        sent_terms = [set(terms(s)) for s, _, _, _ in candidates]
-        df: dict[str, int] = {}
-        for ts in sent_terms:
-            for t in ts & q_terms:
-                df[t] = df.get(t, 0) + 1
-        n = len(candidates)
-        idf = {t: math.log(1 + n / (1 + df.get(t, 0))) for t in q_terms}
-        total_idf = sum(idf.values()) or 1.0
-        wants = _wants(question)
-        q_lower = question.lower()
-        lexical = []
-        for (s, pi, si, _), ts in zip(candidates, sent_terms):
-            coverage = sum(idf[t] for t in ts & q_terms) / total_idf
-            bonus = 0.0
-            if wants == "number" and _NUMBER.search(s):
-                bonus += 0.15
-            elif wants == "date" and _DATE.search(s):
-                bonus += 0.15
-            elif wants == "name" and any(w.lower() not in q_lower for w in _PROPER.findall(s)):
-                bonus += NAME_BONUS  # it names something the question does not: likely the answer
-            lexical.append(coverage + bonus + 0.08 / (1 + pi) + 0.02 / (1 + si))
-        order = sorted(range(n), key=lambda i: -lexical[i])[:SEMANTIC_POOL]
-        vectors = np.array(self.embedder.embed_documents([question] + [candidates[i][0] for i in order]))
-        sims = vectors[1:] @ vectors[0]
-        scored = sorted(((float(sim) + lexical[i], i) for i, sim in zip(order, sims)), reverse=True)
-        best = scored[0][0]
-        # further sentences only when they are nearly as good: a short answer beats a padded one
-        chosen = [i for score, i in scored[:MAX_SENTENCES] if score >= best - NEARLY]
-        picked, quoted = [], set()
-        for i in chosen:
-            s, pi, _, previous = candidates[i]
-            if s in quoted:
+def choose(question: str, passages: list[Passage], reading: Reading, reader: Reader,
+           nearly: float | None = None, lead_threshold: float | None = None) -> tuple[list[tuple[str, int]], str]:
+    """The sentences to quote, in order, as (sentence, passage index), and the direct answer line ("" for none)."""
+    if not reading.pool:
+        return [], ""
+    nearly = reader.nearly if nearly is None else nearly
+    lead_threshold = reader.lead_threshold if lead_threshold is None else lead_threshold
+    best = float(reading.probs[0])
+    # further sentences only when they are nearly as likely: a short answer beats a padded one
+    chosen = [i for i, p in zip(reading.pool[:MAX_SENTENCES], reading.probs) if p >= nearly * best]
+    change = changed_value(question, passages, reading)
+    lead = ""
+    if change is not None:
+        newer, older, lead = change
+        chosen = [newer, older] + [i for i in chosen if i not in (newer, older)][:MAX_SENTENCES - 2]
+    elif best >= lead_threshold:
+        lead = direct_answer(question, reading.candidates[reading.pool[0]].text, passages)
+    return _with_referents(chosen, reading.candidates), lead
+
+
+def _with_referents(chosen: list[int], cands: list[Candidate]) -> list[tuple[str, int]]:
+    """The chosen sentences as (text, passage); "She now has 17 goals" comes with the sentence that says who."""
+    picked: list[tuple[str, int]] = []
+    quoted: set[str] = set()
+    for i in chosen:
+        c = cands[i]
+        s, pi, previous = c.text, c.passage, c.previous
+        if s in quoted:
+            continue
+        quoted.add(s)
+        if previous and _REFERS_BACK.match(s):
+            at = next((k for k, (text, _) in enumerate(picked) if text.endswith(previous)), None)
+            if at is not None:
+                picked[at] = (f"{picked[at][0]} {s}", pi)
                 continue
-            quoted.add(s)
-            # "She now has 17 goals" needs the sentence that says who: the two are quoted together, in order
-            if previous and _REFERS_BACK.match(s):
-                at = next((k for k, (text, _) in enumerate(picked) if text.endswith(previous)), None)
-                if at is not None:
-                    picked[at] = (f"{picked[at][0]} {s}", pi)
-                    continue
-                if previous not in quoted:
-                    s = f"{previous} {s}"
-                    quoted.add(previous)
-            picked.append((s, pi))
-        return picked
+            if previous not in quoted:
+                s = f"{previous} {s}"
+                quoted.add(previous)
+        picked.append((s, pi))
+    return picked
 
 
-_WORDS = re.compile(r"[a-z0-9]+")
 _REFERS_BACK = re.compile(r"^[\"'“‘(]?(he|she|it|they|this|that|these|those|his|her|its|their|him|them)\b", re.I)
-_DATE = re.compile(r"\b(19|20)\d\d\b|\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b|"
-                   r"\b(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b")
+_VALUE = re.compile(r"(?<![\w.$£€])([$£€]?\d[\d,]*(?:\.\d+)?)\s?(%|percent|[a-z]{3,})")
+_NOT_UNIT = frozenset("""and or in on at of to the for by from with was were are is has had have people percent""".split())
+CHANGE_SHARE = 0.15  # a differing figure is weighed only in a sentence at least this likely, relative to the best
+SAME_THING = 0.5     # share of the shorter sentence's terms (figures aside) the two must share to be about one thing
+# "million", "percent" and the like say how big, not what: "1 million visitors" and "1.1 million dollars" differ
+_SCALE = frozenset("hundred thousand million billion trillion".split())
+
+
+def _values(sentence: str) -> dict[str, str]:
+    """unit → figure for the figures a sentence gives ("90 seconds" → {"second": "90"}); years are no figures."""
+    out: dict[str, str] = {}
+    ambiguous: set[str] = set()
+    for num, unit in _VALUE.findall(sentence):
+        if re.fullmatch(r"(19|20)\d\d", num) or unit in _NOT_UNIT or unit in _SCALE:
+            continue
+        key = "%" if unit == "percent" else terms(unit)[0] if terms(unit) else unit
+        if out.setdefault(key, num) != num:  # "moved from 100 seconds to 90 seconds": the sentence says it itself
+            ambiguous.add(key)
+    return {k: v for k, v in out.items() if k not in ambiguous}
+
+
+def _long_date(published: str) -> str:
+    try:
+        d = date.fromisoformat(published[:10])
+    except (ValueError, TypeError):
+        return ""
+    return f"{d.day} {d:%B %Y}"
+
+
+def changed_value(question: str, passages: list[Passage], reading: Reading) -> tuple[int, int, str] | None:
+    """When the reader's best sentence and another likely one, from sources of different dates, give different
+    figures with the same unit for the same thing (the two say otherwise much the same), for a question that asks
+    how many or how much: (the newer one's candidate, the older one's, the lead line saying what changed, with
+    both dates)."""
+    if wants(question) != "number":  # "which sport drew a record crowd this week" asks for no figure
+        return None
+    best = float(reading.probs[0])
+    first = reading.candidates[reading.pool[0]]
+    when_first = passages[first.passage].published[:10]
+    values_first = _values(first.text)
+    if not when_first or not values_first:
+        return None
+    about_first = set(terms(NUMBER.sub(" ", first.text)))
+    for j, p in zip(reading.pool[1:], reading.probs[1:]):
+        other = reading.candidates[j]
+        when = passages[other.passage].published[:10]
+        if p < CHANGE_SHARE * best or not when or when == when_first:
+            continue
+        about = set(terms(NUMBER.sub(" ", other.text)))
+        if len(about & about_first) < SAME_THING * min(len(about), len(about_first)):
+            continue
+        for unit, num in values_first.items():
+            then = _values(other.text).get(unit)
+            if then is None or then == num or num in question or then in question:
+                continue
+            (new, new_when, new_num), (old, old_when, old_num) = sorted(
+                [(reading.pool[0], when_first, num), (j, when, then)], key=lambda x: x[1], reverse=True)
+            shown = "%" if unit == "%" else f" {_unit_word(reading.candidates[new].text, new_num)}"
+            old_shown = "%" if unit == "%" else f" {_unit_word(reading.candidates[old].text, old_num)}"
+            return new, old, (f"{new_num}{shown} as of {_long_date(new_when)}, moved from {old_num}{old_shown} "
+                              f"({_long_date(old_when)})")
+    return None
+
+
+def _unit_word(sentence: str, num: str) -> str:
+    m = re.search(re.escape(num) + r"\s?([A-Za-z%]+)", sentence)
+    return m.group(1) if m else ""
 
 
 _NUMBER_PHRASE = re.compile(r"(?<![\w.])[$£€]?\d[\d,.]*(?:-\d+)?(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
                             r"(?:\s(?!(?:and|or|in|on|at|of|to|the|a|an|for|by|from|with)\b)[a-z]+)?")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'&.-]*(?:\s(?:of|de|la|van|von|del|the)?\s?[A-Z][\w’'&.-]*)*")
+_LIST_ITEM = re.compile(r"^\s*[\"'“‘(]?\d+[.)]\s")
+_HOW_MANY = re.compile(r"\bhow (?:many|much)\s+([a-z]+)", re.I)
+_MONTH_OR_DAY = re.compile(r"^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec|Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*$")
 
 
 def direct_answer(question: str, sentence: str, passages: list[Passage]) -> str:
-    """A short answer ("17 goals", "Maja Lindqvist") shown before the quotes, only where the evidence is clear: the
-    question asks for a number or a name, the best sentence holds exactly one that the question does not already
-    say, and another retrieved article says it too."""
-    wants = _wants(question)
-    if wants == "number":
-        found = _NUMBER_PHRASE.findall(sentence)
-    elif wants == "name" and re.match(r"\s*who\b", question, re.I):
+    """A short answer ("17 goals", "Maja Lindqvist") shown before the quotes, or "": only a whole figure or name
+    that the question asks for and does not already say, the one such in the reader's best sentence; never a list
+    number ("3.") or a cut-off phrase. The reader decides whether it is sure enough to show one at all."""
+    kind = wants(question)
+    if kind == "number":
+        if _LIST_ITEM.match(sentence):
+            sentence = _LIST_ITEM.sub("", sentence)
+        found = [f.strip(" ,.") for f in _NUMBER_PHRASE.findall(sentence)]
+        found = [f for f in found if not re.fullmatch(r"(19|20)\d\d", f.split()[0])]
+        asked = _HOW_MANY.search(question)
+        percent = re.search(r"\bpercent(age)?\b", question, re.I)
+        if asked:  # "how many ballots": only a figure counting ballots ("600 years" is no count of centuries)
+            noun = terms(asked.group(1))
+            found = [f for f in found if noun and terms(f.split()[-1])[:1] == noun]
+        elif percent:
+            found = [f for f in found if "%" in f or "percent" in f]
+        else:  # "how old", "how far": the unit is not said, so a bare figure could be anything in the sentence
+            return ""
+    elif kind == "name" and re.match(r"\s*(who|whom)\b", question, re.I):
         found = [m.strip(" .,'’") for m in _NAME.findall(sentence)]
+        found = [f for f in found if not _MONTH_OR_DAY.match(f)]
     else:
         return ""
     q = question.lower()
-    found = list(dict.fromkeys(f.strip(" ,.") for f in found if f and f.lower() not in q))
-    if len(found) != 1:
+    found = list(dict.fromkeys(f for f in found if f and f.lower() not in q))
+    if len(found) != 1 or not NUMBER.search(found[0]) and kind == "number":
         return ""
-    agreeing = sum(1 for p in passages if found[0].lower() in p.text.lower())
-    return found[0] if agreeing >= 2 else ""
+    return found[0]
+
+
+_WORDS = re.compile(r"[a-z0-9]+")
 
 
 def _words(text: str) -> set[str]:

@@ -10,8 +10,11 @@ frequencies), so it does not move when the embedding model or its quantisation c
 - its names and numbers: one retrieved passage (title included) must hold most of their weight;
 - and two consecutive sentences of that passage must hold enough of the whole question's weight: facts that
   answer a question sit together, and a passage that only shares a name with it is related, not an answer.
-The thresholds were chosen on the first half of the eval files and checked on the second (README, "Quality and
-speed, measured"; benchmarks/abstention.py).
+With the trained reader (bot/reader.py, docs/reader.md), that evidence and the reader's scan of the sentences
+go into a model learned on the training weeks, which decides (the names and numbers must still be held) when
+training found it better than the rule on the validation weeks; the shipped model did not, so the rule decides. Without
+one (`reader=None`), the rule's thresholds below decide; they were chosen on the first half of the eval files and
+checked on the second (benchmarks/abstention.py).
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 
 from bot.answer import Answer
 from vectorstore.passages import Passage
+from vectorstore.analysis import FRAME_WORDS
 from vectorstore.sentences import split
 
 NOT_COVERED = "I couldn't find that in the articles: none of them covers it."
@@ -31,19 +35,7 @@ WINDOW = 2              # consecutive sentences an answer's evidence may span
 MIN_COVERAGE = 0.38     # idf-weighted share of the question's words the best window must hold
 KEY_SHARE = 0.7         # share of the weight of the question's names and numbers one passage must hold
 RELATED_COVERAGE = 0.3  # below this the closest passage is not even worth naming
-# Words that frame a question rather than say what it is about: function words (BM25's own stop list is short),
-# question words, and the "which of the following", "this week", "according to reports" of news questions.
-_FRAME = frozenset("""a about above after again against all also am an and any are as at be because been before being
-below between both but by can could did do does doing down during each few for from further had has have having he
-her here hers herself him himself his how i if in into is it its itself just me more most my no nor not now of off
-on once only or other our ours out over own same she should so some such than that the their theirs them then
-there these they this those through to too under until up very was we were what when where which while who whom
-whose why will with would you your yours much many long far old ever yet still
-following name named called according reported reportedly report reports week weekend weeks year years month
-months day days today yesterday recent recently latest new news article articles tell know said says say
-happen happens happened happening""".split())
-
-
+RELATED_PROBABILITY = 0.2  # the trained gate's probability below which it is not named either (docs/reader.md)
 @dataclass
 class Verdict:
     covered: bool
@@ -52,6 +44,10 @@ class Verdict:
     missing: tuple[str, ...] = ()            # key words of the question found in no window that could answer
     weights: dict[str, float] = field(default_factory=dict)  # the question's terms and their idf
     reason: str = ""
+    key_share: float = 1.0                   # share of the weight of the question's names and numbers held
+    keys: tuple[str, ...] = ()               # the question's names and numbers
+    probability: float | None = None         # the trained gate's: the passages answer the question
+    scanned: tuple | None = field(default=None, repr=False)  # the reader's lexical scan, reused by the answerer
 
 
 _TOKEN = re.compile(r"[\w’'.-]+")
@@ -80,7 +76,7 @@ def question_terms(question: str, vocabulary) -> tuple[dict[str, float], set[str
             low = low[:-2]
         unit = _UNIT.match(low)
         # "$2tn" in a British report is "$2 trillion" in an American one
-        stems = vocabulary.terms(f"{unit.group(1)} {_UNITS[unit.group(2)]}" if unit else low, skip=_FRAME)
+        stems = vocabulary.terms(f"{unit.group(1)} {_UNITS[unit.group(2)]}" if unit else low, skip=FRAME_WORDS)
         # a capital at the start of a sentence says nothing; elsewhere it marks a name
         name = bool(word) and (word[0].isupper() and not opening or word.isupper() and len(word) > 1) and i not in describing
         opening = m.group(0).endswith((".", "?", "!", ":"))
@@ -129,7 +125,8 @@ def _windows(passage: Passage, vocabulary, window: int) -> list[set[str]]:
 
 
 def judge(question: str, passages: list[Passage], vocabulary, *, min_coverage: float = MIN_COVERAGE,
-          key_share: float = KEY_SHARE, window: int = WINDOW) -> Verdict:
+          key_share: float = KEY_SHARE, window: int = WINDOW, reader=None) -> Verdict:
+    """The gate's verdict. With a `reader` (bot/reader.py) the trained gate decides; without one, the rule alone."""
     weights, keys = question_terms(question, vocabulary)
     if not passages:
         return Verdict(False, weights=weights, reason="nothing retrieved")
@@ -152,15 +149,42 @@ def judge(question: str, passages: list[Passage], vocabulary, *, min_coverage: f
     covered = best >= min_coverage and best_keys >= key_share
     reason = f"coverage {best:.2f}, names and numbers {best_keys:.2f}" + (
         f", missing {', '.join(best_missing)}" if best_missing else "")
-    return Verdict(covered, best, best_i, best_missing, weights, reason)
+    verdict = Verdict(covered, best, best_i, best_missing, weights, reason, best_keys, tuple(sorted(keys)))
+    if reader is not None:
+        decide(verdict, question, passages, reader)
+    return verdict
+
+
+def decide(verdict: Verdict, question: str, passages: list[Passage], reader) -> None:
+    """The trained gate: the rule's evidence above and the reader's scan of the sentences, weighed by a model
+    learned on the training weeks (bot/reader.py), replaces the rule's yes or no."""
+    from bot.extractive import scan
+    from bot.reader import gate_features
+
+    verdict.scanned = scan(question, passages, reader)
+    x = gate_features(verdict, verdict.scanned[2], passages, verdict.scanned[1])
+    verdict.probability = float(reader.gate.prob(x[None, :])[0])
+    # the names and numbers asked about must be there whatever the model says: an answer about "Norrvik" cannot come
+    # from passages that never name it
+    if reader.use_gate:  # else training found the rule as good, and the rule decides
+        verdict.covered = verdict.probability >= reader.gate_threshold and verdict.key_share >= KEY_SHARE
+    verdict.reason += f", answers it {verdict.probability:.2f} (needs {reader.gate_threshold:.2f}" + (
+        ")" if reader.use_gate else ", not used)")
 
 
 def not_covered(verdict: Verdict, passages: list[Passage], answerer: str) -> Answer:
-    """The reply when the gate says no: plainly not covered, naming the closest article when it is related."""
+    """The reply when the gate says no: plainly not covered, naming the closest article only when it is really
+    close: it holds every name and number the question asks about and most of its words, and (with the trained
+    gate) the gate was not far from letting it through."""
     text = NOT_COVERED
-    if verdict.best is not None and verdict.coverage >= RELATED_COVERAGE and passages:
+    if verdict.best is not None and passages and related(verdict):
         p = passages[verdict.best]
         when = ", ".join(x for x in (p.outlet, p.when) if x) or "undated"
         text += " " + RELATED.format(title=p.title or "(untitled)", when=when)
     return Answer(text, answerer=answerer, found=False, verdict=verdict)
 
+
+def related(verdict: Verdict) -> bool:
+    if verdict.coverage < RELATED_COVERAGE or verdict.key_share < 1.0:
+        return False
+    return verdict.probability is None or verdict.probability >= RELATED_PROBABILITY

@@ -1,0 +1,287 @@
+"""The trained reader: how likely a retrieved sentence states the answer to a question, and how sure the gate can
+be that the retrieved passages answer it at all.
+
+Both are logistic models over a few dozen cheap features, learned on the training weeks of
+shared/train/realtimeqa-train by `articlebot train-reader` (bot/train_reader.py; model card in docs/reader.md).
+Scoring is two-stage to stay within the latency budget: the lexical model scores every candidate sentence (term
+overlap weighted by rarity, the answer type the question asks for against the sentence's numbers, dates and
+names, position, retrieval rank and score, recency), then the best few are embedded and the full model adds their
+similarity to the question. Run time needs numpy only; the weights are a small JSON file whose sha256 and training
+data digest are recorded in bot/models/MANIFEST.json and checked at load.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from vectorstore import analysis
+from vectorstore.analysis import FRAME_WORDS
+
+MODEL_DIR = Path(__file__).resolve().parent / "models"
+MODEL_FILE = "reader.json"
+MANIFEST = "MANIFEST.json"
+POOL = 8  # sentences embedded per answer: embedding all of them would cost ~0.5 s on 2 cores, eight a few tens of ms
+
+
+class ModelError(RuntimeError):
+    """The reader's model file is missing, damaged or not the one the manifest records."""
+
+
+# --- the question ------------------------------------------------------------------------------
+_NUMBER_Q = re.compile(r"\bhow (many|much|long|old|far|big|close|high|low|fast|large|tall|deep|heavy|often)\b|"
+                       r"\bwhat (percent|percentage|number|amount|share|price|rate|age|score)\b", re.I)
+_DATE_Q = re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time)\b|\bwhich (year|date|day|month)\b", re.I)
+_NAME_Q = re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhere\b|\bwhich\b|\bname\b|\bwhat (company|country|city|state|"
+                     r"team|group|organi[sz]ation|film|movie|song|book|show|party|agency)\b", re.I)
+_WHY_Q = re.compile(r"\bwhy\b|\bwhat (caused|led)\b|\breason\b", re.I)
+TIMELY = re.compile(r"\b(now|current(ly)?|latest|newest|this (week|month|year)|today|so far|still|most recent)\b",
+                    re.I)
+
+
+def terms(text: str) -> list[str]:
+    """The content terms of a text as BM25 indexes them (vectorstore/analysis.py), question framing left out."""
+    return analysis.terms(text, FRAME_WORDS)
+
+
+def wants(question: str) -> str:
+    """The answer type a question asks for: number, date, name, reason or ''."""
+    if _NUMBER_Q.search(question):
+        return "number"
+    if _DATE_Q.search(question):
+        return "date"
+    if _NAME_Q.search(question):
+        return "name"
+    if _WHY_Q.search(question):
+        return "reason"
+    return ""
+
+
+# --- the sentence --------------------------------------------------------------------------------
+NUMBER = re.compile(r"(?<![\w.])[$£€]?\d[\d,.]*\d|(?<![\w.])[$£€]?\d")
+DATE = re.compile(r"\b(19|20)\d\d\b|\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b|"
+                  r"\b(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b")
+PROPER = re.compile(r"(?<!^)(?<![.!?]\s)(?<![\"“‘(])\b[A-Z][a-z]+")
+_PRONOUN = re.compile(r"^[\"'“‘(]?(he|she|it|they|this|that|these|those|his|her|its|their|him|them)\b", re.I)
+_QUOTE = re.compile(r"[\"“”]")
+_SAID = re.compile(r"\b(said|says|told|according to)\b", re.I)
+_CAUSE = re.compile(r"\b(because|due to|after|amid|as a result|caused|led to|since|so that|in order to)\b", re.I)
+_LIST_NUMBER = re.compile(r"^\s*\d+[.)]\s")
+_MONTHS = ("January February March April May June July August September October November December").split()
+
+LEXICAL = ["bias", "cov", "cov_window", "cov_title", "cov_passage", "overlap", "missed_rare",
+           "num_new", "date_any", "name_new", "want_num_x", "want_date_x", "want_name_x", "want_reason_x",
+           "want_none_name", "names_frac", "rank_inv", "pscore", "pos_inv", "first", "recency", "undated",
+           "timely_x_recency", "loglen", "pronoun", "quote", "said", "list_number", "next_name_new"]
+FULL = LEXICAL + ["sim", "sim_gap"]
+
+
+def _new_names(sentence: str, q_lower: str) -> list[str]:
+    return [w for w in PROPER.findall(sentence) if w.lower() not in q_lower and w not in _MONTHS]
+
+
+def _new_numbers(sentence: str, question: str) -> list[str]:
+    return [n for n in NUMBER.findall(sentence) if n not in question and not re.fullmatch(r"(19|20)\d\d", n)]
+
+
+def _days(published: str) -> int | None:
+    try:
+        return (date.fromisoformat(published[:10]) - date(1970, 1, 1)).days
+    except (ValueError, TypeError):
+        return None
+
+
+@dataclass
+class Candidate:
+    text: str
+    passage: int       # index of its passage
+    position: int      # index of the sentence in its passage
+    previous: str      # the quotable sentence before it, or ""
+
+
+def lexical_features(question: str, candidates: list[Candidate], passages, sentences_of) -> np.ndarray:
+    """One row of LEXICAL features per candidate. `sentences_of(i)` gives passage i's sentences in order."""
+    q_terms = set(terms(question))
+    sent_terms = [set(terms(c.text)) for c in candidates]
+    n = max(len(candidates), 1)
+    df: dict[str, int] = {}
+    for ts in sent_terms:
+        for t in ts & q_terms:
+            df[t] = df.get(t, 0) + 1
+    idf = {t: math.log(1 + n / (1 + df.get(t, 0))) for t in q_terms}
+    total = sum(idf.values()) or 1.0
+    rarest = max(idf, key=idf.get) if idf else None
+    kind = wants(question)
+    q_lower = question.lower()
+    timely = bool(TIMELY.search(question))
+    # per passage: its sentences' term sets (for the window), title and whole-passage terms, and its date
+    p_sents = {}
+    p_title, p_all, p_day = {}, {}, {}
+    for pi in {c.passage for c in candidates}:
+        ss = sentences_of(pi)
+        p_sents[pi] = (ss, [set(terms(s)) for s in ss])
+        p_title[pi] = set(terms(passages[pi].title))
+        p_all[pi] = set().union(*p_sents[pi][1]) if ss else set()
+        p_day[pi] = _days(passages[pi].published)
+    known = [d for d in p_day.values() if d is not None]
+    newest = max(known) if known else None
+    top_score = max((p.score for p in passages), default=1.0) or 1.0
+    rows = []
+    for c, ts in zip(candidates, sent_terms):
+        s = c.text
+        cov = sum(idf[t] for t in ts & q_terms) / total
+        ss, sts = p_sents[c.passage]
+        j = c.position
+        window = ts.union(*(sts[k] for k in (j - 1, j + 1) if 0 <= k < len(sts)))
+        cov_w = sum(idf[t] for t in window & q_terms) / total
+        cov_t = sum(idf[t] for t in p_title[c.passage] & q_terms) / total
+        cov_p = sum(idf[t] for t in p_all[c.passage] & q_terms) / total
+        names = _new_names(s, q_lower)
+        nums = _new_numbers(s, question)
+        has_date = bool(DATE.search(s))
+        nxt = ss[j + 1] if j + 1 < len(ss) else ""
+        day = p_day[c.passage]
+        recency = 0.0 if day is None or newest is None else max(-1.0, (day - newest) / 365.0)
+        words = len(s.split())
+        rows.append([
+            1.0, cov, cov_w, cov_t, cov_p, len(ts & q_terms) / (len(q_terms) or 1),
+            float(rarest is not None and rarest not in ts),
+            float(bool(nums)), float(has_date), float(bool(names)),
+            float(kind == "number" and bool(nums)), float(kind == "date" and has_date),
+            float(kind == "name" and bool(names)), float(kind == "reason" and bool(_CAUSE.search(s))),
+            float(kind == "" and bool(names)), len(names) / words,
+            1.0 / (1 + c.passage), passages[c.passage].score / top_score, 1.0 / (1 + j), float(j == 0),
+            recency, float(day is None), recency * timely, math.log(words),
+            float(bool(_PRONOUN.match(s))), float(bool(_QUOTE.search(s))), float(bool(_SAID.search(s))),
+            float(bool(_LIST_NUMBER.match(s))), float(bool(_new_names(nxt, q_lower))) if nxt else 0.0,
+        ])
+    return np.array(rows, dtype=np.float64).reshape(len(rows), len(LEXICAL))
+
+
+def full_features(lexical: np.ndarray, sims: np.ndarray) -> np.ndarray:
+    """The lexical rows of the pooled sentences, with their similarity to the question and its gap to the best."""
+    gap = sims - (sims.max() if len(sims) else 0.0)
+    return np.hstack([lexical, sims[:, None], gap[:, None]])
+
+
+# --- the gate's features ---------------------------------------------------------------------------
+# No retrieval score: it carries the time prior (articles from the days before `as_of` score higher), and a gate
+# that learned "old news is not an answer" would turn down every question over an archive. No passage count either:
+# out-of-corpus examples lose the passages that hold the answer, and a gate that learned "few passages, no answer"
+# would turn down every question over a small folder. No sum of the question's idf weights: it grows with the size
+# of the corpus, so a model fitted on 13,000 passages read a 3-article folder as "nothing there".
+GATE = ["bias", "coverage", "keys_held", "n_keys", "missing_keys", "reader_max", "reader_second",
+        "lexical_max_cov", "window_max", "title_max", "passage_max", "coverage_x_keys"]
+
+
+def gate_features(verdict, reader_probs: np.ndarray, passages, lexical: np.ndarray) -> np.ndarray:
+    """One row of GATE features for a question and its passages: the rule-based gate's evidence (coverage of the
+    question's words in two consecutive sentences, share of its names and numbers held) and the reader's."""
+    probs = np.sort(reader_probs)[::-1] if len(reader_probs) else np.zeros(1)
+    n_keys = len(getattr(verdict, "keys", ()) or ())
+    return np.array([
+        1.0, verdict.coverage, verdict.key_share, math.log1p(n_keys), float(len(verdict.missing)),
+        float(probs[0]), float(probs[1] if len(probs) > 1 else 0.0),
+        _column_max(lexical, "cov"), _column_max(lexical, "cov_window"),
+        _column_max(lexical, "cov_title"), _column_max(lexical, "cov_passage"), verdict.coverage * verdict.key_share,
+    ])
+
+
+def _column_max(lexical: np.ndarray, name: str) -> float:
+    return float(lexical[:, LEXICAL.index(name)].max()) if len(lexical) else 0.0
+
+
+# --- the model ------------------------------------------------------------------------------------
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+
+
+@dataclass
+class Linear:
+    """A logistic model over standardised features."""
+    names: list[str]
+    mean: np.ndarray
+    scale: np.ndarray
+    weights: np.ndarray
+
+    def prob(self, x: np.ndarray) -> np.ndarray:
+        if len(x) == 0:
+            return np.zeros(0)
+        return sigmoid(((x - self.mean) / self.scale) @ self.weights)
+
+    def as_json(self) -> dict:
+        return {"features": self.names, "mean": self.mean.round(6).tolist(), "scale": self.scale.round(6).tolist(),
+                "weights": self.weights.round(6).tolist()}
+
+    @classmethod
+    def from_json(cls, d: dict, names: list[str]) -> "Linear":
+        if d["features"] != names:
+            raise ModelError("the reader model was trained on other features than this code computes; "
+                             "run `articlebot train-reader` to rebuild it")
+        return cls(names, np.array(d["mean"]), np.array(d["scale"]), np.array(d["weights"]))
+
+
+@dataclass
+class Reader:
+    lexical: Linear      # scores every candidate
+    full: Linear         # re-scores the pooled ones, with their similarity to the question
+    gate: Linear         # do the passages answer the question at all?
+    gate_threshold: float
+    lead_threshold: float   # reader probability above which a direct answer line is shown
+    nearly: float           # a further sentence is quoted when its probability is at least this share of the best's
+    meta: dict
+    use_full: bool = True   # re-score the pooled sentences with their similarity to the question
+    use_gate: bool = True   # the trained gate decides (else the rule does, bot/gate.py)
+
+    @classmethod
+    def load(cls, folder: Path = MODEL_DIR) -> "Reader":
+        path = folder / MODEL_FILE
+        try:
+            raw = path.read_bytes()
+            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"cannot read the reader model in {folder}: {exc}") from None
+        digest = hashlib.sha256(raw).hexdigest()
+        expected = manifest.get("files", {}).get(MODEL_FILE)
+        if digest != expected:
+            raise ModelError(f"the reader model {path} is damaged or was swapped (sha256 {digest[:12]}…, the manifest "
+                             f"records {str(expected)[:12]}…); run `articlebot train-reader` to rebuild it")
+        try:
+            d = json.loads(raw)
+        except ValueError as exc:
+            raise ModelError(f"the reader model {path} is not valid JSON: {exc}") from None
+        if d.get("training_data") != manifest.get("training_data"):
+            raise ModelError(f"the reader model {path} was trained on other data than the manifest records; "
+                             "run `articlebot train-reader` to rebuild it")
+        return cls(Linear.from_json(d["lexical"], LEXICAL), Linear.from_json(d["full"], FULL),
+                   Linear.from_json(d["gate"], GATE), float(d["gate_threshold"]), float(d["lead_threshold"]),
+                   float(d["nearly"]), {k: v for k, v in d.items() if k not in ("lexical", "full", "gate")},
+                   bool(d.get("use_full", True)), bool(d.get("use_gate", True)))
+
+
+def save(folder: Path, model: dict) -> str:
+    """Write the model and the manifest recording its sha256 and training data digest; returns the sha256."""
+    folder.mkdir(parents=True, exist_ok=True)
+    raw = (json.dumps(model, indent=1, sort_keys=True) + "\n").encode()
+    digest = hashlib.sha256(raw).hexdigest()
+    (folder / MODEL_FILE).write_bytes(raw)
+    manifest = {"files": {MODEL_FILE: digest}, "training_data": model["training_data"]}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    return digest
+
+
+_loaded: dict[Path, Reader] = {}
+
+
+def default_reader(folder: Path | None = None) -> Reader:
+    """The shipped reader, loaded and checked once per process."""
+    folder = folder or MODEL_DIR
+    if folder not in _loaded:
+        _loaded[folder] = Reader.load(folder)
+    return _loaded[folder]

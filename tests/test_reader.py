@@ -1,0 +1,137 @@
+"""The trained reader and gate (bot/reader.py): the sentence that answers rather than the one beside it, the newest
+figure first with both dates, a lead line that is a whole answer or absent, a model file checked against its
+digest, and the training command end to end. Fictional articles (tests/reader_fixture.py)."""
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime
+
+import pytest
+
+from engines import engine_over
+from reader_fixture import write_articles, write_questions
+
+
+@pytest.fixture
+def engine(settings, embedder, tmp_path):
+    eng = engine_over(settings, embedder, write_articles(tmp_path / "articles"))
+    yield eng
+    eng.close()
+
+
+def _ask(engine, question, as_of):
+    passages = engine.retrieve(question, as_of=datetime.fromisoformat(as_of))
+    return engine.answer(question, passages)
+
+
+@pytest.mark.xfail(reason="not reliably met by the shipped reader: the best-film, ceremony and winner's sentences "
+                          "score close together and the winner's is not always first (docs/reader.md, open problems)",
+                   strict=False)
+def test_a_who_won_question_gets_the_sentence_with_the_name_not_the_ceremony(engine):
+    answer = _ask(engine, "Who won best actor at the Harbour Film Awards?", "2025-01-14")
+    first = answer.text.split("[")[0]
+    assert "Tomas Eklund" in first, answer.text
+    assert "returned to the Glasshouse" not in first
+
+
+def test_who_built_gets_the_sentence_naming_the_builder(engine):
+    answer = _ask(engine, "Who built the floating library?", "2025-01-14")
+    assert "Astrid Holm" in answer.text.split("[")[0], answer.text
+
+
+def test_two_figures_for_one_thing_the_newer_leads_and_both_dates_show(engine):
+    answer = _ask(engine, "How close is the Flood Clock to high water now?", "2025-01-27")
+    assert answer.lead.startswith("90 minutes"), answer.lead
+    assert "24 January 2025" in answer.lead and "20 January 2024" in answer.lead and "100 minutes" in answer.lead
+    # the newer article is quoted first, as [1]
+    assert answer.citations[0].published == "2025-01-24"
+    assert answer.text.index("90 minutes") < answer.text.index("100 minutes")
+
+
+def test_the_lead_line_is_never_a_list_number_and_counts_what_was_asked():
+    from bot.extractive import direct_answer
+
+    assert direct_answer("How many ballots did it take?", "3. It took 15 ballots over four days.", []) == "15 ballots"
+    assert direct_answer("How many ballots did it take?", "3. The vote went on for days.", []) == ""
+    assert direct_answer("Who was elected speaker?", "The council elected Per Lundgren on Friday.", []) == "Per Lundgren"
+
+
+def test_a_question_the_articles_do_not_cover_is_turned_down_without_an_unrelated_suggestion(engine):
+    answer = _ask(engine, "Who won the chess olympiad in Tbilisi?", "2025-01-14")
+    assert not answer.found and not answer.citations
+    assert "closest" not in answer.text
+
+
+# --- the model file ------------------------------------------------------------------------------------
+@pytest.fixture
+def model_copy(tmp_path):
+    from bot.reader import MODEL_DIR
+
+    folder = tmp_path / "model"
+    shutil.copytree(MODEL_DIR, folder)
+    return folder
+
+
+def test_a_damaged_model_file_is_refused_with_one_line(model_copy):
+    from bot.reader import MODEL_FILE, ModelError, Reader
+
+    raw = bytearray((model_copy / MODEL_FILE).read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    (model_copy / MODEL_FILE).write_bytes(bytes(raw))
+    with pytest.raises(ModelError) as err:
+        Reader.load(model_copy)
+    assert "damaged or was swapped" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_swapped_model_file_is_refused(model_copy):
+    from bot.reader import MODEL_FILE, ModelError, Reader
+
+    model = json.loads((model_copy / MODEL_FILE).read_text())
+    model["gate_threshold"] = 0.0  # a valid model, but not the one the manifest records
+    (model_copy / MODEL_FILE).write_text(json.dumps(model))
+    with pytest.raises(ModelError, match="damaged or was swapped"):
+        Reader.load(model_copy)
+
+
+def test_the_cli_refuses_a_damaged_model_in_one_line(model_copy, monkeypatch, capsys):
+    import bot.reader
+    from bot.cli import main
+    from bot.reader import MODEL_FILE
+
+    (model_copy / MODEL_FILE).write_text("{}")
+    monkeypatch.setattr(bot.reader, "MODEL_DIR", model_copy)
+    monkeypatch.setattr(bot.reader, "_loaded", {})
+    assert main(["ask", "Who won best actor?"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("articlebot: the reader model") and "\n" not in err and "train-reader" in err
+
+
+# --- training ----------------------------------------------------------------------------------------------
+def test_the_training_command_runs_end_to_end_and_its_model_loads(settings, embedder, tmp_path):
+    from bot.reader import MANIFEST, Reader
+    from bot.train_reader import train
+    from ingest.pipeline import ingest
+    from vectorstore.retrieval import Retriever
+    from vectorstore.store import open_store
+
+    store = open_store(settings)
+    try:
+        ingest(settings, store, [str(write_articles(tmp_path / "articles"))], embedder)
+        questions = write_questions(tmp_path / "questions.jsonl")
+        report = train(Retriever(settings, store, embedder), embedder, questions, tmp_path / "out", log=lambda m: None)
+    finally:
+        store.close()
+    reader = Reader.load(tmp_path / "out")
+    manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
+    assert manifest["files"]["reader.json"] == report["sha256"]
+    assert reader.meta["training_questions"] == 10 and len(report["validation_weeks"]) == 1
+    assert 0.0 < reader.gate_threshold < 1.0
+    # seeded: the same data gives the same model, byte for byte
+    first = (tmp_path / "out" / "reader.json").read_bytes()
+    store = open_store(settings)
+    try:
+        train(Retriever(settings, store, embedder), embedder, questions, tmp_path / "again", log=lambda m: None)
+    finally:
+        store.close()
+    assert (tmp_path / "again" / "reader.json").read_bytes() == first
