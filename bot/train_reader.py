@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import sys
 import time
 from dataclasses import dataclass, field
@@ -26,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.evaluate import validation_weeks as week_split
 from bot.gate import KEY_SHARE
 from bot.reader import FULL, GATE, LEXICAL, POOL, Linear, full_features, gate_features, lexical_features, save
 
 SEED = 21
-VALIDATION_SHARE = 0.25
 OOC_GAP_DAYS = 21
 OOC_DEPTH = 15          # passages retrieved before those holding the answer are dropped
 FALSE_ABSTENTION = 0.04  # the gate's threshold: the highest that abstains on at most this share of answerable ones
@@ -52,13 +51,6 @@ class Read:
     labels: np.ndarray
     holds_answer: bool               # a retrieved passage holds the answer
     sims: dict = field(default_factory=dict)  # candidate index → similarity to the question
-
-
-def split_weeks(questions: list[dict], seed: int = SEED, share: float = VALIDATION_SHARE) -> set[str]:
-    """The validation weeks: a seeded sample of the distinct weeks."""
-    weeks = sorted({q.get("week") or q.get("date", "")[:7] for q in questions})
-    n = max(1, round(share * len(weeks))) if len(weeks) > 1 else 0
-    return set(random.Random(seed).sample(weeks, n))
 
 
 def data_digest(questions_path: Path, chunk_ids: list[str]) -> str:
@@ -163,7 +155,7 @@ def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, 
 
     started = time.perf_counter()
     questions = load_questions(questions_path)
-    validation_weeks = split_weeks(questions)
+    validation_weeks = week_split(questions)  # the split `articlebot eval --split` uses
     log(f"{len(questions)} questions, {len(validation_weeks)} validation weeks: {', '.join(sorted(validation_weeks))}")
     if cache is not None and cache.is_file():
         import pickle
