@@ -7,7 +7,6 @@ from typing import Any
 
 from vectorstore.passages import shown_date
 
-
 _MARKER = re.compile(r"\[(\d+)\]")
 _WORD = re.compile(r"\w+")
 

@@ -405,6 +405,7 @@ def cmd_health(settings, args) -> int:
         print(f"ok: the store in {settings.store_location} is open in a running articlebot process (pid {busy}); "
               f"{model}")
         return 0
+    assert count is not None and sentences is not None  # the store opened: neither busy nor a problem
     print(f"ok: collection {settings.collection!r} in {settings.store_location} has {plural(count, 'chunk')} "
           f"({plural(sentences, 'sentence vector')}); {model}")
     if count and settings.sentence_vectors and not sentences:

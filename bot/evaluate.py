@@ -14,8 +14,16 @@ import sys
 import time
 from datetime import datetime
 
-from bot.metrics import (answer_in_reply, answer_rank, is_echo, is_fragment, is_question, load_questions, normalise,
-                         quoted_sentences)
+from bot.metrics import (
+    answer_in_reply,
+    answer_rank,
+    is_echo,
+    is_fragment,
+    is_question,
+    load_questions,
+    normalise,
+    quoted_sentences,
+)
 
 _MARKER = re.compile(r"\[(\d+)\]")
 SPLIT_SEED = 21
@@ -44,7 +52,8 @@ def split_questions(questions: list[dict], split: str | None) -> list[dict]:
 
 def citation_marks(reply: str) -> list[tuple[str, int]]:
     """(the text a marker is attached to, its number) for every [n] in a reply."""
-    marks, start, claim = [], 0, ""
+    marks: list[tuple[str, int]] = []
+    start, claim = 0, ""
     for m in _MARKER.finditer(reply):
         between = reply[start:m.start()]
         if between.strip(" ,;.") or not marks:  # "claim [1] [2]": both markers belong to the same claim
@@ -116,10 +125,13 @@ def evaluate(engine, questions: list[dict], k: int = 5, progress=None) -> dict:
     supported = [r for r in answerable if r["supported"]]
     had_it = [r for r in supported if r["rank"] is not None]
     answered = [r for r in rows if not r["abstained"]]
-    quoted = sum(len(r["quoted"]) for r in rows)
-    marks = sum(r["marks"] for r in rows)
+    n_quoted = sum(len(r["quoted"]) for r in rows)
+    n_marks = sum(r["marks"] for r in rows)
     n = len(answerable)
-    per_100 = (lambda key: 100 * sum(r[key] for r in rows) / quoted if quoted else None)
+
+    def per_100(key: str) -> float | None:
+        return 100 * sum(r[key] for r in rows) / n_quoted if n_quoted else None
+
     metrics = {
         "questions": len(rows),
         "answerable": n,
@@ -133,8 +145,8 @@ def evaluate(engine, questions: list[dict], k: int = 5, progress=None) -> dict:
         "lead_accuracy": _share([r["lead_ok"] for r in rows if r["lead"]]),
         "wrong_leads_per_100_answered": (100 * sum(bool(r["lead"]) and not r["lead_ok"] for r in answered) / len(answered)
                                          if answered else None),
-        "citation_precision": sum(r["marks_ok"] for r in rows) / marks if marks else None,
-        "quoted_sentences": quoted,
+        "citation_precision": sum(r["marks_ok"] for r in rows) / n_marks if n_marks else None,
+        "quoted_sentences": n_quoted,
         "quoted_questions_per_100": per_100("questions_quoted"),
         "echoes_per_100": per_100("echoes"),
         "fragments_per_100": per_100("fragments"),

@@ -9,16 +9,26 @@ then "90"), the newest source's figure leads and the reply says what it moved fr
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterator
+from typing import Protocol
 
 import numpy as np
 
 from bot.answer import Answer
 from bot.citations import citation, strip_foreign_urls
-from bot.reader import (NUMBER, POOL, TIMELY, Candidate, Reader, default_reader, full_features, lexical_features,
-                        terms, wants)
+from bot.reader import (
+    NUMBER,
+    POOL,
+    Candidate,
+    Reader,
+    default_reader,
+    full_features,
+    lexical_features,
+    terms,
+    wants,
+)
 from vectorstore.passages import Passage
 from vectorstore.sentences import MAX_WORDS, MIN_WORDS, quotable, split
 
@@ -27,6 +37,15 @@ MAX_SENTENCES = 4
 _WORD_KEY = re.compile(r"\w+")
 _FOLLOW_UP = re.compile(r"^(and|but|so|what about|how about|and what|then)\b|\b(it|its|they|them|their|he|she|his|"
                         r"her|him|this|that|those|these|there)\b", re.I)
+
+
+class Choices(Protocol):
+    """The settings choose() reads from a Reader (the training grid passes candidate values instead)."""
+    @property
+    def nearly(self) -> float: ...
+
+    @property
+    def lead_threshold(self) -> float: ...
 
 
 @dataclass
@@ -126,7 +145,7 @@ class ExtractiveAnswerer:
         return f"{history[-1][0]} {question}"
 
 
-def choose(question: str, passages: list[Passage], reading: Reading, reader: Reader,
+def choose(question: str, passages: list[Passage], reading: Reading, reader: Choices,
            nearly: float | None = None, lead_threshold: float | None = None) -> tuple[list[tuple[str, int]], str]:
     """The sentences to quote, in order, as (sentence, passage index), and the direct answer line ("" for none)."""
     if not reading.pool:

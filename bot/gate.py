@@ -23,8 +23,8 @@ import statistics
 from dataclasses import dataclass, field
 
 from bot.answer import Answer
-from vectorstore.passages import Passage
 from vectorstore.analysis import FRAME_WORDS
+from vectorstore.passages import Passage
 from vectorstore.sentences import split
 
 NOT_COVERED = "I couldn't find that in the articles: none of them covers it."

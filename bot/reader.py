@@ -116,7 +116,7 @@ def lexical_features(question: str, candidates: list[Candidate], passages, sente
             df[t] = df.get(t, 0) + 1
     idf = {t: math.log(1 + n / (1 + df.get(t, 0))) for t in q_terms}
     total = sum(idf.values()) or 1.0
-    rarest = max(idf, key=idf.get) if idf else None
+    rarest = max(idf, key=idf.__getitem__) if idf else None
     kind = wants(question)
     q_lower = question.lower()
     timely = bool(TIMELY.search(question))
@@ -220,7 +220,7 @@ class Linear:
                 "weights": self.weights.round(6).tolist()}
 
     @classmethod
-    def from_json(cls, d: dict, names: list[str]) -> "Linear":
+    def from_json(cls, d: dict, names: list[str]) -> Linear:
         if d["features"] != names:
             raise ModelError("the reader model was trained on other features than this code computes; "
                              "run `articlebot train-reader` to rebuild it")
@@ -240,7 +240,7 @@ class Reader:
     use_gate: bool = True   # the trained gate decides (else the rule does, bot/gate.py)
 
     @classmethod
-    def load(cls, folder: Path = MODEL_DIR) -> "Reader":
+    def load(cls, folder: Path = MODEL_DIR) -> Reader:
         path = folder / MODEL_FILE
         try:
             raw = path.read_bytes()

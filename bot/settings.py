@@ -1,11 +1,11 @@
 """The one configuration object: read from the environment and `.env`, built once by the entry point."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Annotated, Literal, cast
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from typing import Annotated, Literal
-
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
@@ -29,9 +29,9 @@ def _ids(value: object) -> frozenset[int]:
     if value in (None, ""):
         return frozenset()
     if isinstance(value, (int, str)):
-        parts = str(value).replace(",", " ").split()
+        parts: Iterable[int | str] = str(value).replace(",", " ").split()
     else:
-        parts = list(value)  # type: ignore[arg-type]
+        parts = list(cast("Iterable[int | str]", value))  # a list from a settings file or the caller
     return frozenset(int(p) for p in parts)
 
 
@@ -159,7 +159,7 @@ class Settings(BaseSettings):
         return value.expanduser()  # "~/articles-data" in .env means the home folder, not a folder named "~"
 
     @model_validator(mode="after")
-    def _default_model_dir(self) -> "Settings":
+    def _default_model_dir(self) -> Settings:
         if self.model_dir is None:
             self.model_dir = self.data_dir / "models"
         return self

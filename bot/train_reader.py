@@ -166,7 +166,9 @@ def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, 
     log(f"read in {time.perf_counter() - started:.0f} s")
     fitting = [r for r in reads if not r.validation]
     held = [r for r in reads if r.validation]
-    answerable = (lambda rs: [r for r in rs if r.in_corpus and r.labels.any()])
+
+    def answerable(rs: list[Read]) -> list[Read]:
+        return [r for r in rs if r.in_corpus and r.labels.any()]
 
     # the lexical stage, on every candidate of the training weeks' in-corpus questions
     lex = fit(_stack([r.lexical for r in fitting if r.in_corpus], len(LEXICAL)),
@@ -185,8 +187,8 @@ def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, 
             return Reading(r.candidates, r.lexical, p_lex, ranked, p_lex[ranked])
         order, x = pooled[id(r)] if r.in_corpus else _pool(r, lex, embedder)
         p = full.prob(x)
-        ranked = np.argsort(-p, kind="stable")
-        return Reading(r.candidates, r.lexical, lex.prob(r.lexical), [order[k] for k in ranked], p[ranked])
+        best = np.argsort(-p, kind="stable")
+        return Reading(r.candidates, r.lexical, lex.prob(r.lexical), [order[k] for k in best], p[best])
 
     def p_at_1(rs, score) -> float | None:
         hits = [float(r.labels[score(r)]) for r in rs if len(r.candidates)]
@@ -318,8 +320,8 @@ class ArticleRetriever:
 
         import bm25s
 
-        from ingest.cleaning import clean_text
         from ingest.chunking import _splitter
+        from ingest.cleaning import clean_text
         from ingest.loaders import normalise_date
         from vectorstore import analysis
         from vectorstore.passages import Passage
@@ -360,8 +362,7 @@ class ArticleRetriever:
         from dataclasses import replace
 
         from vectorstore import analysis
-        from vectorstore.retrieval import (FUTURE_PENALTY, POOL, RECENT_BOOST, RECENT_BOOST_TIMELY, RECENT_DAYS,
-                                           TIMELY)
+        from vectorstore.retrieval import FUTURE_PENALTY, POOL, RECENT_BOOST, RECENT_BOOST_TIMELY, RECENT_DAYS, TIMELY
 
         tokens = analysis.bm25_tokenize([query])
         if not tokens.vocab:
@@ -414,7 +415,10 @@ def main(settings, questions: str, out: str | None, articles: str | None = None,
             print(f"articlebot: no such file: {p}", file=sys.stderr)
             return 2
     target = Path(out) if out else MODEL_DIR
-    log = (lambda m: print(m, file=sys.stderr))
+
+    def log(m: str) -> None:
+        print(m, file=sys.stderr)
+
     embedder = build_embedder(settings)
     if articles:
         started = time.perf_counter()

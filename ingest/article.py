@@ -32,7 +32,7 @@ class Article:
     def link(self) -> str:
         return self.url or self.path
 
-    def with_(self, **changes) -> "Article":
+    def with_(self, **changes) -> Article:
         return replace(self, **changes)
 
 

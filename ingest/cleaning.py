@@ -84,9 +84,9 @@ def clean_text(text: str, title: str = "") -> str:
         seen += len(line)
         if line and _CHROME.match(line):
             continue
-        line = _furniture(line, title) if line else line
-        if line is not None:
-            kept.append(line)
+        kept_line = _furniture(line, title) if line else line
+        if kept_line is not None:
+            kept.append(kept_line)
     return _BLANKS.sub("\n\n", "\n".join(kept)).strip()
 
 

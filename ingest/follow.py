@@ -18,14 +18,18 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING
 
 from ingest.article import Article, Skip
 from ingest.fetch import Fetched, Fetcher, url_problem
 from ingest.loaders import Loader, is_url
+
+if TYPE_CHECKING:
+    from ingest.pipeline import Report
 
 MAX_BACKOFF = 6 * 3600.0   # a source failing for a day is still tried every few hours
 POLL_WORKERS = 4           # sources fetched at once; a hanging one holds one worker, not the poll
@@ -161,7 +165,7 @@ class FollowList:
         with self._db() as db:
             db.executescript(SCHEMA)
 
-    def _db(self) -> sqlite3.Connection:
+    def _db(self) -> _Closing:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         db.row_factory = sqlite3.Row
         db.execute("PRAGMA journal_mode=WAL")
@@ -326,7 +330,7 @@ class Following:
         return self.list.remove(key) or self.list.remove(str(Path(source).expanduser().absolute()))
 
     # --- one poll ----------------------------------------------------------------------------
-    def poll_due(self, write: Callable[[list], object], now: float | None = None,
+    def poll_due(self, write: Callable[[list[Article]], Report], now: float | None = None,
                  sources: list[Followed] | None = None) -> list[PollResult]:
         """Fetch the due sources (a few at once) and write each one's new articles as soon as it is fetched.
 
@@ -375,13 +379,14 @@ class Following:
         if body_hash == f.body_hash:  # a server without validators sent the same bytes again
             return
         seen = self.list.seen(f.source)
-        c.current = set()
+        current: set[str] = set()
+        c.current = current
         cap = self.settings.follow_max_new
 
         def want(entry) -> bool:
             key = entry.get("id") or entry.get("link") or entry.get("title", "")
             h = _entry_hash(entry)
-            c.current.add(key)
+            current.add(key)
             if seen.get(key) == h:
                 return False
             if len(c.seen) >= cap:
@@ -417,7 +422,7 @@ class Following:
             c.seen[path] = sig
             c.items.extend(self.loader.load(path))
 
-    def _commit(self, c: _Collected, write: Callable[[list], object]) -> PollResult:
+    def _commit(self, c: _Collected, write: Callable[[list[Article]], Report]) -> PollResult:
         f = c.followed
         now = time.time()
         f.last_check = now
@@ -459,6 +464,7 @@ class Following:
         replace = c.current is not None and not c.waiting and not c.not_modified
         seen = c.seen
         if replace:  # forget entries no longer in the feed (or files gone), so the table stays the feed's size
+            assert c.current is not None  # part of `replace`
             old = self.list.seen(f.source)
             seen = {k: old[k] for k in c.current if k in old} | c.seen
         self.list.save(f, seen, replace_seen=replace, added=result.added)

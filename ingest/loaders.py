@@ -7,8 +7,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any
 from urllib.parse import urlparse
 
 from ingest.article import Article, Skip
@@ -164,10 +165,11 @@ class Loader:
 
         doc = trafilatura.bare_extraction(html, url=url or None, with_metadata=True, include_comments=False,
                                           include_tables=True)
+        assert not isinstance(doc, dict)  # a dict only with as_dict=True
         where = url or base.path
         if doc is None or not (doc.text or "").strip():
             return Skip(where, "no article text found (malformed, empty or not an article page)")
-        text = doc.text.strip()
+        text = (doc.text or "").strip()
         title = (doc.title or "").strip()
         if title and text.startswith(title):
             text = text[len(title):].lstrip()
@@ -190,7 +192,7 @@ class Loader:
                 yield Skip(base.path, "encrypted PDF")
                 return
             text = "\n\n".join((page.extract_text() or "") for page in reader.pages)
-            info = reader.metadata or {}
+            info: Mapping[str, Any] = reader.metadata or {}
         except Exception as exc:
             yield Skip(base.path, f"unreadable PDF ({type(exc).__name__}: {exc})")
             return

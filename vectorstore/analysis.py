@@ -140,7 +140,7 @@ def _script(text: str) -> str | None:
                 break
     if not counts:
         return None
-    lang = max(counts, key=counts.get)
+    lang = max(counts, key=counts.__getitem__)
     if lang == "zh" and "ja" in counts:  # Japanese mixes kanji with kana
         lang = "ja"
     return lang if sum(counts.values()) > len(letters) / 2 else None

@@ -23,6 +23,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class Lexical:
     published_ts: np.ndarray   # int32, -1 = unknown
     outlet_code: np.ndarray    # int32 into outlets
     outlets: list[str]
-    bm25: object | None        # bm25s.BM25, None when the store is empty
+    bm25: Any | None           # bm25s.BM25 (untyped), None when the store is empty
     version: tuple
 
     def search(self, query: str, n: int) -> list[tuple[int, float]]:

@@ -37,7 +37,7 @@ class Passage:
         return shown_date(self.published, self.published_from)
 
     @classmethod
-    def from_chroma(cls, id: str, text: str, meta: dict, score: float) -> "Passage":
+    def from_chroma(cls, id: str, text: str, meta: dict, score: float) -> Passage:
         return cls(id=id, text=text, score=score, title=meta.get("title", ""), outlet=meta.get("outlet", ""),
                    url=meta.get("url", ""), path=meta.get("path", ""), published=meta.get("published", ""),
                    published_from=meta.get("published_from", ""), author=meta.get("author", ""),

@@ -26,6 +26,7 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -154,7 +155,7 @@ class Vocabulary:
     """The corpus's terms as BM25 sees them (vectorstore/analysis.py) and how rare each one is: what the abstention
     gate weighs a question's words with. A term in no chunk is as rare as a term can be."""
 
-    def __init__(self, vocab: dict[str, int], df: list[int], n_docs: int):
+    def __init__(self, vocab: dict[str, int], df: np.ndarray, n_docs: int):
         self._vocab, self._df, self.n_docs = vocab, df, max(n_docs, 1)
 
     @staticmethod
@@ -301,7 +302,7 @@ class Retriever:
         self._version: tuple | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
-        self._tokenizer = None
+        self._tokenizer: Callable[[str], list[int]] | None = None
 
     def refresh(self) -> None:
         """Forget the loaded index; the next search loads the saved one (after an ingest, which saved it)."""

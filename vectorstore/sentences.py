@@ -103,7 +103,7 @@ def fragment(s: str) -> bool:
     if not _ENDS_SENTENCE.search(s) or not _OPENS_SENTENCE.match(s) or _LABEL.match(s):
         return True
     last = _ENDS_IN_ABBREVIATION.search(s)
-    return bool(last) and (last.group(1).lower() in _NEVER_END or _INITIAL.match(last.group(1)) is not None)
+    return last is not None and (last.group(1).lower() in _NEVER_END or _INITIAL.match(last.group(1)) is not None)
 
 
 def quotable(s: str) -> bool:
