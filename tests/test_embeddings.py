@@ -288,3 +288,40 @@ def test_a_store_built_with_fp32_keeps_answering_with_fp32_under_the_auto_defaul
         assert build_embedder(store.settings).name == "all-MiniLM-L6-v2"
     finally:
         store.close()
+
+
+def test_a_lowered_thread_that_embeds_documents_first_gets_onnx_runtime_workers_of_its_priority(tmp_path):
+    """The follow poll lowers its thread's priority; the documents' ONNX Runtime session it creates must not bring
+    worker threads at normal priority (the questions' session, created on the main thread, keeps its own)."""
+    import threading
+
+    from ingest.follow import BACKGROUND_NICE, lower_priority
+    from vectorstore.embeddings import OnnxEmbedder
+
+    def nice_of_threads() -> dict[str, int]:
+        out = {}
+        for task in os.listdir("/proc/self/task"):
+            try:
+                stat = open(f"/proc/self/task/{task}/stat").read()
+            except OSError:
+                continue
+            out[task] = int(stat.rsplit(")", 1)[1].split()[16])  # field 19: nice
+        return out
+
+    if not os.path.exists("/proc/self/task") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs Linux /proc and two CPUs (one CPU: ONNX Runtime starts no worker threads)")
+    embedder = OnnxEmbedder(settings_for(tmp_path, embed_variant="fp32", model_dir=tmp_path / "models"))
+    embedder.embed_query("warm up")  # the questions' session, on this (normal priority) thread
+    before = set(nice_of_threads())
+    seen = {}
+
+    def poll():
+        lower_priority()
+        embedder.embed_documents(["The harbour crane was repaired on Monday.", "The ferry ran late."])
+        seen.update(nice_of_threads())
+
+    worker = threading.Thread(target=poll)
+    worker.start()
+    worker.join()
+    new = {task: nice for task, nice in seen.items() if task not in before}
+    assert len(new) >= 2 and all(nice == BACKGROUND_NICE for nice in new.values()), new  # the poll and its workers

@@ -55,12 +55,16 @@ class OnnxEmbedder:
         self.doc_kind, self.query_kind = VARIANTS[variant(settings)]
         self._lock = threading.Lock()
         self._tokenizer = None
-        self._sessions: dict[tuple[str, str], object] = {}
+        self._sessions: dict[tuple[str, str, str], object] = {}
         self._gpu_fallback = None
 
-    def _session(self, kind: str, backend: str):
+    def _session(self, kind: str, backend: str, use: str):
+        """One session per (model file, device, use). Documents and queries never share one: ONNX Runtime's worker
+        threads take the CPU priority of the thread that creates the session, so the documents' session, created by
+        the first thread that embeds documents (a follow poll lowers its own priority first), keeps its workers
+        below the questions' (whose session warm() creates on the main thread)."""
         with self._lock:
-            key = (kind, backend)
+            key = (kind, backend, use)
             if key not in self._sessions:
                 session = self._open(kind, backend)
                 if self._tokenizer is None:
@@ -129,10 +133,10 @@ class OnnxEmbedder:
         backend = self._document_backend()
         if backend == "torch":
             return np.asarray(self._fallback().embed_documents(texts), dtype=np.float32)
-        return self._run(self._session(self.doc_kind, backend), texts)
+        return self._run(self._session(self.doc_kind, backend, "documents"), texts)
 
     def embed_query(self, text: str) -> list[float]:
-        return self._run(self._session(self.query_kind, "cpu"), [text])[0].tolist()
+        return self._run(self._session(self.query_kind, "cpu", "queries"), [text])[0].tolist()
 
     def _run(self, session, texts: Sequence[str]):
         import numpy as np
