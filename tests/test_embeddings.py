@@ -135,7 +135,7 @@ def run_cli(*argv, env_extra=None):
 
 def test_prepare_model_prints_path_and_digest_and_concurrent_runs_agree(tmp_path):
     """Two processes converting into one empty folder at once: both finish with the same, intact file."""
-    env = {**os.environ, "ARTICLEBOT_MODEL_DIR": str(tmp_path / "models")}
+    env = {**os.environ, "ARTICLEBOT_MODEL_DIR": str(tmp_path / "models"), "EMBED_VARIANT": "fp32"}
     procs = [subprocess.Popen([sys.executable, "-m", "bot.cli", "prepare-model"], env=env, cwd=REPO,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=180) for p in procs]
@@ -207,13 +207,14 @@ def test_store_of_another_variant_tells_the_operator_what_to_run(tmp_path, embed
         ingest(int8, store, [str(EXAMPLES / "lantern-festival.txt")], embedder=build_embedder(int8))
     finally:
         store.close()
-    default = run_cli("search", "lantern festival", env_extra={"ARTICLEBOT_DATA_DIR": str(int8.data_dir)})
-    assert default.returncode == 2 and default.stdout == ""
-    assert default.stderr.strip() == (
+    fp32 = run_cli("search", "lantern festival",
+                   env_extra={"ARTICLEBOT_DATA_DIR": str(int8.data_dir), "EMBED_VARIANT": "fp32"})
+    assert fp32.returncode == 2 and fp32.stdout == ""
+    assert fp32.stderr.strip() == (
         "articlebot: collection 'articles' holds vectors of 'all-MiniLM-L6-v2+int8', but EMBED_VARIANT=fp32 embeds "
-        "'all-MiniLM-L6-v2': set EMBED_VARIANT=int8 or int8-docs to keep using it, or embed the articles again into "
-        "a new collection: articlebot --collection articles-fp32 ingest SOURCE...")
-    for variant in ("int8", "int8-docs"):
+        "'all-MiniLM-L6-v2': set EMBED_VARIANT=int8 or int8-docs (or auto) to keep using it, or embed the articles "
+        "again into a new collection: articlebot --collection articles-fp32 ingest SOURCE...")
+    for variant in ("auto", "int8", "int8-docs"):
         ok = run_cli("search", "lantern festival", "-k", "1",
                      env_extra={"ARTICLEBOT_DATA_DIR": str(int8.data_dir), "EMBED_VARIANT": variant})
         assert ok.returncode == 0 and "[1]" in ok.stdout, ok.stderr

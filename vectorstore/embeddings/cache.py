@@ -183,13 +183,20 @@ def converted_model(settings: Settings, kind: str, *, full_check: bool = False) 
     return path
 
 
+def _kinds(settings: Settings) -> tuple[str, ...]:
+    """The model files EMBED_VARIANT may load: with auto, both (a store keeps the variant it was built with)."""
+    if settings.embed_variant == "auto":
+        return ("fp32", "int8")
+    return tuple(dict.fromkeys(VARIANTS[variant(settings)]))
+
+
 def prepare_model(settings: Settings) -> list[tuple[Path, str]]:
     """Convert or fully verify the model files EMBED_VARIANT uses; (path, sha256) of each file."""
     if settings.embed_model != DEFAULT_EMBED_MODEL:
         raise EmbeddingError(f"EMBED_MODEL={settings.embed_model} needs no conversion: only the bundled "
                              f"{DEFAULT_EMBED_MODEL} runs through ONNX")
     out = []
-    for kind in dict.fromkeys(VARIANTS[variant(settings)]):
+    for kind in _kinds(settings):
         path = converted_model(settings, kind, full_check=True)
         files = json.loads(_record_path(path).read_text())["files"]
         out += [(path.with_name(name), meta["sha256"]) for name, meta in files.items()]
@@ -205,7 +212,7 @@ def check_model_files(settings: Settings) -> str:
         source_missing = None
     except BundledModelMissing as exc:  # fine where the converted model is all there is (a torch-free image)
         notes, source_missing = [], exc
-    for kind in dict.fromkeys(VARIANTS[variant(settings)]):
+    for kind in _kinds(settings):
         path = model_path(settings, kind)
         problem = _cache_problem(path, kind, full=True)
         if problem and source_missing:
