@@ -201,7 +201,6 @@ def worker(phase: str, target: str, size: int, n_queries: int, shape: str) -> di
             t0 = time.perf_counter()
             got = prefilter.nearest_chunks(Store, q, n_results, {"published_ts": {"$gte": since}}, mask, row)
             times.append(time.perf_counter() - t0)
-            assert got, "a prefiltered query returned nothing"
         return times
 
     t0 = time.perf_counter()

@@ -56,3 +56,13 @@ def test_no_filter_is_one_plain_query_and_an_empty_filter_asks_nothing():
     assert store.calls == [(300, None)]
     assert prefilter.nearest_chunks(store, [0.0], 300, {"outlet": "x"}, np.zeros(10, dtype=bool), {}) == {}
     assert len(store.calls) == 1
+
+
+def test_when_the_nearest_sentences_hold_almost_no_allowed_chunk_chroma_filters_after_all():
+    store = FakeStore(5000)
+    row = {f"c{i}": i for i in range(5000)}
+    mask = np.zeros(5000, dtype=bool)
+    mask[4000:] = True  # a fifth of the store, all far from the question
+    where = {"published_ts": {"$gte": 1}}
+    prefilter.nearest_chunks(store, [0.0], 300, where, mask, row)
+    assert store.calls == [(2250, None), (300, where)]

@@ -5,8 +5,8 @@ the collection, not with what the filter keeps: with a date filter a 41k-vector 
 against ~3 ms unfiltered, and 1M vectors took 1.9-2.5 s (benchmarks/scale.py, docs/ingest-speed.md). The BM25 index already holds every
 chunk's date and outlet in arrays (vectorstore/bm25index.py), so the filter is a numpy mask over chunks; the vector
 search asks Chroma, unfiltered, for as many nearest sentences as the filter's share of the store calls for, and keeps
-those of allowed chunks. A filter so narrow that even MAX_SENTENCES nearest would hold too few allowed ones is left
-to Chroma's own filter (correct at any share, just slower).
+those of allowed chunks. A filter so narrow that even MAX_SENTENCES nearest would hold too few allowed ones, or a
+question whose nearest sentences hold almost none, is left to Chroma's own filter (correct at any share, slower).
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ _EPOCH = date(1970, 1, 1)
 MAX_SENTENCES = 3000  # the most sentences one unfiltered query asks for (~17 ms at 41k vectors, against ~3 ms for 300)
 MARGIN = 1.5          # sentences are not spread over chunks evenly: ask for this many times the expected need
 MIN_EXPECTED = 40     # fewer allowed sentences expected among MAX_SENTENCES than this: Chroma's filter instead
+MIN_KEPT = 5          # fewer allowed chunks among the nearest sentences than this: Chroma's filter after all
 
 
 def allowed_rows(published_ts: np.ndarray, outlet_code: np.ndarray, outlets: list[str], *,
@@ -48,4 +49,7 @@ def nearest_chunks(store, vector: list[float], pool: int, where: dict | None, ma
     if share * k < MIN_EXPECTED:
         return store.query_sentences(vector, pool, where=where)
     nearest = store.query_sentences(vector, k)
-    return {cid: score for cid, score in nearest.items() if cid in row and mask[row[cid]]}
+    kept = {cid: score for cid, score in nearest.items() if cid in row and mask[row[cid]]}
+    if len(kept) < MIN_KEPT:  # the allowed chunks lie far from the question: only Chroma's filter finds them
+        return store.query_sentences(vector, pool, where=where)
+    return kept
