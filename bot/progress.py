@@ -46,7 +46,7 @@ class Progress:
 
             # tqdm's own rate and ETA are left out of the format: they come from status() below
             self.bar = tqdm(total=0, unit=" articles", file=self.stream, dynamic_ncols=True,
-                            bar_format="{percentage:3.0f}%|{bar}| {n}/{total} [{elapsed}] {postfix}")
+                            bar_format="{percentage:3.0f}%|{bar}| {n}/{total} [{elapsed}{postfix}]")
         self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
         self._ticker.start()
 

@@ -75,3 +75,14 @@ def test_bar_and_plain_line_share_one_status():
         _land(p, clock, 10, after=10)
     assert p.line().endswith(f"({p.status()})")
     assert "ingested 40" in p.status() and "1.00/s" in p.status()
+
+
+def test_the_bar_shows_the_shared_status_and_not_tqdms_own_estimate():
+    out = io.StringIO()
+    clock = Clock()
+    p = Progress(quiet=False, stream=out, tty=True, clock=clock, tick=3600)
+    p.add_total(100)
+    _land(p, clock, 25, after=60)
+    p.close()
+    drawn = out.getvalue().split("\r")[-2]
+    assert "25/100" in drawn and "ingested 25" in drawn and "left" not in drawn and "<" not in drawn, drawn
