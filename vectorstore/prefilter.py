@@ -18,7 +18,7 @@ import numpy as np
 _EPOCH = date(1970, 1, 1)
 MAX_SENTENCES = 3000  # the most sentences one unfiltered query asks for (~17 ms at 41k vectors, against ~3 ms for 300)
 MARGIN = 1.5          # sentences are not spread over chunks evenly: ask for this many times the expected need
-MIN_EXPECTED = 40     # fewer allowed sentences expected among MAX_SENTENCES than this: Chroma's filter instead
+MIN_EXPECTED = 100    # fewer allowed sentences expected among MAX_SENTENCES than this: Chroma's filter instead
 MIN_KEPT = 5          # fewer allowed chunks among the nearest sentences than this: Chroma's filter after all
 
 
