@@ -50,12 +50,21 @@ def settings_for(tmp_path, **kw):
     return Settings(data_dir=tmp_path / "data", **kw)
 
 
-def test_onnx_fp32_vectors_equal_sentence_transformers(embedder, st_embedder):
+@pytest.fixture(scope="module")
+def fp32(model_dir):
+    """The bundled model's fp32 variant (the session's `embedder` is the default, int8)."""
+    from bot.settings import Settings
+    from vectorstore.embeddings import build_embedder
+
+    return build_embedder(Settings(model_dir=model_dir, embed_variant="fp32"))
+
+
+def test_onnx_fp32_vectors_equal_sentence_transformers(fp32, st_embedder):
     """fp32 keeps the old vectors (so stores built before ONNX stay valid), long texts included."""
-    got = cosines(embedder.embed_documents(SENTENCES), st_embedder.embed_documents(SENTENCES))
+    got = cosines(fp32.embed_documents(SENTENCES), st_embedder.embed_documents(SENTENCES))
     assert got.min() >= 0.9999, got
-    assert cosines([embedder.embed_query(SENTENCES[5])], [st_embedder.embed_query(SENTENCES[5])])[0] >= 0.9999
-    assert embedder.name == st_embedder.name == "all-MiniLM-L6-v2"
+    assert cosines([fp32.embed_query(SENTENCES[5])], [st_embedder.embed_query(SENTENCES[5])])[0] >= 0.9999
+    assert fp32.name == st_embedder.name == "all-MiniLM-L6-v2"
 
 
 def test_int8_vectors_stay_close_and_have_their_own_identity(tmp_path, st_embedder):
@@ -82,12 +91,12 @@ def test_converted_models_load_in_older_onnxruntime(tmp_path):
         assert onnx.load(str(path), load_external_data=False).ir_version <= 9, kind
 
 
-def test_batches_sorted_by_length_come_back_in_input_order(embedder):
-    """Padding to the batch's longest text must not change a text's vector, nor the order of the answers."""
-    alone = [embedder.embed_query(s) for s in SENTENCES]
-    mixed = embedder.embed_documents(SENTENCES)
+def test_batches_sorted_by_length_come_back_in_input_order(fp32):
+    """Padding to the batch's longest text must not change a text's fp32 vector, nor the order of the answers."""
+    alone = [fp32.embed_query(s) for s in SENTENCES]
+    mixed = fp32.embed_documents(SENTENCES)
     assert cosines(alone, mixed).min() >= 0.99999
-    assert embedder.embed_documents([]) == []
+    assert fp32.embed_documents([]) == []
 
 
 def test_embedding_path_imports_no_torch(tmp_path, model_dir):
@@ -103,7 +112,7 @@ def test_embedding_path_imports_no_torch(tmp_path, model_dir):
 def test_damaged_or_truncated_cached_model_is_rebuilt_with_one_log_line(tmp_path, caplog):
     from vectorstore.embeddings import OnnxEmbedder, model_path
 
-    settings = settings_for(tmp_path, model_dir=tmp_path / "models")
+    settings = settings_for(tmp_path, model_dir=tmp_path / "models", embed_variant="fp32")
     first = OnnxEmbedder(settings).embed_query(SENTENCES[0])
     path = model_path(settings, "fp32").with_suffix(".onnx.data")  # the weights
     good = hashlib.sha256(path.read_bytes()).hexdigest()
