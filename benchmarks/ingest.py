@@ -220,7 +220,12 @@ def main() -> None:
         questions = None if args.questions in (None, "none") else args.questions
         print(json.dumps(runner(args.articles, args.limit, args.recipe, questions)))
         return
-    work = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
+    with tempfile.TemporaryDirectory(prefix="ingest-bench-") as work:
+        run(args, Path(work))
+
+
+def run(args, work: Path) -> None:
+    """Every variant on the same articles, then the tables."""
     if args.train_weeks:
         if not TRAIN.exists():
             print(f"skipped: training data not found at {TRAIN}")
