@@ -38,7 +38,7 @@ def main() -> None:
     embedders = []
     for v in args.variant:
         onnx = OnnxEmbedder(Settings(embed_variant=v, embed_device=args.device, embed_batch_size=args.batch))
-        where = onnx._document_device()  # cpu, cuda (onnxruntime) or torch (the cuda fallback)
+        where = onnx._document_backend()  # cpu, cuda (onnxruntime) or torch (the cuda fallback)
         embedders.append((f"{v} ({where})" if where != "torch" else "fp32 (sentence-transformers, cuda)", onnx))
     if args.sentence_transformers:
         device = "cpu" if args.device == "cpu" else "cuda"

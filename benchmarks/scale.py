@@ -4,7 +4,9 @@ embedded Chroma (PersistentClient) vs a real `chroma run` server on loopback.
     python benchmarks/scale.py                      # 1k, 10k, 100k; both modes; ~10 min on 2 cores
     python benchmarks/scale.py --sizes 1000,10000 --modes embedded --queries 100
 
-What is measured is the Chroma query every question makes, once plain and once with a date filter (--since):
+What is measured is the Chroma query every question makes, plain, and with a date filter (--since) two ways: by
+Chroma's `where` (before) and by vectorstore/prefilter.py (after: an unfiltered query sized by the filter's share,
+the filter applied in process), for a filter keeping ~half of the collection and one keeping ~2 %:
 - `--shape sentences` (default, SENTENCE_VECTORS on): ArticleStore.query_sentences, n_results=300 (the
   retriever's SENTENCE_POOL), ids + distances, stored without documents. A corpus of N chunks has ~17·N
   sentence vectors, so the sizes here are vectors, not chunks;
@@ -33,6 +35,7 @@ from _common import EVAL, REPO, percentile
 
 sys.path.insert(0, str(REPO / "tests"))
 from peers.chroma_server import ChromaServer  # noqa: E402  (the loopback server the tests use)
+from vectorstore import prefilter  # noqa: E402
 from vectorstore.retrieval import POOL, SENTENCE_POOL  # noqa: E402
 
 OUT = REPO / "benchmarks" / "out"
@@ -104,7 +107,7 @@ def published_ts(day: str) -> int:
         return 0
 
 
-def batches(size: int):
+def batches(size: int, with_vectors: bool = True):
     """Deterministic (ids, embeddings, documents, metadatas) batches for a collection of `size` chunks."""
     import numpy as np
 
@@ -127,7 +130,7 @@ def batches(size: int):
             metas.append({"article_hash": f"{copy:04d}{r['article']:05d}", "title": r["title"], "outlet": r["outlet"],
                           "published": r["published"], "published_ts": published_ts(r["published"]) + copy,
                           "position": r["position"], "urls": "[]"})
-        yield ids, vecs.tolist(), docs, metas
+        yield ids, vecs.tolist() if with_vectors else None, docs, metas
 
 
 # --- worker (one phase, in its own process) ----------------------------------------------------
@@ -159,9 +162,16 @@ def worker(phase: str, target: str, size: int, n_queries: int, shape: str) -> di
         return {"build_s": time.time() - t0}
     col = client.get_collection("scale")
     queries = np.load(OUT / "scale_queries.npy")[:n_queries].tolist()
-    ts = sorted(published_ts(json.loads(line)["published"])
-                for line in (OUT / "scale_chunks.jsonl").read_text().splitlines())
-    since = ts[len(ts) // 2]  # a date filter that keeps about half the collection
+    # every vector's date, in row order: what the BM25 index's arrays hold for the product's prefilter
+    ids, row_ts = [], []
+    for batch_ids, _, _, metas in batches(size, with_vectors=False):
+        ids += batch_ids
+        row_ts += [m["published_ts"] for m in metas]
+    row_ts = np.asarray(row_ts)
+    row = {cid: i for i, cid in enumerate(ids)}
+    ordered = np.sort(row_ts)
+    wide = int(ordered[len(ordered) // 2])           # keeps about half the collection
+    narrow = int(ordered[len(ordered) * 49 // 50])   # keeps about 2%: "since last week" in a longer archive
 
     short = []  # HNSW may return fewer than asked on a large index of near-duplicate vectors: count, don't fail
 
@@ -176,15 +186,34 @@ def worker(phase: str, target: str, size: int, n_queries: int, shape: str) -> di
                 short.append(len(got["ids"][0]))
         return times
 
+    class Store:
+        """The one ArticleStore call vectorstore/prefilter.py makes, on this collection."""
+
+        @staticmethod
+        def query_sentences(vector, k, where=None):
+            got = col.query(query_embeddings=[vector], n_results=k, where=where, include=include)
+            return {cid: 1.0 - d for cid, d in zip(got["ids"][0], got["distances"][0])}
+
+    def prefiltered(since):
+        times = []
+        mask = row_ts >= since
+        for q in queries:
+            t0 = time.perf_counter()
+            got = prefilter.nearest_chunks(Store, q, n_results, {"published_ts": {"$gte": since}}, mask, row)
+            times.append(time.perf_counter() - t0)
+        return times
+
     t0 = time.perf_counter()
     col.query(query_embeddings=[queries[0]], n_results=n_results)  # first query loads the index
     first = time.perf_counter() - t0
     run(None)  # warm-up pass (caches, connection pool); not counted
     plain = run(None)
-    filtered = run({"published_ts": {"$gte": since}})
+    out = {"first_ms": first * 1000, "plain": plain}
+    for name, since in (("wide", wide), ("narrow", narrow)):
+        out[f"filtered_{name}"] = run({"published_ts": {"$gte": since}})
+        out[f"prefiltered_{name}"] = prefiltered(since)
     cur, peak = rss_mb()
-    return {"first_ms": first * 1000, "plain": plain, "filtered": filtered, "rss": cur, "peak": peak,
-            "base_rss": base_rss, "short": short}
+    return {**out, "rss": cur, "peak": peak, "base_rss": base_rss, "short": short}
 
 
 def call_worker(phase: str, target: str, size: int, n_queries: int, shape: str = "sentences") -> dict:
@@ -220,20 +249,28 @@ def measure(mode: str, size: int, n_queries: int, tmp: Path, shape: str) -> dict
     disk = sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
     return {"mode": mode, "size": size, "build_s": build["build_s"], "first_ms": res["first_ms"],
             "p50": pct(res["plain"], 50), "p95": pct(res["plain"], 95),
-            "f_p50": pct(res["filtered"], 50), "f_p95": pct(res["filtered"], 95),
+            **{f"{kind}_{name}_{p}": pct(res[f"{kind}_{name}"], p) for kind in ("filtered", "prefiltered")
+               for name in ("wide", "narrow") for p in (50, 95)},
             "store_rss": store_rss, "client_rss": res["rss"], "client_base": res["base_rss"], "disk_mb": disk,
             "short": res["short"]}
 
 
 def table(results: list[dict]) -> str:
-    head = (f"{'vectors':>8} {'mode':<9} {'build s':>8} {'1st ms':>7} {'p50 ms':>7} {'p95 ms':>7} "
-            f"{'filt p50':>8} {'filt p95':>8} {'store RSS MB':>12} {'client RSS MB':>13} {'disk MB':>8}")
-    lines = [head, "-" * len(head)]
+    lines = ["| vectors | mode | build s | 1st ms | p50 ms | p95 ms | store RSS MB | client RSS MB | disk MB |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         client = f"{r['client_rss']:.0f}" if r["mode"] == "server" else "(same)"
-        lines.append(f"{r['size']:>8} {r['mode']:<9} {r['build_s']:>8.1f} {r['first_ms']:>7.1f} {r['p50']:>7.1f} "
-                     f"{r['p95']:>7.1f} {r['f_p50']:>8.1f} {r['f_p95']:>8.1f} {r['store_rss']:>12.0f} "
-                     f"{client:>13} {r['disk_mb']:>8.0f}")
+        lines.append(f"| {r['size']} | {r['mode']} | {r['build_s']:.1f} | {r['first_ms']:.1f} | {r['p50']:.1f} "
+                     f"| {r['p95']:.1f} | {r['store_rss']:.0f} | {client} | {r['disk_mb']:.0f} |")
+    lines += ["", "Date-filtered queries, p50 / p95 ms: before (Chroma's `where`) and after (vectorstore/prefilter.py: "
+                  "unfiltered query sized by the filter's share, filtered in process)", "",
+              "| vectors | mode | filter keeps | before p50 | before p95 | after p50 | after p95 |",
+              "|---|---|---|---|---|---|---|"]
+    for r in results:
+        for name, share in (("wide", "~50 %"), ("narrow", "~2 %")):
+            lines.append(f"| {r['size']} | {r['mode']} | {share} | {r[f'filtered_{name}_50']:.1f} "
+                         f"| {r[f'filtered_{name}_95']:.1f} | {r[f'prefiltered_{name}_50']:.1f} "
+                         f"| {r[f'prefiltered_{name}_95']:.1f} |")
     return "\n".join(lines)
 
 
@@ -254,7 +291,10 @@ def plot(results: list[dict], png: Path, shape: str) -> bool:
         x = [r["size"] for r in rs]
         ax1.plot(x, [r["p50"] for r in rs], "o-", color=colour, label=f"{mode} p50")
         ax1.plot(x, [r["p95"] for r in rs], "o--", color=colour, label=f"{mode} p95")
-        ax1.plot(x, [r["f_p50"] for r in rs], "s:", color=colour, alpha=0.6, label=f"{mode} p50, date filter")
+        ax1.plot(x, [r["filtered_wide_50"] for r in rs], "s:", color=colour, alpha=0.6,
+                 label=f"{mode} p50, date filter in Chroma")
+        ax1.plot(x, [r["prefiltered_wide_50"] for r in rs], "^-.", color=colour, alpha=0.6,
+                 label=f"{mode} p50, date filter in process")
         ax2.plot(x, [r["store_rss"] for r in rs], "o-", color=colour, label=f"{mode}: process holding the index")
     for ax in (ax1, ax2):
         ax.set_xscale("log")
@@ -309,8 +349,8 @@ def main() -> int:
                   f"(as few as {min(r['short'])})")
     n_results, include = SHAPES[args.shape]
     print(f"\n{args.queries} queries each; latency = collection.query(n_results={n_results}, {'+'.join(include)}); "
-          f"'filt' = with a published_ts >= date filter keeping ~half. store RSS = the embedded query "
-          f"process / the chroma server after the queries.")
+          f"date filters are published_ts >= a date keeping ~half or ~2% of the collection. store RSS = the "
+          f"embedded query process / the chroma server after the queries.")
     (OUT / "scale.json").write_text(json.dumps(results, indent=2))
     if plot(results, Path(args.png), args.shape):
         print(f"plot: {args.png}")

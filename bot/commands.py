@@ -21,72 +21,10 @@ def _open_store(settings):
         raise UserError(str(exc)) from None
 
 
-class _Progress:
-    """Articles stored out of the total known so far, with the average rate since the start and an ETA: a bar on a
-    terminal, a plain line every few seconds otherwise, nothing when quiet. Stored, not read: an article counts once
-    its chunks are written, so the rate is the real one (the embedder sets it), not the loader's."""
-
-    EVERY = 5.0  # seconds between plain lines
-
-    def __init__(self, quiet: bool):
-        self.quiet = quiet
-        self.tty = sys.stderr.isatty()
-        self.counts: dict[str, int] = {}
-        self.total = 0
-        self.bar = None
-        self.started = self.last = time.time()
-        if not quiet and self.tty:
-            from tqdm import tqdm
-
-            # smoothing=0: the rate and ETA are averages since the start; batches of articles land at once, and
-            # tqdm's default (a moving average) showed 14 articles/s while the real rate was 0.4/s
-            self.bar = tqdm(total=0, unit=" articles", file=sys.stderr, dynamic_ncols=True, smoothing=0)
-
-    def add_total(self, n: int) -> None:
-        """n more articles are known to be coming (counted up front, or a feed's entries once fetched)."""
-        first = not self.total
-        self.total += n
-        if self.bar is not None:
-            self.bar.total = self.total
-            self.bar.refresh()
-        elif first and not self.quiet:
-            print(f"progress: {self.line()}", file=sys.stderr, flush=True)
-
-    def __call__(self, item, status: str) -> None:
-        self.counts[status] = self.counts.get(status, 0) + 1
-        if self.quiet:
-            return
-        if status == "skipped" and not self.tty:
-            print(f"skipped {item.source}: {item.reason}", file=sys.stderr, flush=True)
-        if self.bar is not None:
-            self.bar.set_postfix_str(", ".join(f"{k} {v}" for k, v in sorted(self.counts.items())), refresh=False)
-            self.bar.update(1)
-        elif time.time() - self.last >= self.EVERY:
-            self.last = time.time()
-            print(f"progress: {self.line()}", file=sys.stderr, flush=True)
-
-    def line(self) -> str:
-        """`412/782 articles (ingested 400, unchanged 12), 1.9/s, about 3 min left`"""
-        done = sum(self.counts.values())
-        elapsed = max(time.time() - self.started, 1e-6)
-        rate = done / elapsed
-        text = f"{done}/{self.total or '?'} articles"
-        if self.counts:
-            text += f" ({', '.join(f'{k} {v}' for k, v in sorted(self.counts.items()))})"
-        text += f", {rate:.2f}/s" if rate < 10 else f", {rate:.0f}/s"
-        if done and self.total > done:
-            left = (self.total - done) / rate
-            text += f", about {left / 60:.0f} min left" if left >= 90 else f", about {left:.0f} s left"
-        return text
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 def cmd_ingest(settings, args) -> int:
     from pathlib import Path
 
+    from bot.progress import Progress
     from ingest.loaders import is_url
     from ingest.pipeline import ingest
     from vectorstore.embeddings import EmbeddingError
@@ -95,7 +33,7 @@ def cmd_ingest(settings, args) -> int:
     if len(missing) == len(args.sources):  # nothing to read: say so before opening (or creating) a store
         raise UserError(f"no such file or folder: {', '.join(missing)}")
     store = _open_store(settings)
-    progress = _Progress(args.quiet)
+    progress = Progress(args.quiet)
     try:
         report = ingest(settings, store, args.sources, prune=args.prune, on_article=progress,
                         on_total=progress.add_total)
@@ -155,7 +93,7 @@ def _retriever(settings, store):
     from vectorstore.embeddings import build_embedder
     from vectorstore.retrieval import Retriever
 
-    return Retriever(settings, store, build_embedder(settings))
+    return Retriever(settings, store, build_embedder(store.settings))
 
 
 def cmd_search(settings, args) -> int:

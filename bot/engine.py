@@ -76,7 +76,7 @@ class Engine:
 
         store = open_store(settings)
         try:
-            embedder = build_embedder(settings)
+            embedder = build_embedder(store.settings)
             return cls(settings, store, embedder, build_answerer(settings, embedder),
                        Memory(settings.data_dir / "memory.sqlite3", settings.memory_turns))
         except BaseException:

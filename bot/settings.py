@@ -82,9 +82,10 @@ class Settings(BaseSettings):
     embed_model: str = Field(DEFAULT_EMBED_MODEL, validation_alias=AliasChoices("EMBED_MODEL", "embed_model"),
                              description="all-MiniLM-L6-v2 (bundled, offline), another sentence-transformers "
                                          "model path/name, or openai:<model>.")
-    embed_variant: Literal["fp32", "int8", "int8-docs"] = Field(
-        "fp32", validation_alias=AliasChoices("EMBED_VARIANT", "embed_variant"),
-        description="How the bundled model runs (ONNX Runtime): fp32 (same vectors as sentence-transformers), int8 "
+    embed_variant: Literal["auto", "fp32", "int8", "int8-docs"] = Field(
+        "auto", validation_alias=AliasChoices("EMBED_VARIANT", "embed_variant"),
+        description="How the bundled model runs (ONNX Runtime): auto (what the store was built with; int8 for a new "
+                    "store, fp32 for a new store embedded on a GPU), fp32 (same vectors as sentence-transformers), int8 "
                     "(per-channel dynamic quantization, faster, its own vectors), int8-docs (int8 documents, fp32 query).")
     embed_device: Literal["auto", "cpu", "cuda"] = Field(
         "cpu", validation_alias=AliasChoices("EMBED_DEVICE", "embed_device"),

@@ -48,8 +48,10 @@ CREATE TABLE IF NOT EXISTS entries (
 
 
 def lower_priority() -> None:
-    """Make the calling thread (and the threads it starts from now on, torch's included) yield the CPU to the bot's
-    questions: on Linux a thread's nice value is its own. A no-op where that is not possible."""
+    """Make the calling thread, and the threads it starts from now on, yield the CPU to the bot's questions (on Linux
+    a thread's nice value is its own and new threads inherit it). ONNX Runtime's document session is created by the
+    first thread that embeds documents, so its worker threads are lowered too when a poll is that thread
+    (vectorstore/embeddings/onnx_backend.py). A no-op where that is not possible."""
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKGROUND_NICE)
     except (AttributeError, OSError):

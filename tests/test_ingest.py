@@ -108,31 +108,53 @@ def test_prune_removes_articles_whose_file_disappeared(settings, store, counting
     assert "210,000" not in " ".join(_sentence_texts(store))
 
 
-def test_every_sentence_of_every_chunk_has_a_vector_with_its_chunks_filters(settings, store, counting, embedder):
+def test_every_sentence_has_its_own_vector_unless_the_previous_chunk_of_its_article_holds_it(tmp_path):
+    """Sentence n of a chunk is stored as `<chunk id>:<n>` with that sentence's fp32 vector and its chunk's filters;
+    a sentence the chunk shares with the previous chunk (the chunk overlap) has no vector of its own; each distinct
+    sentence is embedded once."""
     import numpy as np
 
+    from bot.settings import Settings
+    from conftest import CountingEmbedder
+    from vectorstore.embeddings import build_embedder
     from vectorstore.sentences import units
+    from vectorstore.store import open_store
 
-    ingest(settings, store, [str(EXAMPLES)], counting)
-    chunks = store.chunks.get(include=["documents", "metadatas"])
-    sents = store.sentences.get(include=["embeddings", "metadatas"])
+    # small overlapping chunks, so articles have several and the overlap holds whole sentences
+    settings = Settings(data_dir=tmp_path / "fp32", embed_variant="fp32", chunk_size=80, chunk_overlap=40)
+    store = open_store(settings)
+    fp32 = build_embedder(store.settings)
+    counting = CountingEmbedder(fp32)
+    try:
+        ingest(settings, store, [str(EXAMPLES)], counting)
+        chunks = store.chunks.get(include=["documents", "metadatas"])
+        sents = store.sentences.get(include=["embeddings", "metadatas"])
+    finally:
+        store.close()
     by_chunk: dict[str, dict[int, list[float]]] = {}
     for sid, vector, meta in zip(sents["ids"], sents["embeddings"], sents["metadatas"]):
         cid, n = split_sentence_id(sid)
         assert cid == meta["chunk"]
         by_chunk.setdefault(cid, {})[n] = vector
-    assert set(by_chunk) == set(chunks["ids"])
+    text_of = dict(zip(chunks["ids"], chunks["documents"]))
+    skipped = 0
     for cid, text, meta in zip(chunks["ids"], chunks["documents"], chunks["metadatas"]):
+        h, pos = split_chunk_id(cid)
+        before = set(units(text_of[f"{h}-{pos - 1:05d}"])) if pos else set()
         texts = units(text)
-        assert sorted(by_chunk[cid]) == list(range(len(texts)))  # sentence n of the chunk, each once
-        # the vector stored as sentence n is that sentence's embedding
-        expected = np.asarray(embedder.embed_documents(texts))
-        got = np.asarray([by_chunk[cid][n] for n in range(len(texts))])
-        assert np.allclose(got, expected, atol=1e-4)
-        sample = store.sentences.get(where={"chunk": cid}, include=["metadatas"])["metadatas"][0]
-        assert (sample["outlet"], sample["published_ts"]) == (meta["outlet"], meta["published_ts"])
-    assert counting.embedded == len(sents["ids"])  # sentences only: a chunk's vector is their mean
-    assert store.sentences.get(include=["documents"])["documents"] == [None] * len(sents["ids"])  # text is in the chunk
+        want = [n for n, t in enumerate(texts) if t not in before]
+        skipped += len(texts) - len(want)
+        assert sorted(by_chunk.get(cid, {})) == want, cid
+        if want:
+            expected = np.asarray(fp32.embed_documents([texts[n] for n in want]))
+            got = np.asarray([by_chunk[cid][n] for n in want])
+            assert np.allclose(got, expected, atol=1e-4)
+            sample = store_meta = next(m for s, m in zip(sents["ids"], sents["metadatas"]) if m["chunk"] == cid)
+            assert (store_meta["outlet"], sample["published_ts"]) == (meta["outlet"], meta["published_ts"])
+    assert skipped > 0  # the overlap did hold whole sentences
+    distinct = {t for text in chunks["documents"] for t in units(text)}
+    assert counting.embedded == len(distinct)  # one batch here: each distinct sentence once, chunks not at all
+    assert sents["documents"] is None or sents["documents"] == [None] * len(sents["ids"])  # text is in the chunk
 
 
 def test_a_store_without_sentence_vectors_is_upgraded_by_the_next_ingest(settings, store, counting):
@@ -261,7 +283,8 @@ def test_store_refuses_to_mix_embedding_models(settings, store, counting):
 
     ingest(settings, store, [str(EXAMPLES / "lantern-festival.txt")], counting)
     other = Settings(data_dir=settings.data_dir, embed_model="openai:text-embedding-3-small")
-    with pytest.raises(StoreError, match="built with embedding model 'all-MiniLM-L6-v2'"):
+    with pytest.raises(StoreError, match=r"built with embedding model 'all-MiniLM-L6-v2\+int8'.*"
+                                         r"set EMBED_MODEL=all-MiniLM-L6-v2 or"):
         ArticleStore(other, client=store.client)
 
 
@@ -270,3 +293,59 @@ def test_embedded_store_is_locked_against_a_second_process(settings, store):
 
     with pytest.raises(StoreError, match="in use by another articlebot process.*CHROMA_HOST"):
         open_store(settings)
+
+
+def test_writes_overlap_embedding_yet_a_copy_of_a_text_still_being_written_is_kept_as_a_duplicate(
+        settings, store, counting, tmp_path, monkeypatch):
+    """Batch n is written on the writer thread while batch n+1 is embedded; a copy of a text whose batch is still
+    being written waits for that write and becomes an extra link, never a second embedding."""
+    import ingest.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "BATCH_CHUNKS", 1)  # every article its own batch
+    rows = [json.loads(line) for line in (EXAMPLES / "wire-stories.jsonl").read_text().splitlines()]
+    copy = {**rows[0], "id": "copy", "url": "https://mirror.example/ferry"}
+    src = tmp_path / "mixed.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in [rows[0], copy, *rows[1:]]))
+    threads = set()
+    upsert = store.upsert_chunks
+
+    def recording(*args, **kwargs):
+        import threading
+
+        threads.add(threading.current_thread().name)
+        return upsert(*args, **kwargs)
+
+    monkeypatch.setattr(store, "upsert_chunks", recording)
+    report = ingest(settings, store, [str(src)], counting)
+    texts = len({r["text"] for r in rows})
+    assert (report.ingested, report.duplicates) == (texts, len(rows) + 1 - texts)
+    assert all(name.startswith("ingest-writes") for name in threads)
+    links = {len(json.loads(m["urls"])) for m in store.chunks.get(include=["metadatas"])["metadatas"]
+             if m["article_hash"] == store.records()[0].content_hash}
+    by_source = {r.source_key: r.content_hash for r in store.records()}
+    assert len(by_source) == len(rows) + 1 and len(set(by_source.values())) == texts
+    assert max(links) >= 2  # the copies' links on the shared chunks
+    again = ingest(settings, store, [str(src)], counting)
+    assert again.unchanged == len(rows) + 1 and again.chunks == 0
+
+
+def test_a_failed_write_on_the_writer_thread_fails_the_ingest(settings, store, counting, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(store, "upsert_chunks", broken)
+    with pytest.raises(RuntimeError, match="disk full"):
+        ingest(settings, store, [str(EXAMPLES)], counting)
+    assert store.records() == []  # no manifest entry for chunks never written
+
+
+def test_ingest_closes_the_fetcher_it_opened(settings, store, counting, monkeypatch):
+    from ingest.fetch import Fetcher
+
+    closed = []
+    monkeypatch.setattr(Fetcher, "close", lambda self: closed.append(self))
+    ingest(settings, store, [str(EXAMPLES / "lantern-festival.txt")], counting)
+    assert len(closed) == 1
+    mine = Fetcher.from_settings(settings)
+    ingest(settings, store, [str(EXAMPLES / "lantern-festival.txt")], counting, fetcher=mine)
+    assert len(closed) == 1  # a fetcher passed in belongs to the caller

@@ -33,7 +33,7 @@ from datetime import date, datetime
 import numpy as np
 
 from bot.settings import Settings
-from vectorstore import analysis
+from vectorstore import analysis, prefilter
 from vectorstore.passages import Passage
 from vectorstore.store import ArticleStore, split_chunk_id
 
@@ -231,6 +231,11 @@ class _Index:
     def bm25_search(self, query: str, n: int) -> list[tuple[int, float]]:
         return self.lexical.search(query, n)
 
+    def allowed(self, filters: Filters):
+        """The rows a filter lets through, as a boolean mask (vectorstore/prefilter.py)."""
+        return prefilter.allowed_rows(self.lexical.published_ts, self.lexical.outlet_code, self.lexical.outlets,
+                                      outlet=filters.outlet, since=filters.since, until=filters.until)
+
 
 class _Column:
     """`idx.docs[row]` / `idx.metas[row]`: one field of a chunk, read through the index's cache."""
@@ -303,6 +308,7 @@ class Retriever:
         self._checked = 0.0
         self._lock = threading.Lock()
         self._tokenizer: Callable[[str], list[int]] | None = None
+        self._tokenizer_lock = threading.Lock()
 
     def refresh(self) -> None:
         """Forget the loaded index; the next search loads the saved one (after an ingest, which saved it)."""
@@ -353,7 +359,9 @@ class Retriever:
         and BM25, both within the filters."""
         vector = self.embedder.embed_query(query)
         if idx.by_sentence:
-            nearest = self.store.query_sentences(vector, max(SENTENCE_POOL, 6 * depth), where=filters.where())
+            # filters applied in this process, not by Chroma (whose filter costs time linear in the store)
+            nearest = prefilter.nearest_chunks(self.store, vector, max(SENTENCE_POOL, 6 * depth), filters.where(),
+                                               idx.allowed(filters), idx.row)
             dense = {idx.row[c]: s for c, s in nearest.items() if c in idx.row}
             dense = dict(sorted(dense.items(), key=lambda kv: -kv[1])[:depth])
         else:
@@ -395,7 +403,9 @@ class Retriever:
 
     def _tokens(self, text: str) -> int:
         if self._tokenizer is None:
-            self._tokenizer = cl100k()
+            with self._tokenizer_lock:  # question threads share one retriever: build the tokenizer once
+                if self._tokenizer is None:
+                    self._tokenizer = cl100k()
         return len(self._tokenizer(text))
 
     def _passage(self, idx: _Index, r: int, h: str, pos: int, score: float) -> Passage:

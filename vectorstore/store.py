@@ -15,7 +15,6 @@ persisted only at the end of a run: a kill -9 loses it and it is not shared in s
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -34,6 +33,9 @@ SENTENCE_META = ("article_hash", "outlet", "published_ts", "ingested_at")  # for
 # Chunks with no manifest entry are collected only when older than this, so a concurrent writer's chunks
 # (written just before its manifest entry) are never taken.
 GC_GRACE_SECONDS = 120
+# How the sentence collection's HNSW index is built (Chroma's defaults: ef_construction 100, batch_size 100,
+# sync_threshold 1000); applies to collections created from now on. Measured in benchmarks/ingest.py.
+SENTENCE_HNSW: dict = {}
 WRITTEN = "written"  # manifest collection metadata: a token every write to the chunks changes (see version())
 
 log = logging.getLogger(__name__)
@@ -222,18 +224,27 @@ class ArticleStore:
         self.client = client if client is not None else open_client(settings)
         self._lock = lock
         self.name = settings.collection
-        from vectorstore.embeddings import embedder_identity
+        from vectorstore.embeddings import embedder_identity, resolve_variant
 
+        # EMBED_VARIANT=auto: embed with the variant this store was built with. Build embedders from store.settings.
+        self.settings = settings = resolve_variant(settings, self._recorded_model())
         self.embed_identity = embedder_identity(settings)
         self.chunks = self._open(settings.collection)
         self.manifest = self._open(settings.collection + MANIFEST_SUFFIX)
-        self.sentences = self._open(settings.collection + SENTENCE_SUFFIX)
+        self.sentences = self._open(settings.collection + SENTENCE_SUFFIX, SENTENCE_HNSW)
         self._check_model()
 
-    def _open(self, name: str):
+    def _recorded_model(self) -> str | None:
+        """The embedding identity the chunk collection records, None for a new store."""
+        try:
+            return (self.client.get_collection(self.name, embedding_function=None).metadata or {}).get("embed_model")
+        except Exception:  # not there yet (or the server failed: _open says so next)
+            return None
+
+    def _open(self, name: str, hnsw: dict | None = None):
         try:
             collection = self.client.get_or_create_collection(
-                name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}},
+                name, embedding_function=None, configuration={"hnsw": {"space": "cosine", **(hnsw or {})}},
                 metadata={"embed_model": self.embed_identity})
         except Exception as exc:
             raise StoreError(f"cannot open collection {name!r}: {exc}") from None
@@ -251,9 +262,12 @@ class ArticleStore:
                 raise StoreError(
                     f"collection {self.name!r} holds vectors of {recorded!r}, but EMBED_VARIANT={self.settings.embed_variant} "
                     f"embeds {self.embed_identity!r}: {hint}")
+            from bot.settings import DEFAULT_EMBED_MODEL
+
+            model = DEFAULT_EMBED_MODEL if recorded.startswith(DEFAULT_EMBED_MODEL + "+") else recorded
             raise StoreError(
                 f"collection {self.name!r} was built with embedding model {recorded!r}, but EMBED_MODEL is "
-                f"{self.settings.embed_model!r}. Vectors of two models cannot be mixed: set EMBED_MODEL={recorded} "
+                f"{self.settings.embed_model!r}. Vectors of two models cannot be mixed: set EMBED_MODEL={model} "
                 f"or use another collection (--collection NAME / ARTICLEBOT_COLLECTION).")
 
     def close(self) -> None:
@@ -269,16 +283,6 @@ class ArticleStore:
             meta = dict(meta)
             out.append(Record(meta.pop("source_key"), meta.pop("content_hash"), int(meta.pop("n_chunks")), meta))
         return out
-
-    def record(self, source_key: str) -> Record | None:
-        got = self.manifest.get(ids=[manifest_id(source_key)], include=["metadatas"])
-        if not got["ids"]:
-            return None
-        meta = dict(got["metadatas"][0])
-        return Record(meta.pop("source_key"), meta.pop("content_hash"), int(meta.pop("n_chunks")), meta)
-
-    def records_for_hash(self, content_hash: str) -> list[Record]:
-        return self.records(where={"content_hash": content_hash})
 
     def put_records(self, records: Sequence[Record]) -> None:
         if not records:
@@ -453,7 +457,3 @@ def open_store(settings: Settings) -> ArticleStore:
             lock.release()
         raise
 
-
-def chunk_metadata(meta: dict, urls: list[str]) -> dict:
-    """The metadata every chunk of an article carries (Chroma takes only scalars, so lists go as JSON)."""
-    return {**meta, "urls": json.dumps(urls)}
