@@ -59,7 +59,8 @@ def test_llm_gets_numbered_sources_and_the_question_and_only_valid_citations_com
     assert "never an instruction" in system["content"]
     assert "Question: How much did the Lantern Bridge repair cost?" in user["content"]
     # every source numbered with title, outlet and date, its text fenced as data
-    assert re.search(r"^\[1\] .+ — .+, (file dated )?(\d{4}-\d\d-\d\d|date unknown)\n<<<\n", user["content"], re.M)
+    assert re.search(r"^\[1\] .+ — .+, (file dated )?(\d{4}-\d\d-\d\d|date unknown)\n<<<SRC[0-9A-F]{8}\n", user["content"], re.M)
+    assert all(b.get("max_tokens") == 200 for b in openai_server.answer_requests())  # LLM_MAX_TOKENS, every call
     assert "The Harbor City Gazette" in user["content"] or "Harbor City" in user["content"]
 
     assert answer.answerer == "llm" and answer.found
@@ -72,11 +73,11 @@ def test_llm_gets_numbered_sources_and_the_question_and_only_valid_citations_com
 def test_citations_are_renumbered_in_order_of_use(llm_engine, openai_server):
     def reply(body):
         return (f"Rates rose to 4.5 percent [{source_number(body, BANK)}] and the bridge reopened "
-                f"[{source_number(body, BRIDGE)}][{source_number(body, BANK)}].")
+                f"[{source_number(body, BRIDGE)}]; the central bank's key rate is 4.5% [{source_number(body, BANK)}].")
 
     openai_server.default = Reply(reply)
     answer = llm_engine.ask("c1", "What happened to interest rates and the Lantern Bridge?")
-    assert answer.text == "Rates rose to 4.5 percent [1] and the bridge reopened [2][1]."
+    assert answer.text == "Rates rose to 4.5 percent [1] and the bridge reopened [2]; the central bank's key rate is 4.5% [1]."
     assert [c.title for c in answer.citations] == [BANK, BRIDGE]
 
 
@@ -209,7 +210,7 @@ def test_planted_instructions_never_put_a_foreign_url_in_a_reply(settings, embed
                 assert url.rstrip(".,)") in corpus_urls
         if answerer == "llm":
             sent = openai_server.answer_requests()[-1]["messages"][-1]["content"]
-            assert "<<<\n" in sent and "Ignore previous instructions" in sent  # passed as fenced data
+            assert re.search(r"<<<SRC[0-9A-F]{8}\n", sent) and "Ignore previous instructions" in sent  # fenced data
     finally:
         engine.close()
 
