@@ -41,6 +41,7 @@ CONDENSE_MAX_TOKENS = 80  # a standalone question is one line
 # benchmarks/llm_local.py (docs/llm.md): most supported questions whose answer was retrieved pass it, few
 # out-of-corpus questions that slip through the gate do.
 STRONG_COVERAGE = 0.6
+REFUSING = 10  # NOT FOUNDs in a row, from the start, after which the log says the model may be too small
 REPEAT_WORDS = 8  # a run of this many words said twice is a loop, not an answer
 
 
@@ -292,6 +293,10 @@ class LLMAnswerer:
             self.counts["uncited"] += 1
             return self._quote(question, passages, history, UNCITED, verdict)
         if not result.found:
+            refusals = self.counts["overruled"] + self.counts["not_found"] + 1
+            if refusals == REFUSING and not self.counts["answered"]:
+                log.warning("the language model said NOT FOUND to all of the first %d questions the articles "
+                            "answer; it may be too small for this (docs/llm.md)", REFUSING)
             if verdict is not None and verdict.covered and verdict.coverage >= STRONG_COVERAGE:
                 self.counts["overruled"] += 1
                 return self._quote(question, passages, history, REFUSED, verdict)
