@@ -234,7 +234,10 @@ def main() -> None:
 
     from _common import corpus_settings
 
-    settings = corpus_settings(args.data_dir)
+    from bot.settings import Settings
+
+    # a given store is used as it is; the default one is built (or completed) first
+    settings = Settings(data_dir=Path(args.data_dir)) if args.data_dir else corpus_settings(None)
     proc = None
     if args.server:
         url = args.server
