@@ -153,7 +153,21 @@ def pick_questions(supported: int, ooc: int, seed: int) -> list[dict]:
         sup = sorted(rng.sample(sup, supported), key=lambda q: q["id"])
     if ooc < len(out):
         out = sorted(rng.sample(out, ooc), key=lambda q: q["id"])
-    return sup + out
+    both = sup + out
+    rng.shuffle(both)  # mixed, so a run stopped early (see --summarize) still has both kinds
+    return both
+
+
+def server_cpu(pid: int | None) -> float:
+    """CPU seconds the server process has used: per answer, about what it takes on an idle core, whatever else
+    the machine is doing (wall time on a shared, busy machine says more about the neighbours)."""
+    if not pid:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 _MARK = re.compile(r"\[(\d+)\]")
@@ -192,7 +206,16 @@ def summary(rows: list[dict]) -> dict:
             "fell back: uncited / unreachable": f"{sum('cited no source' in r['note'] for r in rows)} / "
                                                 f"{sum('could not be reached' in r['note'] for r in rows)}",
             "p50 s per answer": statistics.median(secs) if secs else float("nan"),
-            "p95 s per answer": percentile(secs, 95) if secs else float("nan")}
+            "p95 s per answer": percentile(secs, 95) if secs else float("nan"),
+            "p50 server CPU s per answer": statistics.median(r.get("server_cpu", 0.0) for r in rows) if rows else 0.0}
+
+
+def print_table(rows: dict[str, list[dict]]) -> None:
+    a, b = summary(rows["extractive"]), summary(rows["llm"])
+    print("| measure | extractive | LLM |\n|---|---:|---:|")
+    for key in a:
+        fmt = lambda v: f"{v:.2f}" if isinstance(v, float) else str(v)  # noqa: E731
+        print(f"| {key} | {fmt(a[key])} | {fmt(b[key])} |")
 
 
 def main() -> None:
@@ -204,15 +227,27 @@ def main() -> None:
     parser.add_argument("--supported", type=int, default=81, help="supported questions (seeded sample; 81 = all)")
     parser.add_argument("--ooc", type=int, default=55, help="out-of-corpus questions (seeded sample; 55 = all)")
     parser.add_argument("--seed", type=int, default=20)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="server threads (1 on a busy machine: docs/llm.md)")
     parser.add_argument("--ctx", type=int, default=4096, help="server context; focused prompts need ~1,000 tokens")
     parser.add_argument("--max-tokens", type=int, default=None, help="LLM_MAX_TOKENS (default: the Settings default)")
     parser.add_argument("--timeout", type=float, default=180.0, help="OPENAI_TIMEOUT for this run")
     parser.add_argument("--data-dir", help="store holding the dev corpus (default .bench/realtimeqa, built if missing)")
     parser.add_argument("--server", help="use this running OpenAI-compatible server instead of starting one")
     parser.add_argument("--replies", help="write every reply of both answerers here (JSON lines)")
+    parser.add_argument("--server-pid", type=int, help="with --server: its process id, for its CPU seconds")
+    parser.add_argument("--summarize", metavar="REPLIES", help="print the table of a --replies file (a run cut short)")
     parser.add_argument("--assemble-only", action="store_true")
     args = parser.parse_args()
+    if args.summarize:
+        rows = {"extractive": [], "llm": []}
+        for line in open(args.summarize, encoding="utf-8"):
+            row = json.loads(line)
+            rows[row["answerer"]].append(row)
+        ids = {r["id"] for r in rows["extractive"]} & {r["id"] for r in rows["llm"]}
+        rows = {k: [r for r in v if r["id"] in ids] for k, v in rows.items()}
+        print(f"{len(ids)} questions ({sum(not r['ooc'] for r in rows['llm'])} supported) from {args.summarize}\n")
+        print_table(rows)
+        return
 
     model = MODELS[args.model]
     gguf = None
@@ -240,9 +275,10 @@ def main() -> None:
     settings = Settings(data_dir=Path(args.data_dir)) if args.data_dir else corpus_settings(None)
     proc = None
     if args.server:
-        url = args.server
+        url, server_pid = args.server, args.server_pid
     else:
         proc, url = start_server(gguf, args.threads, args.ctx, Path(args.models_dir) / f"server-{args.model}.log")
+        server_pid = proc.pid
     try:
         update = {"openai_base_url": url, "openai_model": "local", "openai_timeout": args.timeout,
                   "openai_max_retries": 0, "llm_evidence": args.evidence, "llm_first_token_timeout": args.timeout}
@@ -269,9 +305,10 @@ def main() -> None:
             shared = time.perf_counter() - t0
             for name, answerer in (("extractive", extractive), ("llm", llm)):
                 engine.answerer = answerer
-                t1 = time.perf_counter()
+                t1, cpu = time.perf_counter(), server_cpu(server_pid)
                 answer = engine._answer(q["question"], passages, [], verdict)
                 row = row_for(q, answer, passages, shared + time.perf_counter() - t1)
+                row["server_cpu"] = server_cpu(server_pid) - cpu
                 rows[name].append(row)
                 if out:
                     out.write(json.dumps({"answerer": name, **row}, ensure_ascii=False) + "\n")
@@ -288,11 +325,7 @@ def main() -> None:
     print(f"\n{model.name if not args.server else args.server}, evidence={args.evidence}, "
           f"{n_sup} supported + {len(questions) - n_sup} out-of-corpus questions (seed {args.seed}), "
           f"{args.threads} threads, LLM_MAX_TOKENS={settings.llm_max_tokens}\n")
-    a, b = summary(rows["extractive"]), summary(rows["llm"])
-    print("| measure | extractive | LLM |\n|---|---:|---:|")
-    for key in a:
-        fmt = lambda v: f"{v:.2f}" if isinstance(v, float) else str(v)  # noqa: E731
-        print(f"| {key} | {fmt(a[key])} | {fmt(b[key])} |")
+    print_table(rows)
     print(f"\nLLM answerer counts: {llm.counts}")
 
 
