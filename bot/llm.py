@@ -316,7 +316,7 @@ class LLMAnswerer:
     def _checked(self, text: str, passages: list[Passage], verdict=None) -> Answer | None:
         """The model's text with only valid, supported markers and the sources' own URLs; None when it cites
         nothing. `passages` are the ones the prompt numbered."""
-        text = text.strip()
+        text = _headers_as_markers(text.strip(), len(passages))
         if SENTINEL.match(text):
             return Answer(NOT_FOUND, answerer=self.name, found=False)  # _settle words it with all the passages
         text = recheck_markers(strip_foreign_urls(text, passages), passages)
@@ -335,6 +335,22 @@ class LLMAnswerer:
         self.counts["unreachable"] += 1
         log.warning("LLM call failed (%s: %s); answering extractively", why, type(exc).__name__)
         return self._quote(question, passages, history, UNREACHABLE.format(why=why), verdict)
+
+
+# A source's header copied into the reply ("[1] Title — outlet, 2023-01-04" on a line of its own), which small
+# models write before their answer to say where it comes from.
+_HEADER = re.compile(r"^[ \t]*\[(\d+)\][ \t]+[^\n]*\S[ \t]+—[ \t][^\n]*$\n?", re.M)
+
+
+def _headers_as_markers(text: str, sources: int) -> str:
+    """Copied source headers removed; when the rest cites nothing, it cites the sources those headers named."""
+    named = [int(m.group(1)) for m in _HEADER.finditer(text) if 1 <= int(m.group(1)) <= sources]
+    if not named:
+        return text
+    rest = _HEADER.sub("", text).strip()
+    if not rest or SENTINEL.match(rest) or MARKER.search(rest):
+        return rest
+    return rest + " " + "".join(f"[{n}]" for n in dict.fromkeys(named))
 
 
 def _one_line(text: str) -> str:

@@ -444,3 +444,18 @@ def test_a_claim_citing_a_passage_that_does_not_say_it_moves_to_the_one_that_doe
     assert answer.answerer == "llm"
     assert answer.text == "The Lantern Bridge repair cost 86 million crowns [1]. Quantum teleportation of giraffes was approved."
     assert [c.title for c in answer.citations] == [BRIDGE]
+
+
+@pytest.mark.parametrize("tail,found", [("The repair cost 86 million crowns.", True), ("NOT FOUND.", False)])
+def test_a_copied_source_header_is_read_as_the_citation_it_means(llm_engine, openai_server, tail, found):
+    # what Qwen2.5-Coder 0.5B/1.5B wrote on the dev questions: the source's header line, then the answer
+    openai_server.default = Reply(lambda body: f"[{source_number(body, BRIDGE)}] {BRIDGE} — The Harbor City Gazette, "
+                                               f"2025-03-14\n{tail}")
+    answer = llm_engine.ask("h1", "How much did the Lantern Bridge repair cost?")
+    assert len(openai_server.answer_requests()) == 1  # no reminder needed
+    if found:
+        assert answer.answerer == "llm" and answer.text == "The repair cost 86 million crowns. [1]"
+        assert [c.title for c in answer.citations] == [BRIDGE]
+    else:
+        # the model's NOT FOUND, not an answer citing [1]; the gate's evidence is strong, so the quotes
+        assert "NOT FOUND" not in answer.text and answer.answerer == "extractive" and "found no answer" in answer.note
