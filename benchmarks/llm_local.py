@@ -242,7 +242,7 @@ def main() -> None:
         rows = {"extractive": [], "llm": []}
         for line in open(args.summarize, encoding="utf-8"):
             row = json.loads(line)
-            rows[row["answerer"]].append(row)
+            rows[row["path"]].append(row)
         ids = {r["id"] for r in rows["extractive"]} & {r["id"] for r in rows["llm"]}
         rows = {k: [r for r in v if r["id"] in ids] for k, v in rows.items()}
         print(f"{len(ids)} questions ({sum(not r['ooc'] for r in rows['llm'])} supported) from {args.summarize}\n")
@@ -311,7 +311,8 @@ def main() -> None:
                 row["server_cpu"] = server_cpu(server_pid) - cpu
                 rows[name].append(row)
                 if out:
-                    out.write(json.dumps({"answerer": name, **row}, ensure_ascii=False) + "\n")
+                    # "path" is the answerer asked; row["answerer"] is who replied (the LLM path may quote)
+                    out.write(json.dumps({**row, "path": name}, ensure_ascii=False) + "\n")
                     out.flush()
             print(f"[{i}/{len(questions)}] {time.monotonic() - started:.0f}s  llm {rows['llm'][-1]['seconds']:.1f}s  "
                   f"{'ooc' if q.get('out_of_corpus') else 'sup'}  llm in-reply={rows['llm'][-1]['in_reply']} "

@@ -316,12 +316,14 @@ class LLMAnswerer:
     def _checked(self, text: str, passages: list[Passage], verdict=None) -> Answer | None:
         """The model's text with only valid, supported markers and the sources' own URLs; None when it cites
         nothing. `passages` are the ones the prompt numbered."""
-        text = _headers_as_markers(text.strip(), len(passages))
+        if _ECHO.search(text):  # the model copied the prompt's sources back: no answer of its own
+            return None
+        text = _headers_as_markers(text.strip(), passages)
         if SENTINEL.match(text):
             return Answer(NOT_FOUND, answerer=self.name, found=False)  # _settle words it with all the passages
         text = recheck_markers(strip_foreign_urls(text, passages), passages)
         cleaned, cites = renumber(text, passages)
-        if not cites or not cleaned:
+        if not cites or len(MARKER.sub(" ", cleaned).split()) < MIN_WORDS:  # "[1]" alone says nothing
             return None
         return Answer(cleaned, cites, answerer=self.name)
 
@@ -339,15 +341,26 @@ class LLMAnswerer:
 
 # A source's header copied into the reply ("[1] Title — outlet, 2023-01-04" on a line of its own), which small
 # models write before their answer to say where it comes from.
-_HEADER = re.compile(r"^[ \t]*\[(\d+)\][ \t]+[^\n]*\S[ \t]+—[ \t][^\n]*$\n?", re.M)
+_HEADER_LINE = re.compile(r"^[ \t]*\[(\d+)\][ \t]+([^\n]*)$\n?", re.M)
+_ECHO = re.compile(r"<<<SRC[0-9A-F]{8}|SRC[0-9A-F]{8}>>>")
+MIN_WORDS = 3  # an answer shorter than this, markers aside, is no answer
 
 
-def _headers_as_markers(text: str, sources: int) -> str:
+def _is_header(n: int, line: str, passages: list[Passage]) -> bool:
+    """"[n] Title — outlet, date", or the title of source n alone, on a line of its own."""
+    if not 1 <= n <= len(passages):
+        return False
+    title = " ".join((passages[n - 1].title or "").split())
+    line = " ".join(line.split())
+    return " — " in line and line.rsplit(" — ", 1)[0] == title or bool(title) and line.rstrip(".") == title.rstrip(".")
+
+
+def _headers_as_markers(text: str, passages: list[Passage]) -> str:
     """Copied source headers removed; when the rest cites nothing, it cites the sources those headers named."""
-    named = [int(m.group(1)) for m in _HEADER.finditer(text) if 1 <= int(m.group(1)) <= sources]
+    named = [int(m.group(1)) for m in _HEADER_LINE.finditer(text) if _is_header(int(m.group(1)), m.group(2), passages)]
     if not named:
         return text
-    rest = _HEADER.sub("", text).strip()
+    rest = _HEADER_LINE.sub(lambda m: "" if _is_header(int(m.group(1)), m.group(2), passages) else m.group(0), text).strip()
     if not rest or SENTINEL.match(rest) or MARKER.search(rest):
         return rest
     return rest + " " + "".join(f"[{n}]" for n in dict.fromkeys(named))

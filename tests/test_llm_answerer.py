@@ -459,3 +459,16 @@ def test_a_copied_source_header_is_read_as_the_citation_it_means(llm_engine, ope
     else:
         # the model's NOT FOUND, not an answer citing [1]; the gate's evidence is strong, so the quotes
         assert "NOT FOUND" not in answer.text and answer.answerer == "extractive" and "found no answer" in answer.note
+
+
+@pytest.mark.parametrize("reply", [
+    lambda body: f"[{source_number(body, BRIDGE)}]",                                   # a marker and nothing else
+    lambda body: f"[{source_number(body, BRIDGE)}] {BRIDGE}",                          # the title alone
+    lambda body: re.search(r"<<<SRC[0-9A-F]{8}\n[^\n]*", body["messages"][1]["content"]).group(0),  # the prompt echoed
+])
+def test_a_reply_with_no_answer_of_its_own_gets_the_quotes(llm_engine, openai_server, reply):
+    # what Qwen2.5-Coder 0.5B wrote on dev questions whose answer was in the sources
+    openai_server.default = Reply(reply)
+    answer = llm_engine.ask("e1", "How much did the Lantern Bridge repair cost?")
+    assert answer.answerer == "extractive" and "cited no source" in answer.note
+    assert "86 million crowns" in answer.text and "SRC" not in answer.text
