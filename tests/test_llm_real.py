@@ -35,7 +35,7 @@ def server():
     gguf = assemble(MODELS["qwen0.5b"], MODELS_DIR) if MODELS_DIR.is_dir() else None
     if gguf is None:
         pytest.skip(f"no Qwen2.5-Coder-0.5B-Instruct GGUF in {MODELS_DIR} (benchmarks/llm_local.py)")
-    proc, url = start_server(gguf, threads=2, ctx=4096, log_path=MODELS_DIR / "server-test.log")
+    proc, url = start_server(gguf, threads=1, ctx=4096, log_path=MODELS_DIR / "server-test.log")
     yield url
     proc.terminate()
     proc.wait(30)
