@@ -27,11 +27,13 @@ def server():
         import llama_cpp.server  # noqa: F401
     except ImportError:
         pytest.skip("llama-cpp-python[server] is not installed (docs/llm.md)")
-    sys.path.insert(0, str(REPO / "benchmarks"))
+    bench = str(REPO / "benchmarks")
+    sys.path.insert(0, bench)
     try:
         from llm_local import MODELS, assemble, start_server
     finally:
-        sys.path.pop(0)
+        # benchmarks/ingest.py must not shadow the ingest package
+        sys.path[:] = [p for p in sys.path if p != bench]
     gguf = assemble(MODELS["qwen0.5b"], MODELS_DIR) if MODELS_DIR.is_dir() else None
     if gguf is None:
         pytest.skip(f"no Qwen2.5-Coder-0.5B-Instruct GGUF in {MODELS_DIR} (benchmarks/llm_local.py)")
