@@ -13,7 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bot.extractive import terms
+try:  # the one text analyser where it exists (issue 19 item 10), else the extractive answerer's terms
+    from vectorstore.analysis import terms
+except ImportError:
+    from bot.extractive import terms
 from vectorstore.passages import Passage
 from vectorstore.sentences import split
 
