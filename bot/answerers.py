@@ -20,6 +20,8 @@ class Answerer(Protocol):
     def stream(self, question: str, passages: list[Passage], history: list[Turn], verdict=None
                ) -> Iterator[str | Answer]: ...
 
+    # The query retrieval and the gate use: the question itself, a follow-up made standalone, or (with an LLM) a
+    # question in another language put into English. The engine calls it for every question.
     def condense(self, question: str, history: list[Turn]) -> str: ...
 
 

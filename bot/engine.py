@@ -122,7 +122,8 @@ class Engine:
             if lang:
                 return Prepared(question, ready=Answer(wrong_language(lang), found=False), remember=False)
         history = self.memory.history(conversation_id)
-        query = self.answerer.condense(question, history) if history else question
+        # with history: a standalone follow-up; with an LLM, also a question in another language put into English
+        query = self.answerer.condense(question, history)
         passages = self.retrieve(query, **filters)
         # the standalone query is judged: for "and what did she say?" it carries what the follow-up is about
         verdict = self.judge(query, passages)

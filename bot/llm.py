@@ -1,24 +1,31 @@
 """The LLM answerer: numbered sources → an OpenAI-compatible model (through llama-index) → a checked, cited answer.
 
-Model output is untrusted like article text: markers naming no source are dropped, URLs that are not the
-sources' own are removed, and the citations list is built from the retrieved passages, never from the text.
-When the model cannot be reached (timeout, 5xx, rate limit, refused, garbage) the extractive answer is
-returned with a one-line note, so a chat never sees a stack trace.
+Model output is untrusted like article text: markers naming no source are dropped, markers whose claim shares no
+key word with the cited passage are moved or dropped, URLs and bare domains that are not the sources' own are
+removed, and the citations list is built from the retrieved passages, never from the text. Every call is bounded
+(LLM_MAX_TOKENS, OPENAI_TIMEOUT, and for streams LLM_FIRST_TOKEN_TIMEOUT) and a reply that starts repeating
+itself is cut. It is never worse than the quotes: when the model cannot be reached, cites nothing twice, or says
+NOT FOUND although the gate's evidence is strong, the extractive answer is returned with a one-line note.
 """
 from __future__ import annotations
 
 import logging
 import re
+import secrets
+import threading
+import time
+from collections import OrderedDict
 from datetime import date
 from typing import Iterator
 
 from llama_index.core.llms import ChatMessage, MessageRole
 
 from bot.answer import Answer
-from bot.citations import MARKER, renumber, strip_foreign_urls
+from bot.citations import MARKER, recheck_markers, renumber, strip_foreign_urls
 from bot.extractive import NOT_FOUND
 from bot.settings import Settings, reveal
 from prompts import load
+from vectorstore.analysis import other_language
 from vectorstore.passages import Passage
 
 log = logging.getLogger(__name__)
@@ -28,14 +35,23 @@ SENTINEL = re.compile(r"^\W*not\s+found\b", re.I)
 _SENTINEL_TEXT = "NOT FOUND"
 UNREACHABLE = "The language model could not be reached ({why}); these are the best matching sentences from the articles."
 UNCITED = "The language model's answer cited no source; these are the best matching sentences from the articles."
+REFUSED = "The language model found no answer in these articles, but they look relevant; these are the best matching sentences."
 MAX_HISTORY_CHARS = 600  # per remembered answer in the prompt: enough for context, not for a prompt blow-up
+CONDENSE_MAX_TOKENS = 80  # a standalone question is one line
+# The gate's coverage from which a model's NOT FOUND is overruled by the quotes. Chosen on dev (docs/llm.md): 47
+# of the 50 supported questions with the answer retrieved that the gate lets through reach it, so a model that
+# refuses them all adds at most 3 false "not found"s; 8 of the 10 out-of-corpus ones the gate lets through do too,
+# and get the quotes, as with the extractive answerer.
+STRONG_COVERAGE = 0.45
+REFUSING = 10  # NOT FOUNDs in a row, from the start, after which the log says the model may be too small
+REPEAT_WORDS = 8  # a run of this many words said twice is a loop, not an answer
 
 
 def _why(exc: BaseException) -> str:
     """A short, user-safe reason for a failed call (no URLs, keys or tracebacks)."""
     import openai
 
-    if isinstance(exc, openai.APITimeoutError):
+    if isinstance(exc, (openai.APITimeoutError, TimeoutError)):
         return "timed out"
     if isinstance(exc, openai.RateLimitError):
         return "rate limited"
@@ -51,7 +67,8 @@ def build_llm(settings: Settings):
 
     The openai client is built here so its timeout and retries are ours (its own default timeout is 600 s);
     llama-index's retry wrapper is switched off (max_retries=0) because it would retry each of the client's
-    retries again, with waits of up to 20 s.
+    retries again, with waits of up to 20 s. max_tokens is not set here but sent with every call (the answer's
+    and the condense step's bounds differ, and llama-index would let a constructor value override a call's).
     """
     import openai
     from llama_index.llms.openai import OpenAI
@@ -73,23 +90,74 @@ def build_llm(settings: Settings):
                       openai_client=client)
 
 
+def cut_repetition(text: str, n: int = REPEAT_WORDS) -> tuple[str, bool]:
+    """The text up to where it starts saying again a run of n words it already said (a small model's loop, or
+    table rows copied over and over), and whether it was cut."""
+    words = list(re.finditer(r"\S+", text))
+    seen: dict[tuple[str, ...], int] = {}
+    keys = [re.sub(r"\W+", "", w.group(0).lower()) for w in words]
+    for i in range(len(words) - n + 1):
+        gram = tuple(keys[i:i + n])
+        first = seen.setdefault(gram, i)
+        if first != i and i - first >= 1:
+            return text[:words[i].start()].rstrip(" ,;:|-"), True
+    return text, False
+
+
+def looks_english(text: str) -> bool:
+    """False for a question clearly in another language (vectorstore/analysis.py decides, as for the offline reply)."""
+    return other_language(text) is None
+
+
 class LLMAnswerer:
     name = "llm"
 
-    def __init__(self, llm, fallback, today: date | None = None):
+    def __init__(self, llm, fallback, today: date | None = None, *, max_tokens: int = 200,
+                 first_token_timeout: float = 20.0, total_timeout: float = 30.0, evidence: str = "focused",
+                 evidence_sentences: int = 6):
         self.llm = llm
         self.fallback = fallback
         self._today = today
+        self.max_tokens = max_tokens
+        self.first_token_timeout = first_token_timeout
+        self.total_timeout = total_timeout
+        self.evidence = evidence
+        self.evidence_sentences = evidence_sentences
+        # The engine retrieves and gates with the English standalone query but hands the answerer the user's own
+        # words (the reply's language); this maps the one to the other for scoring sentences and the fallback.
+        self._english: OrderedDict[str, str] = OrderedDict()
+        self._english_lock = threading.Lock()
+        self.counts = {"answered": 0, "not_found": 0, "overruled": 0, "uncited": 0, "unreachable": 0}
 
     @classmethod
     def from_settings(cls, settings: Settings, fallback) -> "LLMAnswerer":
-        return cls(build_llm(settings), fallback)
+        return cls(build_llm(settings), fallback, max_tokens=settings.llm_max_tokens,
+                   first_token_timeout=settings.llm_first_token_timeout, total_timeout=settings.openai_timeout,
+                   evidence=settings.llm_evidence, evidence_sentences=settings.llm_evidence_sentences)
 
     # --- prompts -----------------------------------------------------------------------------
-    def messages(self, question: str, passages: list[Passage], history: list | None = None):
-        sources = "\n\n".join(load("source").format(n=i, title=p.title or "(untitled)", outlet=p.outlet or "unknown outlet",
-                                                    published=p.when or "date unknown", text=p.text.strip())
-                              for i, p in enumerate(passages, 1))
+    def sources(self, question: str, passages: list[Passage], verdict=None) -> tuple[list[str], list[int]]:
+        """The evidence texts to send and, for each, the index of its retrieved passage."""
+        if self.evidence == "passages":
+            return [p.text.strip() for p in passages], list(range(len(passages)))
+        from bot.evidence import focus
+
+        excerpts = focus(self._query(question), passages, getattr(self.fallback, "embedder", None),
+                         self.evidence_sentences, getattr(verdict, "best", None))
+        return [e.text for e in excerpts], [e.index for e in excerpts]
+
+    def messages(self, question: str, passages: list[Passage], history: list | None = None, verdict=None,
+                 texts: list[str] | None = None):
+        """The chat sent for an answer. Each source's text is fenced by a code drawn afresh for every request, and
+        made unable to close its fence or open a source of its own, so an article cannot forge one."""
+        if texts is None:
+            texts, shown = self.sources(question, passages, verdict)
+            passages = [passages[i] for i in shown]
+        fence = "SRC" + secrets.token_hex(4).upper()
+        sources = "\n\n".join(load("source").format(
+            n=i, fence=fence, title=_one_line(p.title) or "(untitled)", outlet=_one_line(p.outlet) or "unknown outlet",
+            published=_one_line(p.when) or "date unknown", text=_fenced(text, fence))
+            for i, (p, text) in enumerate(zip(passages, texts), 1))
         past = ""
         if history:
             lines = [f"Earlier question: {q}\nEarlier answer: {MARKER.sub('', a)[:MAX_HISTORY_CHARS]}" for q, a in history]
@@ -99,37 +167,59 @@ class LLMAnswerer:
         return [ChatMessage(role=MessageRole.SYSTEM, content=load("answer_system")),
                 ChatMessage(role=MessageRole.USER, content=user)]
 
+    def _prompt(self, question, passages, history, verdict):
+        """(messages, the passages the prompt numbers 1..m)."""
+        texts, shown = self.sources(question, passages, verdict)
+        sent = [passages[i] for i in shown]
+        return self.messages(question, sent, history, verdict, texts=texts), sent
+
     # --- the interface -----------------------------------------------------------------------
     def condense(self, question: str, history: list) -> str:
-        """The follow-up rewritten as a standalone question for retrieval; the heuristic one if the model fails."""
-        if not history:
+        """The question as a standalone English one for retrieval and the gate: a follow-up rewritten with what it
+        refers to, a question in another language translated. The heuristic one (or the question) if the model
+        fails."""
+        english = looks_english(question)
+        if not history and english:
             return question
-        convo = "\n".join(f"User: {q}\nAssistant: {MARKER.sub('', a)[:MAX_HISTORY_CHARS]}" for q, a in history)
-        prompt = load("condense").format(history=convo, question=question)
+        if history:
+            convo = "\n".join(f"User: {q}\nAssistant: {MARKER.sub('', a)[:MAX_HISTORY_CHARS]}" for q, a in history)
+            prompt = load("condense").format(history=convo, question=question)
+        else:
+            prompt = load("translate").format(question=question)
         try:
-            text = self.llm.chat([ChatMessage(role=MessageRole.USER, content=prompt)]).message.content or ""
+            text = self.llm.chat([ChatMessage(role=MessageRole.USER, content=prompt)],
+                                 max_tokens=CONDENSE_MAX_TOKENS).message.content or ""
         except Exception as exc:  # noqa: BLE001 - any failure of the model: retrieval must still work
-            log.warning("condensing with the LLM failed (%s); using the history as is", _why(exc))
+            log.warning("condensing with the LLM failed (%s); using the question as is", _why(exc))
             return self.fallback.condense(question, history)
         text = " ".join(text.split()).strip('"')
-        return text if 0 < len(text) <= 500 else self.fallback.condense(question, history)
+        if not 0 < len(text) <= 500:
+            return self.fallback.condense(question, history)
+        if not english:
+            with self._english_lock:
+                self._english[question] = text
+                while len(self._english) > 1000:
+                    self._english.popitem(last=False)
+        return text
+
+    def _query(self, question: str) -> str:
+        with self._english_lock:
+            return self._english.get(question, question)
 
     def answer(self, question: str, passages: list[Passage], history: list | None = None, verdict=None) -> Answer:
         if not passages or (verdict is not None and not verdict.covered):  # the engine's gate said no: no call
             return self._not_found(passages, verdict)
-        messages = self.messages(question, passages, history)
         try:
-            text = self.llm.chat(messages).message.content or ""
-            result = self._checked(text, passages, verdict)
+            messages, sent = self._prompt(question, passages, history, verdict)
+            text = self._call(messages)
+            result = self._checked(text, sent, verdict)
             if result is None:  # uncited: one retry with a reminder, then quotes
                 reminder = ChatMessage(role=MessageRole.USER, content=load("cite_reminder"))
-                text = self.llm.chat([*messages, reminder]).message.content or ""
-                result = self._checked(text, passages, verdict)
+                text = self._call([*messages, ChatMessage(role=MessageRole.ASSISTANT, content=text), reminder])
+                result = self._checked(text, sent, verdict)
         except Exception as exc:  # noqa: BLE001
             return self._fall_back(question, passages, history, exc, verdict)
-        if result is None:
-            return self._quote(question, passages, history, UNCITED, verdict)
-        return result
+        return self._settle(result, question, passages, history, verdict)
 
     def stream(self, question: str, passages: list[Passage], history: list | None = None, verdict=None
                ) -> Iterator[str | Answer]:
@@ -137,28 +227,68 @@ class LLMAnswerer:
         if not passages or (verdict is not None and not verdict.covered):
             yield self._not_found(passages, verdict)
             return
+        import httpx
+
         text, pending = "", ""
         try:
-            for chunk in self.llm.stream_chat(self.messages(question, passages, history)):
-                delta = chunk.delta or ""
-                text += delta
-                pending += delta
-                # release only whole words (a URL is vetted once it is complete), and nothing that may yet turn
-                # out to be the model's NOT FOUND
-                cut = max(pending.rfind(" "), pending.rfind("\n"))
-                head = " ".join(text.split()).upper()[:len(_SENTINEL_TEXT)]
-                if cut >= 0 and not _SENTINEL_TEXT.startswith(head) and not SENTINEL.match(text.strip()):
-                    yield strip_foreign_urls(pending[: cut + 1], passages)
-                    pending = pending[cut + 1:]
+            messages, sent = self._prompt(question, passages, history, verdict)
+            started = time.monotonic()
+            # the read timeout bounds the wait for each chunk, the first one (prompt reading) included; the total
+            # is checked between chunks
+            timeout = httpx.Timeout(self.total_timeout, read=self.first_token_timeout)
+            chunks = self.llm.stream_chat(messages, max_tokens=self.max_tokens, timeout=timeout)
+            try:
+                for chunk in chunks:
+                    delta = chunk.delta or ""
+                    text += delta
+                    pending += delta
+                    text, looped = cut_repetition(text)
+                    if looped or time.monotonic() - started > self.total_timeout:
+                        break
+                    # release only whole words (a URL is vetted once it is complete), and nothing that may yet turn
+                    # out to be the model's NOT FOUND
+                    cut = max(pending.rfind(" "), pending.rfind("\n"))
+                    head = " ".join(text.split()).upper()[:len(_SENTINEL_TEXT)]
+                    if cut >= 0 and not _SENTINEL_TEXT.startswith(head) and not SENTINEL.match(text.strip()):
+                        yield strip_foreign_urls(pending[: cut + 1], sent)
+                        pending = pending[cut + 1:]
+            finally:
+                close = getattr(chunks, "close", None)
+                if close:
+                    close()  # stops reading: the server sees the connection go
+            if not text.strip() and time.monotonic() - started > self.total_timeout:
+                raise TimeoutError("no reply in time")
         except Exception as exc:  # noqa: BLE001
             yield self._fall_back(question, passages, history, exc, verdict)
             return
-        result = self._checked(text, passages, verdict)
-        if result is None:
-            result = self._quote(question, passages, history, UNCITED, verdict)
-        yield result
+        yield self._settle(self._checked(text, sent, verdict), question, passages, history, verdict)
 
     # --- checks and fallbacks ----------------------------------------------------------------
+    def _call(self, messages) -> str:
+        text = self.llm.chat(messages, max_tokens=self.max_tokens).message.content or ""
+        text, looped = cut_repetition(text)
+        if looped:
+            log.info("the model repeated itself; its reply was cut")
+        return text
+
+    def _settle(self, result: Answer | None, question, passages, history, verdict) -> Answer:
+        """The checked answer, or the quotes when the model cited nothing or refused with strong evidence."""
+        if result is None:
+            self.counts["uncited"] += 1
+            return self._quote(question, passages, history, UNCITED, verdict)
+        if not result.found:
+            refusals = self.counts["overruled"] + self.counts["not_found"] + 1
+            if refusals == REFUSING and not self.counts["answered"]:
+                log.warning("the language model said NOT FOUND to all of the first %d questions the articles "
+                            "answer; it may be too small for this (docs/llm.md)", REFUSING)
+            if verdict is not None and verdict.covered and verdict.coverage >= STRONG_COVERAGE:
+                self.counts["overruled"] += 1
+                return self._quote(question, passages, history, REFUSED, verdict)
+            self.counts["not_found"] += 1
+            return self._not_found(passages, verdict)
+        self.counts["answered"] += 1
+        return result
+
     def _not_found(self, passages: list[Passage], verdict) -> Answer:
         if verdict is None:
             return Answer(NOT_FOUND, answerer=self.name, found=False)
@@ -167,21 +297,69 @@ class LLMAnswerer:
         return not_covered(verdict, passages, self.name)
 
     def _checked(self, text: str, passages: list[Passage], verdict=None) -> Answer | None:
-        """The model's text with only valid markers and the sources' own URLs; None when it cites nothing."""
-        text = text.strip()
+        """The model's text with only valid, supported markers and the sources' own URLs; None when it cites
+        nothing. `passages` are the ones the prompt numbered."""
+        if _ECHO.search(text):  # the model copied the prompt's sources back: no answer of its own
+            return None
+        text = _headers_as_markers(text.strip(), passages)
         if SENTINEL.match(text):
-            return self._not_found(passages, verdict)
-        cleaned, cites = renumber(strip_foreign_urls(text, passages), passages)
-        if not cites or not cleaned:
+            return Answer(NOT_FOUND, answerer=self.name, found=False)  # _settle words it with all the passages
+        text = recheck_markers(strip_foreign_urls(text, passages), passages)
+        cleaned, cites = renumber(text, passages)
+        if not cites or len(MARKER.sub(" ", cleaned).split()) < MIN_WORDS:  # "[1]" alone says nothing
             return None
         return Answer(cleaned, cites, answerer=self.name)
 
     def _quote(self, question, passages, history, note: str, verdict=None) -> Answer:
-        answer = self.fallback.answer(question, passages, history, verdict)
+        answer = self.fallback.answer(self._query(question), passages, history, verdict)
         answer.note = note
         return answer
 
     def _fall_back(self, question, passages, history, exc: BaseException, verdict=None) -> Answer:
         why = _why(exc)
+        self.counts["unreachable"] += 1
         log.warning("LLM call failed (%s: %s); answering extractively", why, type(exc).__name__)
         return self._quote(question, passages, history, UNREACHABLE.format(why=why), verdict)
+
+
+# A source's header copied into the reply ("[1] Title — outlet, 2023-01-04" on a line of its own), which small
+# models write before their answer to say where it comes from.
+_HEADER_LINE = re.compile(r"^[ \t]*\[(\d+)\][ \t]+([^\n]*)$\n?", re.M)
+_ECHO = re.compile(r"<<<SRC[0-9A-F]{8}|SRC[0-9A-F]{8}>>>")
+MIN_WORDS = 3  # an answer shorter than this, markers aside, is no answer
+
+
+def _is_header(n: int, line: str, passages: list[Passage]) -> bool:
+    """"[n] Title — outlet, date", or the title of source n alone, on a line of its own."""
+    if not 1 <= n <= len(passages):
+        return False
+    title = " ".join((passages[n - 1].title or "").split())
+    line = " ".join(line.split())
+    return " — " in line and line.rsplit(" — ", 1)[0] == title or bool(title) and line.rstrip(".") == title.rstrip(".")
+
+
+def _headers_as_markers(text: str, passages: list[Passage]) -> str:
+    """Copied source headers removed; when the rest cites nothing, it cites the sources those headers named."""
+    named = [int(m.group(1)) for m in _HEADER_LINE.finditer(text) if _is_header(int(m.group(1)), m.group(2), passages)]
+    if not named:
+        return text
+    rest = _HEADER_LINE.sub(lambda m: "" if _is_header(int(m.group(1)), m.group(2), passages) else m.group(0), text).strip()
+    if not rest or SENTINEL.match(rest) or MARKER.search(rest):
+        return rest
+    return rest + " " + "".join(f"[{n}]" for n in dict.fromkeys(named))
+
+
+def _one_line(text: str) -> str:
+    """Metadata shown in a source's header: one line, and no marker or fence of its own."""
+    return _neutral(" ".join((text or "").split()))
+
+
+def _neutral(text: str) -> str:
+    return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
+
+
+def _fenced(text: str, fence: str) -> str:
+    """Article text as fence content: it cannot contain the fence, a fence-like line, or a line that starts like a
+    numbered source header ("[6] Title — Reuters")."""
+    text = _neutral(text.strip()).replace(fence, "")
+    return re.sub(r"(?m)^(\s*)\[(\d+)\]", r"\1(\2)", text)

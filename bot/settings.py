@@ -129,6 +129,20 @@ class Settings(BaseSettings):
     openai_timeout: float = Field(30.0, validation_alias=AliasChoices("OPENAI_TIMEOUT", "openai_timeout"),
                                   description="Seconds per LLM call (the openai client's own default is 600).")
     openai_max_retries: int = Field(2, validation_alias=AliasChoices("OPENAI_MAX_RETRIES", "openai_max_retries"))
+    llm_max_tokens: int = Field(200, ge=16, validation_alias=AliasChoices("LLM_MAX_TOKENS", "llm_max_tokens"),
+                                description="Most tokens the LLM may write per call (one to three sentences with [n] "
+                                            "markers fit in ~120); a reply that starts repeating itself is cut sooner.")
+    llm_first_token_timeout: float = Field(
+        20.0, gt=0, validation_alias=AliasChoices("LLM_FIRST_TOKEN_TIMEOUT", "llm_first_token_timeout"),
+        description="Streaming: seconds to wait for the model's first token (a local model reads the prompt first); "
+                    "OPENAI_TIMEOUT bounds the whole reply.")
+    llm_evidence: Literal["focused", "passages"] = Field(
+        "focused", validation_alias=AliasChoices("LLM_EVIDENCE", "llm_evidence"),
+        description="What the LLM reads: focused (the best sentences with their neighbours, titles and dates; ~4x "
+                    "fewer prompt tokens) or passages (the TOP_K whole chunks).")
+    llm_evidence_sentences: int = Field(6, ge=1, validation_alias=AliasChoices("LLM_EVIDENCE_SENTENCES",
+                                                                                "llm_evidence_sentences"),
+                                        description="Focused evidence: best sentences sent, each with its neighbours.")
     memory_turns: int = Field(6, validation_alias=AliasChoices("MEMORY_TURNS", "memory_turns"),
                               description="Question/answer pairs remembered per conversation.")
 

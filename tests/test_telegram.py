@@ -321,13 +321,17 @@ def test_llm_failure_is_answered_gracefully(api, make_bot):
 
 
 def test_llm_answer_streams_by_editing_one_message(api, make_bot, openai_server):
+    from peers.openai_server import Reply
+
+    # a claim the cited passage bears out: one it does not is moved or dropped (bot/citations.py)
+    openai_server.default = Reply("The repair cost 86 million crowns [1].")
     engine = make_bot(openai_base_url=openai_server_url(openai_server), openai_api_key="test")
     assert engine.answerer.name == "llm"
     api.push_text(802, 1, "How much did the Lantern Bridge repair cost?")
     final = api.wait_for(lambda s: [c for c in s.calls if c.method in ("sendMessage", "editMessageText")
                                     and "Sources" in c.params.get("text", "")], 60)[-1]
     parsed = TelegramHTML.check(final.params["text"])
-    assert "The answer is in the sources [1]." in parsed.plain
+    assert "The repair cost 86 million crowns [1]." in parsed.plain
     assert "Lantern Bridge reopens" in parsed.plain
     drafts = api.sent(802)
     assert len(drafts) == 1 and drafts[0].params["text"].endswith(" …")  # a draft as the text arrived ...
@@ -338,8 +342,9 @@ def test_llm_answer_streams_by_editing_one_message(api, make_bot, openai_server)
 def test_long_streamed_answer_is_split_into_valid_messages(api, make_bot, openai_server):
     from peers.openai_server import Reply
 
-    sentence = "The Lantern Bridge repair cost 86 million crowns, the ministry said [1]. "
-    openai_server.default = Reply(sentence * 110)  # ~8,000 characters: two Telegram messages at least
+    # ~8,000 characters: two Telegram messages at least; each sentence its own, as a reply repeating itself is cut
+    text = "".join(f"Item {i} of the Lantern Bridge repair, lot {i}, cost 86 million crowns [1]. " for i in range(110))
+    openai_server.default = Reply(text)
     make_bot(openai_base_url=openai_server_url(openai_server), openai_api_key="test")
     api.push_text(803, 1, "How much did the Lantern Bridge repair cost?")
     api.wait_for(lambda s: any("Sources" in c.params.get("text", "") for c in s.calls
