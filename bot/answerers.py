@@ -1,7 +1,8 @@
 """The answerer seam: LLM when one is configured, extractive otherwise. Chosen once, in build_answerer."""
 from __future__ import annotations
 
-from typing import Iterator, Protocol
+from collections.abc import Iterator
+from typing import Protocol
 
 from bot.answer import Answer
 from bot.settings import Settings

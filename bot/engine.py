@@ -5,9 +5,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Iterator
 
 from bot.answer import Answer
 from bot.corpus import ArticleInfo, CorpusStats, corpus_stats, list_articles
@@ -69,7 +69,7 @@ class Engine:
         self._writes = 0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Engine":
+    def from_settings(cls, settings: Settings) -> Engine:
         from bot.answerers import build_answerer
         from vectorstore.embeddings import build_embedder
         from vectorstore.store import open_store
@@ -140,7 +140,11 @@ class Engine:
 
     def ask(self, conversation_id: str, question: str, **filters) -> Answer:
         p = self._prepare(conversation_id, question, filters)
-        answer = p.ready or self._answer(p.question, p.passages, p.history, p.verdict)
+        if p.ready is not None:
+            answer = p.ready
+        else:
+            assert p.verdict is not None  # a question not answered at once has been judged
+            answer = self._answer(p.question, p.passages, p.history, p.verdict)
         if p.remember:
             self._remember(conversation_id, p.question, answer)
         return answer

@@ -15,8 +15,9 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from datetime import date
-from typing import Iterator
+from typing import Any
 
 from llama_index.core.llms import ChatMessage, MessageRole
 
@@ -75,14 +76,14 @@ def build_llm(settings: Settings):
     from llama_index.llms.openai_like import OpenAILike
 
     key = reveal(settings.openai_api_key) or "not-needed"  # local servers (Ollama, llama.cpp) accept any key
-    common = dict(model=settings.openai_model, api_key=key, max_retries=0, timeout=settings.openai_timeout,
+    common: dict[str, Any] = dict(model=settings.openai_model, api_key=key, max_retries=0, timeout=settings.openai_timeout,
                   temperature=0.0, reuse_client=True)
     client = openai.OpenAI(api_key=key, base_url=settings.openai_base_url, timeout=settings.openai_timeout,
                            max_retries=settings.openai_max_retries)
     if not settings.openai_base_url:
         llm = OpenAI(**common, openai_client=client)
         try:
-            llm.metadata  # raises for model names llama-index's OpenAI class does not know
+            _ = llm.metadata  # raises for model names llama-index's OpenAI class does not know
             return llm
         except ValueError:
             pass
@@ -130,7 +131,7 @@ class LLMAnswerer:
         self.counts = {"answered": 0, "not_found": 0, "overruled": 0, "uncited": 0, "unreachable": 0}
 
     @classmethod
-    def from_settings(cls, settings: Settings, fallback) -> "LLMAnswerer":
+    def from_settings(cls, settings: Settings, fallback) -> LLMAnswerer:
         return cls(build_llm(settings), fallback, max_tokens=settings.llm_max_tokens,
                    first_token_timeout=settings.llm_first_token_timeout, total_timeout=settings.openai_timeout,
                    evidence=settings.llm_evidence, evidence_sentences=settings.llm_evidence_sentences)

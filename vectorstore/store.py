@@ -20,9 +20,9 @@ import os
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from bot.settings import Settings, reveal
 from vectorstore.passages import Passage
@@ -206,7 +206,7 @@ def _wait_for_server(settings: Settings):
     retrying = Retrying(stop=stop_after_delay(timeout), before_sleep=say, reraise=True,
                         retry=retry_if_exception(lambda exc: _transport_error(exc) is not None),
                         # the last wait is cut to the time left, so the last try comes at the deadline
-                        wait=lambda state: min(backoff(state), max(0.0, timeout - state.seconds_since_start)))
+                        wait=lambda state: min(backoff(state), max(0.0, timeout - (state.seconds_since_start or 0.0))))
     try:
         return retrying(connect)
     except Exception as exc:

@@ -13,10 +13,29 @@ import threading
 
 from bot.settings import DEFAULT_EMBED_MODEL, Settings
 
-from .base import (DEFAULT_VARIANT, VARIANTS, Embedder, EmbeddingError, embedder_identity, resolve_variant, variant,
-                   variant_hint)
-from .cache import (MINILM_SHA256, ONNX_FORMAT, BundledModelMissing, bundled_model_dir, check_model_files,
-                    convert_model, converted_model, model_path, prepare_model, verified_bundled_model, verify_digest)
+from .base import (
+    DEFAULT_VARIANT,
+    VARIANTS,
+    Embedder,
+    EmbeddingError,
+    embedder_identity,
+    resolve_variant,
+    variant,
+    variant_hint,
+)
+from .cache import (
+    MINILM_SHA256,
+    ONNX_FORMAT,
+    BundledModelMissing,
+    bundled_model_dir,
+    check_model_files,
+    convert_model,
+    converted_model,
+    model_path,
+    prepare_model,
+    verified_bundled_model,
+    verify_digest,
+)
 from .onnx_backend import MAX_WORD_PIECES, OnnxEmbedder, document_backend
 
 __all__ = ["DEFAULT_VARIANT", "MAX_WORD_PIECES", "MINILM_SHA256", "ONNX_FORMAT", "VARIANTS", "BundledModelMissing",

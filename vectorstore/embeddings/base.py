@@ -1,7 +1,8 @@
 """What every embedder shares: the protocol, the error the operator sees, and the bundled model's variants."""
 from __future__ import annotations
 
-from typing import Protocol, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from bot.settings import DEFAULT_EMBED_MODEL, Settings
 

@@ -118,6 +118,7 @@ def convert_model(dest: Path, kind: str) -> dict:
 
 
 def model_path(settings: Settings, kind: str) -> Path:
+    assert settings.model_dir is not None  # Settings fills it in (the data dir's models/)
     return Path(settings.model_dir) / f"{DEFAULT_EMBED_MODEL}-{kind}.onnx"
 
 

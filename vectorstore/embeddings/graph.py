@@ -12,7 +12,9 @@ def bert_graph(w: dict):
     from onnx import TensorProto, helper, numpy_helper
 
     heads, hidden, layers, eps = 12, 384, 6, 1e-12
-    nodes, inits, names = [], [], set()
+    nodes: list = []
+    inits: list = []
+    names: set[str] = set()
 
     def const(name, value):
         if name not in names:

@@ -4,7 +4,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from bot.settings import DEFAULT_EMBED_MODEL, Settings
 
@@ -54,7 +55,7 @@ class OnnxEmbedder:
         self.batch_size = batch_size
         self.doc_kind, self.query_kind = VARIANTS[variant(settings)]
         self._lock = threading.Lock()
-        self._tokenizer = None
+        self._tokenizer: Any = None
         self._sessions: dict[tuple[str, str, str], object] = {}
         self._gpu_fallback = None
 

@@ -1,9 +1,9 @@
 """An OpenAI (or compatible) embedding endpoint, for `EMBED_MODEL=openai:<model>`."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
-from bot.settings import Settings
+from bot.settings import Settings, reveal
 
 from .base import EmbeddingError
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from bot.settings import DEFAULT_EMBED_MODEL
 
