@@ -1,4 +1,5 @@
 """What the answer engine returns to every front end: answer text, numbered citations, and which answerer spoke."""
+
 from __future__ import annotations
 
 import re
@@ -14,12 +15,13 @@ _WORD = re.compile(r"\w+")
 @dataclass
 class Citation:
     """One cited article. Everything here comes from chunk metadata, never from model output."""
+
     n: int
     title: str
-    url: str           # web address, or the file path when there is none
-    published: str     # YYYY-MM-DD or ""
-    source: str        # outlet
-    text: str          # the cited chunk's text
+    url: str  # web address, or the file path when there is none
+    published: str  # YYYY-MM-DD or ""
+    source: str  # outlet
+    text: str  # the cited chunk's text
     published_from: str = ""  # where the date came from; "file-time" = only the file's modification time
 
     @property
@@ -29,12 +31,12 @@ class Citation:
 
 @dataclass
 class Answer:
-    text: str                                   # answer body with [n] markers; no sources list
+    text: str  # answer body with [n] markers; no sources list
     citations: list[Citation] = field(default_factory=list)
-    answerer: str = "extractive"                # "extractive" or "llm"
-    note: str = ""                              # one line, e.g. "The language model was unreachable; ..."
-    found: bool = True                          # False when the articles had nothing relevant
-    lead: str = ""                              # a short direct answer ("17 goals") shown before the quotes, or ""
+    answerer: str = "extractive"  # "extractive" or "llm"
+    note: str = ""  # one line, e.g. "The language model was unreachable; ..."
+    found: bool = True  # False when the articles had nothing relevant
+    lead: str = ""  # a short direct answer ("17 goals") shown before the quotes, or ""
     verdict: Any = field(default=None, repr=False)  # the abstention gate's bot.gate.Verdict, when it ran
 
     def quoted(self) -> dict[int, str]:
@@ -46,7 +48,7 @@ class Answer:
         claims: dict[int, list[str]] = {}
         start, claim = 0, ""
         for m in _MARKER.finditer(self.text):
-            between = self.text[start:m.start()].strip(" ,;")
+            between = self.text[start : m.start()].strip(" ,;")
             if between.strip(" ."):  # "claim [1] [2]": both markers belong to the same claim
                 claim = between
             claims.setdefault(int(m.group(1)), []).append(claim)
@@ -82,8 +84,13 @@ class Answer:
         return "\n\n".join(blocks)
 
     def as_json(self) -> dict:
-        return {"answer": self.text, "citations": [asdict(c) for c in self.citations],
-                "answerer": self.answerer, "note": self.note, "lead": self.lead}
+        return {
+            "answer": self.text,
+            "citations": [asdict(c) for c in self.citations],
+            "answerer": self.answerer,
+            "note": self.note,
+            "lead": self.lead,
+        }
 
     def render_text(self) -> str:
         """The plain-text reply shape every front end follows."""

@@ -1,4 +1,5 @@
 """The answerer seam: LLM when one is configured, extractive otherwise. Chosen once, in build_answerer."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -18,8 +19,9 @@ class Answerer(Protocol):
     # through, and the answerer builds on its evidence rather than judging relevance again.
     def answer(self, question: str, passages: list[Passage], history: list[Turn], verdict=None) -> Answer: ...
 
-    def stream(self, question: str, passages: list[Passage], history: list[Turn], verdict=None
-               ) -> Iterator[str | Answer]: ...
+    def stream(
+        self, question: str, passages: list[Passage], history: list[Turn], verdict=None
+    ) -> Iterator[str | Answer]: ...
 
     # The query retrieval and the gate use: the question itself, a follow-up made standalone, or (with an LLM) a
     # question in another language put into English. The engine calls it for every question.

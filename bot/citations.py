@@ -4,6 +4,7 @@ Model output (and article text) is untrusted: links that are not the sources' ow
 ("evil.com", which Telegram would turn into a link) too, and a marker whose claim shares no key word with the
 passage it cites is moved to the passage that does, or dropped.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,18 +17,30 @@ MARKER = re.compile(r"\[(\d+)\]")
 URL = re.compile(r"https?://[^\s\])>\"'<]+")
 # A bare host name: labels of letters, digits and hyphens ending in a top-level domain that people read as one.
 # The TLD list is deliberate: any-letters would take "said.The" or "Node.js" for domains.
-_TLDS = ("com|net|org|info|biz|io|co|ai|app|dev|xyz|top|online|site|club|shop|store|link|click|live|news|"
-         "me|tv|cc|ly|gg|to|sh|ws|so|is|it|in|us|uk|de|fr|ru|cn|su|tk|ml|ga|cf|gq|pw|biz|mobi|win|bid|"
-         "zip|mov|gov|edu|int|eu|ca|au|nl|be|ch|es|pl|jp|kr|br|mx|ar|za|ng|ke|ua|tr|ir|pk|bd|vn|id|ph|my|sg|nz|ie|"
-         "at|se|no|dk|fi|cz|pt|gr|hu|ro|il|sa|ae|eg|hk|tw")
-BARE_DOMAIN = re.compile(r"(?<![\w@./-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:" + _TLDS + r")(?![\w-])"
-                         r"(?:/[^\s\])>\"'<]*)?", re.I)
+_TLDS = (
+    "com|net|org|info|biz|io|co|ai|app|dev|xyz|top|online|site|club|shop|store|link|click|live|news|"
+    "me|tv|cc|ly|gg|to|sh|ws|so|is|it|in|us|uk|de|fr|ru|cn|su|tk|ml|ga|cf|gq|pw|biz|mobi|win|bid|"
+    "zip|mov|gov|edu|int|eu|ca|au|nl|be|ch|es|pl|jp|kr|br|mx|ar|za|ng|ke|ua|tr|ir|pk|bd|vn|id|ph|my|sg|nz|ie|"
+    "at|se|no|dk|fi|cz|pt|gr|hu|ro|il|sa|ae|eg|hk|tw"
+)
+BARE_DOMAIN = re.compile(
+    r"(?<![\w@./-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:" + _TLDS + r")(?![\w-])"
+    r"(?:/[^\s\])>\"'<]*)?",
+    re.I,
+)
 LINK_REMOVED = "[link removed]"
 
 
 def citation(n: int, p: Passage) -> Citation:
-    return Citation(n=n, title=p.title or "(untitled)", url=p.link, published=p.published, source=p.outlet, text=p.text,
-                    published_from=p.published_from)
+    return Citation(
+        n=n,
+        title=p.title or "(untitled)",
+        url=p.link,
+        published=p.published,
+        source=p.outlet,
+        text=p.text,
+        published_from=p.published_from,
+    )
 
 
 def renumber(text: str, passages: list[Passage]) -> tuple[str, list[Citation]]:
@@ -73,10 +86,12 @@ def strip_foreign_urls(text: str, passages: list[Passage]) -> str:
 # --- does a claim rest on the passage it cites? -------------------------------------------------
 _WORD = re.compile(r"[^\W_]+", re.U)
 _NAME_OR_NUMBER = re.compile(r"\d[\d.,]*|(?<!^)(?<![.!?]\s)\b[A-Z][\w’'-]+")
-_STOP = frozenset("""a an the and or but if of to in on at by for with from as is are was were be been being this that
+_STOP = frozenset(
+    """a an the and or but if of to in on at by for with from as is are was were be been being this that
 these those it its he she they them his her their we you i what which who when where why how does do did has have
 had will would can could should may might not no than then there here about into over after before also said says
-says according source sources article articles""".split())
+says according source sources article articles""".split()
+)
 MIN_SHARE = 0.25  # of a claim's content words found in the passage it cites
 
 
@@ -103,7 +118,7 @@ def recheck_markers(text: str, passages: list[Passage]) -> str:
     Markers naming no passage are left for renumber() to drop."""
     out, start, claim = [], 0, ""
     for m in MARKER.finditer(text):
-        between = text[start:m.start()]
+        between = text[start : m.start()]
         if between.strip(" ,;.") or not claim:  # "claim [1][2]": both markers belong to the same claim
             claim = between
         out.append(between)

@@ -2,6 +2,7 @@
 
 Only argparse is imported at start-up; everything heavy is imported inside the command that needs it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,16 +29,22 @@ def _datetime(value: str) -> datetime:
 
 
 def _filters(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--as-of", type=_datetime, metavar="YYYY-MM-DD[THH:MM]",
-                   help="reference time for 'this week', 'latest' ... (default: now)")
+    p.add_argument(
+        "--as-of",
+        type=_datetime,
+        metavar="YYYY-MM-DD[THH:MM]",
+        help="reference time for 'this week', 'latest' ... (default: now)",
+    )
     p.add_argument("--source", dest="outlet", metavar="OUTLET", help="only articles from this outlet")
     p.add_argument("--since", type=_date, metavar="YYYY-MM-DD", help="only articles published on or after this date")
     p.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="only articles published on or before this date")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="articlebot", description="Ask questions about your articles; "
-                                     "every answer cites the articles it came from.")
+    parser = argparse.ArgumentParser(
+        prog="articlebot",
+        description="Ask questions about your articles; every answer cites the articles it came from.",
+    )
     parser.add_argument("--collection", help="Chroma collection (default: ARTICLEBOT_COLLECTION or 'articles')")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -72,8 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="measure retrieval and answers on question files")
     p.add_argument("questions", nargs="+", help="questions.jsonl files (the format of shared/eval/*/questions.jsonl)")
-    p.add_argument("--split", choices=("validation", "training"),
-                   help="only one side of the seeded week split (for the training questions, which have a week)")
+    p.add_argument(
+        "--split",
+        choices=("validation", "training"),
+        help="only one side of the seeded week split (for the training questions, which have a week)",
+    )
     p.add_argument("-k", type=int, default=5, help="passages retrieved per question (default 5)")
     p.add_argument("--limit", type=int, default=0, help="only the first N questions of each file")
     p.add_argument("--json", action="store_true", help="print the figures and every question's outcome as JSON")
@@ -81,20 +91,34 @@ def build_parser() -> argparse.ArgumentParser:
     _follow_parser(sub)
 
     sub.add_parser("telegram", help="run the Telegram bot (TELEGRAM_BOT_TOKEN)")
-    p = sub.add_parser("health", help="where the store is; check it, the collection and the embedding model; "
-                       "exit 1 if unhealthy")
-    p.add_argument("--allow-empty", action="store_true",
-                   help="an empty collection is healthy (a freshly deployed bot before its first ingest)")
-    p.add_argument("--quick", action="store_true",
-                   help="verify the model files instead of loading the model (for frequent container healthchecks)")
-    sub.add_parser("prepare-model", help="convert the bundled embedding model to ONNX (once) and verify it; "
-                   "prints its path and sha256")
-    p = sub.add_parser("train-reader", help="learn the extractive reader and the abstention gate from quiz questions "
-                       "over the current store (docs/reader.md)")
+    p = sub.add_parser(
+        "health", help="where the store is; check it, the collection and the embedding model; exit 1 if unhealthy"
+    )
+    p.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="an empty collection is healthy (a freshly deployed bot before its first ingest)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="verify the model files instead of loading the model (for frequent container healthchecks)",
+    )
+    sub.add_parser(
+        "prepare-model",
+        help="convert the bundled embedding model to ONNX (once) and verify it; prints its path and sha256",
+    )
+    p = sub.add_parser(
+        "train-reader",
+        help="learn the extractive reader and the abstention gate from quiz questions "
+        "over the current store (docs/reader.md)",
+    )
     p.add_argument("questions", help="questions.jsonl with a 'week' (or 'date') per question")
     p.add_argument("--out", help="folder for the model and its manifest (default: the shipped bot/models)")
-    p.add_argument("--articles", help="read passages from this articles.jsonl(.gz) (BM25 only, no store needed) "
-                   "instead of the store")
+    p.add_argument(
+        "--articles",
+        help="read passages from this articles.jsonl(.gz) (BM25 only, no store needed) instead of the store",
+    )
     p.add_argument("--cache", help=argparse.SUPPRESS)  # keeps the read passages between runs (bot/train_reader.py)
     return parser
 
@@ -104,13 +128,21 @@ def _follow_parser(sub) -> None:
     actions = p.add_subparsers(dest="follow_action", required=True, metavar="ACTION")
     a = actions.add_parser("add", help="follow sources: checked now, then every --every")
     a.add_argument("sources", nargs="+", metavar="SOURCE", help="an RSS/Atom feed or page URL, or a folder")
-    a.add_argument("--every", help="how often to check, e.g. 30m, 2h, 1d (default: FOLLOW_EVERY, 30m); for a "
-                   "source already followed, the next check moves to its last check + this")
-    a.add_argument("--later", action="store_true",
-                   help="do not check now: the bot or `follow run` checks new sources within seconds")
+    a.add_argument(
+        "--every",
+        help="how often to check, e.g. 30m, 2h, 1d (default: FOLLOW_EVERY, 30m); for a "
+        "source already followed, the next check moves to its last check + this",
+    )
+    a.add_argument(
+        "--later",
+        action="store_true",
+        help="do not check now: the bot or `follow run` checks new sources within seconds",
+    )
     a = actions.add_parser("remove", help="stop following sources (their articles stay)")
     a.add_argument("sources", nargs="+", metavar="SOURCE")
-    a = actions.add_parser("list", help="followed sources: last check, last success, last error, articles added, next check")
+    a = actions.add_parser(
+        "list", help="followed sources: last check, last success, last error, articles added, next check"
+    )
     a.add_argument("--json", action="store_true", help="print the list as JSON")
     a = actions.add_parser("run", help="poll the followed sources when due, without Telegram (the bot does it itself)")
     a.add_argument("--once", action="store_true", help="poll the sources that are due now, then exit (for cron)")
@@ -118,8 +150,9 @@ def _follow_parser(sub) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("httpx", "chromadb", "sentence_transformers", "transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING if not args.verbose else logging.INFO)
 

@@ -1,4 +1,5 @@
 """What each `articlebot` sub-command does, given Settings and parsed arguments. Output formatting lives here."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,9 @@ def cmd_ingest(settings, args) -> int:
     store = _open_store(settings)
     progress = Progress(args.quiet)
     try:
-        report = ingest(settings, store, args.sources, prune=args.prune, on_article=progress,
-                        on_total=progress.add_total)
+        report = ingest(
+            settings, store, args.sources, prune=args.prune, on_article=progress, on_total=progress.add_total
+        )
     except EmbeddingError as exc:
         raise UserError(str(exc)) from None
     finally:
@@ -65,7 +67,7 @@ def cmd_sources(settings, args) -> int:
         store.close()
     total = len(articles)
     if args.limit:
-        articles = articles[:args.limit]
+        articles = articles[: args.limit]
     if args.json:
         print(json.dumps([a.as_json() for a in articles], indent=2, ensure_ascii=False))
         return 0
@@ -74,8 +76,10 @@ def cmd_sources(settings, args) -> int:
         return 0
     width = min(max(len(a.outlet) for a in articles), OUTLET_WIDTH)
     for a in articles:
-        print(f"{a.when or '(no date)':<22} {_cut(a.outlet, width):<{width}} {plural(a.chunks, 'chunk'):>10}  "
-              f"{_cut(a.title, 100)}")
+        print(
+            f"{a.when or '(no date)':<22} {_cut(a.outlet, width):<{width}} {plural(a.chunks, 'chunk'):>10}  "
+            f"{_cut(a.title, 100)}"
+        )
         print(f"{'':<22} {a.link}")
     shown = f"{len(articles)} of {total} articles" if total > len(articles) else plural(total, "article")
     print(f"\n{shown} in {settings.store_location}")
@@ -86,7 +90,7 @@ OUTLET_WIDTH = 40  # the outlet column grows to the longest outlet up to this; l
 
 
 def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[:width - 1].rstrip() + "…"
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
 def _retriever(settings, store):
@@ -102,8 +106,11 @@ def cmd_search(settings, args) -> int:
     store = _open_store(settings)
     try:
         retriever = _retriever(settings, store)
-        passages = retriever.search(args.query, k=args.k, filters=Filters(
-            as_of=args.as_of, outlet=args.outlet, since=args.since, until=args.until))
+        passages = retriever.search(
+            args.query,
+            k=args.k,
+            filters=Filters(as_of=args.as_of, outlet=args.outlet, since=args.since, until=args.until),
+        )
     finally:
         store.close()
     if args.json:
@@ -206,7 +213,9 @@ def cmd_follow(settings, args) -> int:
                 print(f"articlebot: {exc}", file=sys.stderr)
                 failed += 1
                 continue
-            line = f"{'following' if new else 'already following'} {followed.source} every {format_every(followed.every)}"
+            line = (
+                f"{'following' if new else 'already following'} {followed.source} every {format_every(followed.every)}"
+            )
             if followed.next_check <= time.time():
                 due.append(followed)
             else:
@@ -221,8 +230,10 @@ def cmd_follow(settings, args) -> int:
             if source in missing:
                 print(f"articlebot: not followed: {source}", file=sys.stderr)
             else:
-                print(f"stopped following {source} (its articles stay)"
-                      + (" - it is in FOLLOW= and comes back at the next start" if source in settings.follow else ""))
+                print(
+                    f"stopped following {source} (its articles stay)"
+                    + (" - it is in FOLLOW= and comes back at the next start" if source in settings.follow else "")
+                )
         return 1 if missing else 0
     if args.follow_action == "list":
         return _follow_list(following, args.json)
@@ -242,9 +253,12 @@ def _check_now(settings, following, due) -> int:
     try:
         engine = Engine.from_settings(settings)
     except DataDirBusy as exc:
-        print(f"not checked now: the data dir {settings.data_dir} is in use by another articlebot process"
-              f"{f' (pid {exc.pid})' if exc.pid else ''}; a running `articlebot telegram` or `articlebot follow run` "
-              "checks it within seconds, or else the next one you start", flush=True)
+        print(
+            f"not checked now: the data dir {settings.data_dir} is in use by another articlebot process"
+            f"{f' (pid {exc.pid})' if exc.pid else ''}; a running `articlebot telegram` or `articlebot follow run` "
+            "checks it within seconds, or else the next one you start",
+            flush=True,
+        )
         return 0
     except StoreError as exc:
         raise UserError(str(exc)) from None
@@ -269,10 +283,15 @@ def _follow_list(following, as_json: bool) -> int:
 
     for f in follows:
         print(f.source)
-        print(f"  every {format_every(f.every)}; last check {_when(f.last_check)}; last success {_when(f.last_success)}; "
-              f"{plural(f.articles_added, 'article')} added; next check {_when(f.next_check)}")
+        print(
+            f"  every {format_every(f.every)}; last check {_when(f.last_check)}; last success {_when(f.last_success)}; "
+            f"{plural(f.articles_added, 'article')} added; next check {_when(f.next_check)}"
+        )
         if f.last_error:
-            print(f"  last error: {f.last_error}" + (f" ({f.failures} failures in a row, backing off)" if f.failures else ""))
+            print(
+                f"  last error: {f.last_error}"
+                + (f" ({f.failures} failures in a row, backing off)" if f.failures else "")
+            )
     return 0
 
 
@@ -284,9 +303,11 @@ def _follow_run(settings, following, once: bool) -> int:
     try:
         engine = Engine.from_settings(settings)
     except DataDirBusy as exc:
-        raise UserError(f"the data dir {settings.data_dir} is in use by another articlebot process (pid {exc.pid}). "
-                        "A running `articlebot telegram` polls the followed sources itself, so `follow run` is not "
-                        "needed beside it; to run both, use a Chroma server (CHROMA_HOST).") from None
+        raise UserError(
+            f"the data dir {settings.data_dir} is in use by another articlebot process (pid {exc.pid}). "
+            "A running `articlebot telegram` polls the followed sources itself, so `follow run` is not "
+            "needed beside it; to run both, use a Chroma server (CHROMA_HOST)."
+        ) from None
     except StoreError as exc:
         raise UserError(str(exc)) from None
     failed = False
@@ -340,12 +361,15 @@ def cmd_health(settings, args) -> int:
         print(f"(the store: {settings.store_location})")
         return 1
     if busy:
-        print(f"ok: the store in {settings.store_location} is open in a running articlebot process (pid {busy}); "
-              f"{model}")
+        print(
+            f"ok: the store in {settings.store_location} is open in a running articlebot process (pid {busy}); {model}"
+        )
         return 0
     assert count is not None and sentences is not None  # the store opened: neither busy nor a problem
-    print(f"ok: collection {settings.collection!r} in {settings.store_location} has {plural(count, 'chunk')} "
-          f"({plural(sentences, 'sentence vector')}); {model}")
+    print(
+        f"ok: collection {settings.collection!r} in {settings.store_location} has {plural(count, 'chunk')} "
+        f"({plural(sentences, 'sentence vector')}); {model}"
+    )
     if count and settings.sentence_vectors and not sentences:
         print("note: no sentence vectors yet; run `articlebot ingest` over the same sources once to add them")
     return 0

@@ -1,4 +1,5 @@
 """What the corpus holds, for `sources`, /sources and /help: articles, their dates and chunk counts."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,9 +23,15 @@ class ArticleInfo:
         return shown_date(self.published, self.published_from)
 
     def as_json(self) -> dict:
-        return {"title": self.title, "source": self.outlet, "published": self.published,
-                "published_from": self.published_from, "url": self.link, "chunks": self.chunks,
-                "urls": list(self.links)}
+        return {
+            "title": self.title,
+            "source": self.outlet,
+            "published": self.published,
+            "published_from": self.published_from,
+            "url": self.link,
+            "chunks": self.chunks,
+            "urls": list(self.links),
+        }
 
 
 @dataclass
@@ -45,9 +52,17 @@ def list_articles(store) -> list[ArticleInfo]:
         copies.sort(key=lambda r: r.meta.get("ingested_at", 0))
         lead = copies[0]
         m = lead.meta
-        out.append(ArticleInfo(m.get("title", ""), m.get("outlet", ""), m.get("published", ""),
-                               m.get("url") or m.get("path", ""), lead.n_chunks, m.get("published_from", ""),
-                               tuple(r.meta.get("url") or r.meta.get("path", "") for r in copies)))
+        out.append(
+            ArticleInfo(
+                m.get("title", ""),
+                m.get("outlet", ""),
+                m.get("published", ""),
+                m.get("url") or m.get("path", ""),
+                lead.n_chunks,
+                m.get("published_from", ""),
+                tuple(r.meta.get("url") or r.meta.get("path", "") for r in copies),
+            )
+        )
     out.sort(key=lambda a: a.published, reverse=True)
     return out
 

@@ -1,4 +1,5 @@
 """The answer engine: question (+ conversation so far) → retrieval → answer with citations. Every front end uses it."""
+
 from __future__ import annotations
 
 import logging
@@ -29,8 +30,10 @@ LAST_ANSWERS = 1000  # conversations whose last answer is kept for /sources (the
 # /help, /latest and `stats` read the whole manifest; the listing is reused this long, and at once made anew after a
 # write through this engine (the TTL covers writers in other processes: `articlebot ingest` beside a Chroma server)
 CORPUS_TTL = 60.0
-WRONG_LANGUAGE = ("Your question looks like {language}. Without an LLM I can only answer questions in {corpus}, "
-                  "the language of the articles: please ask it in {corpus}.")
+WRONG_LANGUAGE = (
+    "Your question looks like {language}. Without an LLM I can only answer questions in {corpus}, "
+    "the language of the articles: please ask it in {corpus}."
+)
 
 
 def wrong_language(lang: str) -> str:
@@ -43,6 +46,7 @@ def wrong_language(lang: str) -> str:
 class Prepared:
     """A question made ready to answer: its history, passages and the gate's verdict; or, in `ready`, the reply
     already decided. `remember` is False for replies that are no turn of the conversation ("ask me a question")."""
+
     question: str
     history: list = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)
@@ -52,19 +56,29 @@ class Prepared:
 
 
 class Engine:
-    def __init__(self, settings: Settings, store, embedder, answerer, memory: Memory, retriever: Retriever | None = None,
-                 reader=None):
+    def __init__(
+        self,
+        settings: Settings,
+        store,
+        embedder,
+        answerer,
+        memory: Memory,
+        retriever: Retriever | None = None,
+        reader=None,
+    ):
         self.settings = settings
         self.store = store
         self.embedder = embedder
         self.answerer = answerer
         self.memory = memory
         self.retriever = retriever or Retriever(settings, store, embedder)
-        self.reader = reader or default_reader()  # the trained reader's gate (bot/reader.py); checked against its digest
+        self.reader = (
+            reader or default_reader()
+        )  # the trained reader's gate (bot/reader.py); checked against its digest
         self._ingest_lock = threading.Lock()
         self._last: OrderedDict[str, Answer] = OrderedDict()
         self._last_lock = threading.Lock()
-        self._corpus_lock = threading.Lock()   # one manifest scan at a time; the others wait for its result
+        self._corpus_lock = threading.Lock()  # one manifest scan at a time; the others wait for its result
         self._corpus: tuple[int, float, list[ArticleInfo]] | None = None
         self._writes = 0
 
@@ -77,8 +91,13 @@ class Engine:
         store = open_store(settings)
         try:
             embedder = build_embedder(store.settings)
-            return cls(settings, store, embedder, build_answerer(settings, embedder),
-                       Memory(settings.data_dir / "memory.sqlite3", settings.memory_turns))
+            return cls(
+                settings,
+                store,
+                embedder,
+                build_answerer(settings, embedder),
+                Memory(settings.data_dir / "memory.sqlite3", settings.memory_turns),
+            )
         except BaseException:
             store.close()
             raise
@@ -89,10 +108,19 @@ class Engine:
         self.retriever.index()
 
     # --- answering ---------------------------------------------------------------------------
-    def retrieve(self, question: str, *, k: int | None = None, as_of: datetime | None = None,
-                 outlet: str | None = None, since: date | None = None, until: date | None = None) -> list[Passage]:
-        return self.retriever.search(question, k=k or self.settings.top_k,
-                                     filters=Filters(as_of=as_of, outlet=outlet, since=since, until=until))
+    def retrieve(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        as_of: datetime | None = None,
+        outlet: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> list[Passage]:
+        return self.retriever.search(
+            question, k=k or self.settings.top_k, filters=Filters(as_of=as_of, outlet=outlet, since=since, until=until)
+        )
 
     def judge(self, question: str, passages: list[Passage]) -> Verdict:
         """The abstention gate's verdict: do these passages address the question?"""

@@ -4,6 +4,7 @@ Training questions (shared/train/realtimeqa-train) are split by week, seeded (`v
 gate and the retrieval weights are fitted on the training weeks and chosen on the validation weeks; `--split`
 evaluates either side. The dev questions (shared/eval) are for reporting only.
 """
+
 from __future__ import annotations
 
 import json
@@ -55,7 +56,7 @@ def citation_marks(reply: str) -> list[tuple[str, int]]:
     marks: list[tuple[str, int]] = []
     start, claim = 0, ""
     for m in _MARKER.finditer(reply):
-        between = reply[start:m.start()]
+        between = reply[start : m.start()]
         if between.strip(" ,;.") or not marks:  # "claim [1] [2]": both markers belong to the same claim
             claim = between
         marks.append((claim, int(m.group(1))))
@@ -105,20 +106,33 @@ def evaluate(engine, questions: list[dict], k: int = 5, progress=None) -> dict:
         cited = {c.n: c.text for c in answer.citations}
         marks = citation_marks(answer.text)
         quoted = quoted_sentences(answer.text) if marks else []
-        rows.append({"id": q.get("id"), "question": q["question"], "answer": q["answer"], "as_of": str(as_of or ""),
-                     "answerable": bool(q.get("answerable", True)), "supported": bool(q.get("supported")),
-                     "out_of_corpus": bool(q.get("out_of_corpus")),
-                     # only a reply that cites answers: a "not covered" reply naming the closest title does not
-                     "rank": answer_rank(q["answer"], texts),
-                     "in_reply": bool(marks) and answer_in_reply(q["answer"], answer.text),
-                     "abstained": not marks, "lead": answer.lead if marks else "",
-                     "lead_ok": bool(marks and answer.lead) and _same_answer(answer.lead, q["answer"]), "gate": answer.verdict.reason if answer.verdict else "",
-                     "marks": len(marks), "marks_ok": sum(citation_correct(claim, cited.get(n, ""), q["answer"])
-                                                          for claim, n in marks),
-                     "quoted": quoted, "questions_quoted": sum(map(is_question, quoted)),
-                     "echoes": sum(is_echo(s, q["question"]) for s in quoted),
-                     "fragments": sum(map(is_fragment, quoted)),
-                     "retrieved": texts, "reply": answer.text, "citations": [c.__dict__ for c in answer.citations]})
+        rows.append(
+            {
+                "id": q.get("id"),
+                "question": q["question"],
+                "answer": q["answer"],
+                "as_of": str(as_of or ""),
+                "answerable": bool(q.get("answerable", True)),
+                "supported": bool(q.get("supported")),
+                "out_of_corpus": bool(q.get("out_of_corpus")),
+                # only a reply that cites answers: a "not covered" reply naming the closest title does not
+                "rank": answer_rank(q["answer"], texts),
+                "in_reply": bool(marks) and answer_in_reply(q["answer"], answer.text),
+                "abstained": not marks,
+                "lead": answer.lead if marks else "",
+                "lead_ok": bool(marks and answer.lead) and _same_answer(answer.lead, q["answer"]),
+                "gate": answer.verdict.reason if answer.verdict else "",
+                "marks": len(marks),
+                "marks_ok": sum(citation_correct(claim, cited.get(n, ""), q["answer"]) for claim, n in marks),
+                "quoted": quoted,
+                "questions_quoted": sum(map(is_question, quoted)),
+                "echoes": sum(is_echo(s, q["question"]) for s in quoted),
+                "fragments": sum(map(is_fragment, quoted)),
+                "retrieved": texts,
+                "reply": answer.text,
+                "citations": [c.__dict__ for c in answer.citations],
+            }
+        )
         if progress:
             progress()
     answerable = [r for r in rows if r["answerable"]]
@@ -143,8 +157,9 @@ def evaluate(engine, questions: list[dict], k: int = 5, progress=None) -> dict:
         "false_abstention": _share([r["abstained"] for r in had_it]),
         "lead_lines": sum(bool(r["lead"]) for r in rows),
         "lead_accuracy": _share([r["lead_ok"] for r in rows if r["lead"]]),
-        "wrong_leads_per_100_answered": (100 * sum(bool(r["lead"]) and not r["lead_ok"] for r in answered) / len(answered)
-                                         if answered else None),
+        "wrong_leads_per_100_answered": (
+            100 * sum(bool(r["lead"]) and not r["lead_ok"] for r in answered) / len(answered) if answered else None
+        ),
         "citation_precision": sum(r["marks_ok"] for r in rows) / n_marks if n_marks else None,
         "quoted_sentences": n_quoted,
         "quoted_questions_per_100": per_100("questions_quoted"),
@@ -164,8 +179,9 @@ def _label(path: str, split: str | None) -> str:
     return f"{label} ({split})" if split else label
 
 
-def run_eval(engine, paths: list[str] | str, k: int = 5, limit: int = 0, as_json: bool = False,
-             split: str | None = None) -> int:
+def run_eval(
+    engine, paths: list[str] | str, k: int = 5, limit: int = 0, as_json: bool = False, split: str | None = None
+) -> int:
     """Evaluate each question file (one side of its week split with `split`) and print one column per file."""
     paths = [paths] if isinstance(paths, str) else list(paths)
     sets = []

@@ -6,6 +6,7 @@ them (idf-weighted overlap with the question, then embedding similarity for the 
 sent with the sentence before and after it, so a pronoun keeps its referent. Passages with nothing chosen are left
 out; the prompt numbers only what it sends, and `Excerpt.index` maps a number back to the retrieved passage.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,10 +18,10 @@ from vectorstore.analysis import terms
 from vectorstore.passages import Passage
 from vectorstore.sentences import split
 
-SENTENCES = 6    # best sentences sent (each with its neighbours)
+SENTENCES = 6  # best sentences sent (each with its neighbours)
 PER_PASSAGE = 3  # at most this many of them from one passage, so a second source gets a say
-POOL = 16        # sentences re-scored by embedding similarity
-NEIGHBOURS = 1   # sentences sent either side of a chosen one
+POOL = 16  # sentences re-scored by embedding similarity
+NEIGHBOURS = 1  # sentences sent either side of a chosen one
 GAP = " … "
 
 
@@ -30,8 +31,9 @@ class Excerpt:
     text: str
 
 
-def focus(question: str, passages: list[Passage], embedder, sentences: int = SENTENCES,
-          best_passage: int | None = None) -> list[Excerpt]:
+def focus(
+    question: str, passages: list[Passage], embedder, sentences: int = SENTENCES, best_passage: int | None = None
+) -> list[Excerpt]:
     """The excerpts to send, in retrieval order. `best_passage` (the gate's) always contributes its best sentence."""
     split_passages = [split(p.text) for p in passages]
     cands = [(pi, si, s) for pi, ss in enumerate(split_passages) for si, s in enumerate(ss) if len(s.split()) >= 3]

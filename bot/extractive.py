@@ -6,6 +6,7 @@ re-scores them with their similarity to the question (when training found that b
 alone). When the sources give different figures for the same thing (a count, a price, "100 seconds to midnight"
 then "90"), the newest source's figure leads and the reply says what it moved from, with both dates.
 """
+
 from __future__ import annotations
 
 import re
@@ -35,12 +36,16 @@ from vectorstore.sentences import MAX_WORDS, MIN_WORDS, quotable, split
 NOT_FOUND = "I couldn't find anything about that in the articles."
 MAX_SENTENCES = 4
 _WORD_KEY = re.compile(r"\w+")
-_FOLLOW_UP = re.compile(r"^(and|but|so|what about|how about|and what|then)\b|\b(it|its|they|them|their|he|she|his|"
-                        r"her|him|this|that|those|these|there)\b", re.I)
+_FOLLOW_UP = re.compile(
+    r"^(and|but|so|what about|how about|and what|then)\b|\b(it|its|they|them|their|he|she|his|"
+    r"her|him|this|that|those|these|there)\b",
+    re.I,
+)
 
 
 class Choices(Protocol):
     """The settings choose() reads from a Reader (the training grid passes candidate values instead)."""
+
     @property
     def nearly(self) -> float: ...
 
@@ -52,6 +57,7 @@ class Choices(Protocol):
 class Reading:
     """The reader's view of one question's passages: every candidate sentence with its lexical score, and the pooled
     best few ordered by the full model (`pool[k]` is a candidate index, `probs[k]` its probability)."""
+
     candidates: list[Candidate]
     lexical: np.ndarray
     lexical_probs: np.ndarray
@@ -68,8 +74,12 @@ def candidates(question: str, passages: list[Passage]) -> list[Candidate]:
         title = _words(p.title)
         previous = ""
         for si, s in enumerate(split(p.text)):
-            ok = (MIN_WORDS <= len(s.split()) <= MAX_WORDS and quotable(s) and not headline(s, title)
-                  and not echoes(s, question))
+            ok = (
+                MIN_WORDS <= len(s.split()) <= MAX_WORDS
+                and quotable(s)
+                and not headline(s, title)
+                and not echoes(s, question)
+            )
             # one sentence from two copies of a wire story ("—" in one, "–" in the other) is quoted once
             key = " ".join(_WORD_KEY.findall(s.lower()))
             if ok and key not in seen:
@@ -134,8 +144,9 @@ class ExtractiveAnswerer:
         cites = [citation(n, passages[pi]) for pi, n in sorted(numbers.items(), key=lambda kv: kv[1])]
         return Answer(" ".join(parts), cites, answerer=self.name, lead=lead)
 
-    def stream(self, question: str, passages: list[Passage], history: list | None = None, verdict=None
-               ) -> Iterator[Answer]:
+    def stream(
+        self, question: str, passages: list[Passage], history: list | None = None, verdict=None
+    ) -> Iterator[Answer]:
         yield self.answer(question, passages, history, verdict)
 
     def condense(self, question: str, history: list) -> str:
@@ -145,8 +156,14 @@ class ExtractiveAnswerer:
         return f"{history[-1][0]} {question}"
 
 
-def choose(question: str, passages: list[Passage], reading: Reading, reader: Choices,
-           nearly: float | None = None, lead_threshold: float | None = None) -> tuple[list[tuple[str, int]], str]:
+def choose(
+    question: str,
+    passages: list[Passage],
+    reading: Reading,
+    reader: Choices,
+    nearly: float | None = None,
+    lead_threshold: float | None = None,
+) -> tuple[list[tuple[str, int]], str]:
     """The sentences to quote, in order, as (sentence, passage index), and the direct answer line ("" for none)."""
     if not reading.pool:
         return [], ""
@@ -159,7 +176,7 @@ def choose(question: str, passages: list[Passage], reading: Reading, reader: Cho
     lead = ""
     if change is not None:
         newer, older, lead = change
-        chosen = [newer, older] + [i for i in chosen if i not in (newer, older)][:MAX_SENTENCES - 2]
+        chosen = [newer, older] + [i for i in chosen if i not in (newer, older)][: MAX_SENTENCES - 2]
     elif best >= lead_threshold:
         lead = direct_answer(question, reading.candidates[reading.pool[0]].text, passages)
     return _with_referents(chosen, reading.candidates), lead
@@ -189,9 +206,11 @@ def _with_referents(chosen: list[int], cands: list[Candidate]) -> list[tuple[str
 
 _REFERS_BACK = re.compile(r"^[\"'“‘(]?(he|she|it|they|this|that|these|those|his|her|its|their|him|them)\b", re.I)
 _VALUE = re.compile(r"(?<![\w.$£€])([$£€]?\d[\d,]*(?:\.\d+)?)\s?(%|percent|[a-z]{3,})")
-_NOT_UNIT = frozenset("""and or in on at of to the for by from with was were are is has had have people percent""".split())
+_NOT_UNIT = frozenset(
+    """and or in on at of to the for by from with was were are is has had have people percent""".split()
+)
 CHANGE_SHARE = 0.15  # a differing figure is weighed only in a sentence at least this likely, relative to the best
-SAME_THING = 0.5     # share of the shorter sentence's terms (figures aside) the two must share to be about one thing
+SAME_THING = 0.5  # share of the shorter sentence's terms (figures aside) the two must share to be about one thing
 # "million", "percent" and the like say how big, not what: "1 million visitors" and "1.1 million dollars" differ
 _SCALE = frozenset("hundred thousand million billion trillion".split())
 
@@ -244,11 +263,18 @@ def changed_value(question: str, passages: list[Passage], reading: Reading) -> t
             if then is None or then == num or num in question or then in question:
                 continue
             (new, new_when, new_num), (old, old_when, old_num) = sorted(
-                [(reading.pool[0], when_first, num), (j, when, then)], key=lambda x: x[1], reverse=True)
+                [(reading.pool[0], when_first, num), (j, when, then)], key=lambda x: x[1], reverse=True
+            )
             shown = "%" if unit == "%" else f" {_unit_word(reading.candidates[new].text, new_num)}"
             old_shown = "%" if unit == "%" else f" {_unit_word(reading.candidates[old].text, old_num)}"
-            return new, old, (f"{new_num}{shown} as of {_long_date(new_when)}, moved from {old_num}{old_shown} "
-                              f"({_long_date(old_when)})")
+            return (
+                new,
+                old,
+                (
+                    f"{new_num}{shown} as of {_long_date(new_when)}, moved from {old_num}{old_shown} "
+                    f"({_long_date(old_when)})"
+                ),
+            )
     return None
 
 
@@ -257,8 +283,10 @@ def _unit_word(sentence: str, num: str) -> str:
     return m.group(1) if m else ""
 
 
-_NUMBER_PHRASE = re.compile(r"(?<![\w.])[$£€]?\d[\d,.]*(?:-\d+)?(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
-                            r"(?:\s(?!(?:and|or|in|on|at|of|to|the|a|an|for|by|from|with)\b)[a-z]+)?")
+_NUMBER_PHRASE = re.compile(
+    r"(?<![\w.])[$£€]?\d[\d,.]*(?:-\d+)?(?:\s?(?:%|percent|million|billion|trillion|thousand))?"
+    r"(?:\s(?!(?:and|or|in|on|at|of|to|the|a|an|for|by|from|with)\b)[a-z]+)?"
+)
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w’'&.-]*(?:\s(?:of|de|la|van|von|del|the)?\s?[A-Z][\w’'&.-]*)*")
 _LIST_ITEM = re.compile(r"^\s*[\"'“‘(]?\d+[.)]\s")
 _HOW_MANY = re.compile(r"\bhow (?:many|much)\s+([a-z]+)", re.I)

@@ -16,6 +16,7 @@ training found it better than the rule on the validation weeks; the shipped mode
 one (`reader=None`), the rule's thresholds below decide; they were chosen on the first half of the eval files and
 checked on the second (benchmarks/abstention.py).
 """
+
 from __future__ import annotations
 
 import re
@@ -31,29 +32,33 @@ NOT_COVERED = "I couldn't find that in the articles: none of them covers it."
 RELATED = "The closest is “{title}” ({when}), which is related but does not answer it."
 
 # Chosen on the tuning half of the eval data (benchmarks/abstention.py), reported on both halves in the README.
-WINDOW = 2              # consecutive sentences an answer's evidence may span
-MIN_COVERAGE = 0.38     # idf-weighted share of the question's words the best window must hold
-KEY_SHARE = 0.7         # share of the weight of the question's names and numbers one passage must hold
+WINDOW = 2  # consecutive sentences an answer's evidence may span
+MIN_COVERAGE = 0.38  # idf-weighted share of the question's words the best window must hold
+KEY_SHARE = 0.7  # share of the weight of the question's names and numbers one passage must hold
 RELATED_COVERAGE = 0.3  # below this the closest passage is not even worth naming
 RELATED_PROBABILITY = 0.2  # the trained gate's probability below which it is not named either (docs/reader.md)
+
+
 @dataclass
 class Verdict:
     covered: bool
-    coverage: float = 0.0                    # idf-weighted share of the question's words in the best window
-    best: int | None = None                  # index of the passage holding that window
-    missing: tuple[str, ...] = ()            # key words of the question found in no window that could answer
+    coverage: float = 0.0  # idf-weighted share of the question's words in the best window
+    best: int | None = None  # index of the passage holding that window
+    missing: tuple[str, ...] = ()  # key words of the question found in no window that could answer
     weights: dict[str, float] = field(default_factory=dict)  # the question's terms and their idf
     reason: str = ""
-    key_share: float = 1.0                   # share of the weight of the question's names and numbers held
-    keys: tuple[str, ...] = ()               # the question's names and numbers
-    probability: float | None = None         # the trained gate's: the passages answer the question
+    key_share: float = 1.0  # share of the weight of the question's names and numbers held
+    keys: tuple[str, ...] = ()  # the question's names and numbers
+    probability: float | None = None  # the trained gate's: the passages answer the question
     scanned: tuple | None = field(default=None, repr=False)  # the reader's lexical scan, reused by the answerer
 
 
 _TOKEN = re.compile(r"[\w’'.-]+")
 # Capitalised, but no name: months, days, "US", and the "000" of "25,000" (BM25 splits numbers at commas).
-_NOT_KEY = frozenset("""us uk un eu jan feb mar apr may jun jul aug sep sept oct nov dec januari februari march april
-june juli august septemb octob novemb decemb monday tuesday wednesday thursday friday saturday sunday 000 00""".split())
+_NOT_KEY = frozenset(
+    """us uk un eu jan feb mar apr may jun jul aug sep sept oct nov dec januari februari march april
+june juli august septemb octob novemb decemb monday tuesday wednesday thursday friday saturday sunday 000 00""".split()
+)
 
 
 def question_terms(question: str, vocabulary) -> tuple[dict[str, float], set[str]]:
@@ -78,7 +83,11 @@ def question_terms(question: str, vocabulary) -> tuple[dict[str, float], set[str
         # "$2tn" in a British report is "$2 trillion" in an American one
         stems = vocabulary.terms(f"{unit.group(1)} {_UNITS[unit.group(2)]}" if unit else low, skip=FRAME_WORDS)
         # a capital at the start of a sentence says nothing; elsewhere it marks a name
-        name = bool(word) and (word[0].isupper() and not opening or word.isupper() and len(word) > 1) and i not in describing
+        name = (
+            bool(word)
+            and (word[0].isupper() and not opening or word.isupper() and len(word) > 1)
+            and i not in describing
+        )
         opening = m.group(0).endswith((".", "?", "!", ":"))
         for t in stems:
             weights[t] = vocabulary.idf(t)
@@ -121,11 +130,19 @@ def _windows(passage: Passage, vocabulary, window: int) -> list[set[str]]:
     sents = [set(vocabulary.terms(s)) for s in split(passage.text)]
     if len(sents) <= window:
         return [title.union(*sents)]
-    return [title.union(*sents[i:i + window]) for i in range(len(sents) - window + 1)]
+    return [title.union(*sents[i : i + window]) for i in range(len(sents) - window + 1)]
 
 
-def judge(question: str, passages: list[Passage], vocabulary, *, min_coverage: float = MIN_COVERAGE,
-          key_share: float = KEY_SHARE, window: int = WINDOW, reader=None) -> Verdict:
+def judge(
+    question: str,
+    passages: list[Passage],
+    vocabulary,
+    *,
+    min_coverage: float = MIN_COVERAGE,
+    key_share: float = KEY_SHARE,
+    window: int = WINDOW,
+    reader=None,
+) -> Verdict:
     """The gate's verdict. With a `reader` (bot/reader.py) the trained gate decides; without one, the rule alone."""
     weights, keys = question_terms(question, vocabulary)
     if not passages:
@@ -144,11 +161,14 @@ def judge(question: str, passages: list[Passage], vocabulary, *, min_coverage: f
         # ... but the rest of the question must be met in one place
         cov = max(sum(w for t, w in weights.items() if t in terms) / total for terms in windows)
         if (min(cov / min_coverage, 1.0) + min(held / key_share, 1.0), cov) > (
-                min(best / min_coverage, 1.0) + min(best_keys / key_share, 1.0), best):
+            min(best / min_coverage, 1.0) + min(best_keys / key_share, 1.0),
+            best,
+        ):
             best, best_i, best_keys, best_missing = cov, i, held, missing
     covered = best >= min_coverage and best_keys >= key_share
     reason = f"coverage {best:.2f}, names and numbers {best_keys:.2f}" + (
-        f", missing {', '.join(best_missing)}" if best_missing else "")
+        f", missing {', '.join(best_missing)}" if best_missing else ""
+    )
     verdict = Verdict(covered, best, best_i, best_missing, weights, reason, best_keys, tuple(sorted(keys)))
     if reader is not None:
         decide(verdict, question, passages, reader)
@@ -169,7 +189,8 @@ def decide(verdict: Verdict, question: str, passages: list[Passage], reader) -> 
     if reader.use_gate:  # else training found the rule as good, and the rule decides
         verdict.covered = verdict.probability >= reader.gate_threshold and verdict.key_share >= KEY_SHARE
     verdict.reason += f", answers it {verdict.probability:.2f} (needs {reader.gate_threshold:.2f}" + (
-        ")" if reader.use_gate else ", not used)")
+        ")" if reader.use_gate else ", not used)"
+    )
 
 
 def not_covered(verdict: Verdict, passages: list[Passage], answerer: str) -> Answer:

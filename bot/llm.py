@@ -7,6 +7,7 @@ removed, and the citations list is built from the retrieved passages, never from
 itself is cut. It is never worse than the quotes: when the model cannot be reached, cites nothing twice, or says
 NOT FOUND although the gate's evidence is strong, the extractive answer is returned with a one-line note.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,7 +35,9 @@ log = logging.getLogger(__name__)
 # The model's "NOT FOUND" is honoured even with words after it ("NOT FOUND. The sources only mention ...").
 SENTINEL = re.compile(r"^\W*not\s+found\b", re.I)
 _SENTINEL_TEXT = "NOT FOUND"
-UNREACHABLE = "The language model could not be reached ({why}); these are the best matching sentences from the articles."
+UNREACHABLE = (
+    "The language model could not be reached ({why}); these are the best matching sentences from the articles."
+)
 UNCITED = "The language model's answer cited no source; these are the best matching sentences from the articles."
 REFUSED = "The language model found no answer in these articles, but they look relevant; these are the best matching sentences."
 MAX_HISTORY_CHARS = 600  # per remembered answer in the prompt: enough for context, not for a prompt blow-up
@@ -76,10 +79,20 @@ def build_llm(settings: Settings):
     from llama_index.llms.openai_like import OpenAILike
 
     key = reveal(settings.openai_api_key) or "not-needed"  # local servers (Ollama, llama.cpp) accept any key
-    common: dict[str, Any] = dict(model=settings.openai_model, api_key=key, max_retries=0, timeout=settings.openai_timeout,
-                  temperature=0.0, reuse_client=True)
-    client = openai.OpenAI(api_key=key, base_url=settings.openai_base_url, timeout=settings.openai_timeout,
-                           max_retries=settings.openai_max_retries)
+    common: dict[str, Any] = dict(
+        model=settings.openai_model,
+        api_key=key,
+        max_retries=0,
+        timeout=settings.openai_timeout,
+        temperature=0.0,
+        reuse_client=True,
+    )
+    client = openai.OpenAI(
+        api_key=key,
+        base_url=settings.openai_base_url,
+        timeout=settings.openai_timeout,
+        max_retries=settings.openai_max_retries,
+    )
     if not settings.openai_base_url:
         llm = OpenAI(**common, openai_client=client)
         try:
@@ -87,8 +100,9 @@ def build_llm(settings: Settings):
             return llm
         except ValueError:
             pass
-    return OpenAILike(**common, api_base=settings.openai_base_url, is_chat_model=True, context_window=8192,
-                      openai_client=client)
+    return OpenAILike(
+        **common, api_base=settings.openai_base_url, is_chat_model=True, context_window=8192, openai_client=client
+    )
 
 
 def cut_repetition(text: str, n: int = REPEAT_WORDS) -> tuple[str, bool]:
@@ -98,10 +112,10 @@ def cut_repetition(text: str, n: int = REPEAT_WORDS) -> tuple[str, bool]:
     seen: dict[tuple[str, ...], int] = {}
     keys = [re.sub(r"\W+", "", w.group(0).lower()) for w in words]
     for i in range(len(words) - n + 1):
-        gram = tuple(keys[i:i + n])
+        gram = tuple(keys[i : i + n])
         first = seen.setdefault(gram, i)
         if first != i and i - first >= 1:
-            return text[:words[i].start()].rstrip(" ,;:|-"), True
+            return text[: words[i].start()].rstrip(" ,;:|-"), True
     return text, False
 
 
@@ -113,9 +127,18 @@ def looks_english(text: str) -> bool:
 class LLMAnswerer:
     name = "llm"
 
-    def __init__(self, llm, fallback, today: date | None = None, *, max_tokens: int = 200,
-                 first_token_timeout: float = 20.0, total_timeout: float = 30.0, evidence: str = "focused",
-                 evidence_sentences: int = 6):
+    def __init__(
+        self,
+        llm,
+        fallback,
+        today: date | None = None,
+        *,
+        max_tokens: int = 200,
+        first_token_timeout: float = 20.0,
+        total_timeout: float = 30.0,
+        evidence: str = "focused",
+        evidence_sentences: int = 6,
+    ):
         self.llm = llm
         self.fallback = fallback
         self._today = today
@@ -132,9 +155,15 @@ class LLMAnswerer:
 
     @classmethod
     def from_settings(cls, settings: Settings, fallback) -> LLMAnswerer:
-        return cls(build_llm(settings), fallback, max_tokens=settings.llm_max_tokens,
-                   first_token_timeout=settings.llm_first_token_timeout, total_timeout=settings.openai_timeout,
-                   evidence=settings.llm_evidence, evidence_sentences=settings.llm_evidence_sentences)
+        return cls(
+            build_llm(settings),
+            fallback,
+            max_tokens=settings.llm_max_tokens,
+            first_token_timeout=settings.llm_first_token_timeout,
+            total_timeout=settings.openai_timeout,
+            evidence=settings.llm_evidence,
+            evidence_sentences=settings.llm_evidence_sentences,
+        )
 
     # --- prompts -----------------------------------------------------------------------------
     def sources(self, question: str, passages: list[Passage], verdict=None) -> tuple[list[str], list[int]]:
@@ -143,30 +172,53 @@ class LLMAnswerer:
             return [p.text.strip() for p in passages], list(range(len(passages)))
         from bot.evidence import focus
 
-        excerpts = focus(self._query(question), passages, getattr(self.fallback, "embedder", None),
-                         self.evidence_sentences, getattr(verdict, "best", None))
+        excerpts = focus(
+            self._query(question),
+            passages,
+            getattr(self.fallback, "embedder", None),
+            self.evidence_sentences,
+            getattr(verdict, "best", None),
+        )
         return [e.text for e in excerpts], [e.index for e in excerpts]
 
-    def messages(self, question: str, passages: list[Passage], history: list | None = None, verdict=None,
-                 texts: list[str] | None = None):
+    def messages(
+        self,
+        question: str,
+        passages: list[Passage],
+        history: list | None = None,
+        verdict=None,
+        texts: list[str] | None = None,
+    ):
         """The chat sent for an answer. Each source's text is fenced by a code drawn afresh for every request, and
         made unable to close its fence or open a source of its own, so an article cannot forge one."""
         if texts is None:
             texts, shown = self.sources(question, passages, verdict)
             passages = [passages[i] for i in shown]
         fence = "SRC" + secrets.token_hex(4).upper()
-        sources = "\n\n".join(load("source").format(
-            n=i, fence=fence, title=_one_line(p.title) or "(untitled)", outlet=_one_line(p.outlet) or "unknown outlet",
-            published=_one_line(p.when) or "date unknown", text=_fenced(text, fence))
-            for i, (p, text) in enumerate(zip(passages, texts), 1))
+        sources = "\n\n".join(
+            load("source").format(
+                n=i,
+                fence=fence,
+                title=_one_line(p.title) or "(untitled)",
+                outlet=_one_line(p.outlet) or "unknown outlet",
+                published=_one_line(p.when) or "date unknown",
+                text=_fenced(text, fence),
+            )
+            for i, (p, text) in enumerate(zip(passages, texts), 1)
+        )
         past = ""
         if history:
-            lines = [f"Earlier question: {q}\nEarlier answer: {MARKER.sub('', a)[:MAX_HISTORY_CHARS]}" for q, a in history]
+            lines = [
+                f"Earlier question: {q}\nEarlier answer: {MARKER.sub('', a)[:MAX_HISTORY_CHARS]}" for q, a in history
+            ]
             past = "\n".join(lines) + "\n\n"
-        user = load("answer_user").format(sources=sources, today=(self._today or date.today()).isoformat(),
-                                          history=past, question=question)
-        return [ChatMessage(role=MessageRole.SYSTEM, content=load("answer_system")),
-                ChatMessage(role=MessageRole.USER, content=user)]
+        user = load("answer_user").format(
+            sources=sources, today=(self._today or date.today()).isoformat(), history=past, question=question
+        )
+        return [
+            ChatMessage(role=MessageRole.SYSTEM, content=load("answer_system")),
+            ChatMessage(role=MessageRole.USER, content=user),
+        ]
 
     def _prompt(self, question, passages, history, verdict):
         """(messages, the passages the prompt numbers 1..m)."""
@@ -188,8 +240,12 @@ class LLMAnswerer:
         else:
             prompt = load("translate").format(question=question)
         try:
-            text = self.llm.chat([ChatMessage(role=MessageRole.USER, content=prompt)],
-                                 max_tokens=CONDENSE_MAX_TOKENS).message.content or ""
+            text = (
+                self.llm.chat(
+                    [ChatMessage(role=MessageRole.USER, content=prompt)], max_tokens=CONDENSE_MAX_TOKENS
+                ).message.content
+                or ""
+            )
         except Exception as exc:  # noqa: BLE001 - any failure of the model: retrieval must still work
             log.warning("condensing with the LLM failed (%s); using the question as is", _why(exc))
             return self.fallback.condense(question, history)
@@ -222,8 +278,9 @@ class LLMAnswerer:
             return self._fall_back(question, passages, history, exc, verdict)
         return self._settle(result, question, passages, history, verdict)
 
-    def stream(self, question: str, passages: list[Passage], history: list | None = None, verdict=None
-               ) -> Iterator[str | Answer]:
+    def stream(
+        self, question: str, passages: list[Passage], history: list | None = None, verdict=None
+    ) -> Iterator[str | Answer]:
         """Text as it arrives (URLs already vetted), then the checked Answer, which front ends show in its place."""
         if not passages or (verdict is not None and not verdict.covered):
             yield self._not_found(passages, verdict)
@@ -249,10 +306,10 @@ class LLMAnswerer:
                     # release only whole words (a URL is vetted once it is complete), and nothing that may yet turn
                     # out to be the model's NOT FOUND
                     cut = max(pending.rfind(" "), pending.rfind("\n"))
-                    head = " ".join(text.split()).upper()[:len(_SENTINEL_TEXT)]
+                    head = " ".join(text.split()).upper()[: len(_SENTINEL_TEXT)]
                     if cut >= 0 and not _SENTINEL_TEXT.startswith(head) and not SENTINEL.match(text.strip()):
                         yield strip_foreign_urls(pending[: cut + 1], sent)
-                        pending = pending[cut + 1:]
+                        pending = pending[cut + 1 :]
             finally:
                 close = getattr(chunks, "close", None)
                 if close:
@@ -280,8 +337,11 @@ class LLMAnswerer:
         if not result.found:
             refusals = self.counts["overruled"] + self.counts["not_found"] + 1
             if refusals == REFUSING and not self.counts["answered"]:
-                log.warning("the language model said NOT FOUND to all of the first %d questions the articles "
-                            "answer; it may be too small for this (docs/llm.md)", REFUSING)
+                log.warning(
+                    "the language model said NOT FOUND to all of the first %d questions the articles "
+                    "answer; it may be too small for this (docs/llm.md)",
+                    REFUSING,
+                )
             if verdict is not None and verdict.covered and verdict.coverage >= STRONG_COVERAGE:
                 self.counts["overruled"] += 1
                 return self._quote(question, passages, history, REFUSED, verdict)
@@ -331,7 +391,7 @@ MIN_WORDS = 3  # an answer shorter than this, markers aside, is no answer
 
 
 def _is_header(n: int, line: str, passages: list[Passage]) -> bool:
-    """"[n] Title — outlet, date", or the title of source n alone, on a line of its own."""
+    """ "[n] Title — outlet, date", or the title of source n alone, on a line of its own."""
     if not 1 <= n <= len(passages):
         return False
     title = " ".join((passages[n - 1].title or "").split())
@@ -344,7 +404,9 @@ def _headers_as_markers(text: str, passages: list[Passage]) -> str:
     named = [int(m.group(1)) for m in _HEADER_LINE.finditer(text) if _is_header(int(m.group(1)), m.group(2), passages)]
     if not named:
         return text
-    rest = _HEADER_LINE.sub(lambda m: "" if _is_header(int(m.group(1)), m.group(2), passages) else m.group(0), text).strip()
+    rest = _HEADER_LINE.sub(
+        lambda m: "" if _is_header(int(m.group(1)), m.group(2), passages) else m.group(0), text
+    ).strip()
     if not rest or SENTINEL.match(rest) or MARKER.search(rest):
         return rest
     return rest + " " + "".join(f"[{n}]" for n in dict.fromkeys(named))

@@ -1,4 +1,5 @@
 """The eval metrics exactly as shared/eval/README.md defines them, so figures compare across tools."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,18 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
-                         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"'})
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+    }
+)
 _PUNCT = re.compile(r"[\"'.,;:!?()\[\]]")
 _WS = re.compile(r"\s+")
 
@@ -49,9 +60,11 @@ def answer_in_reply(answer: str, reply: str) -> bool:
 _MARK = re.compile(r"\[\d+\]")
 _BOLD_LINE = re.compile(r"^\*\*[^*\n]+\*\*\s*", re.M)
 _CONTENT = re.compile(r"[a-z0-9][a-z0-9'-]*")
-_STOP = frozenset("""a an the and or but of to in on at by for with from as is are was were be been has have had
+_STOP = frozenset(
+    """a an the and or but of to in on at by for with from as is are was were be been has have had
 this that these those it its he she they his her their what which who whom whose when where why how do does did
-will would can could not no this week year said says""".split())
+will would can could not no this week year said says""".split()
+)
 
 
 def quoted_sentences(reply: str) -> list[str]:

@@ -8,6 +8,7 @@ batch at a time (~25 every few seconds), so:
   from a start that included loading the model, was off by hours);
 - a ticker thread redraws every second, so the elapsed clock keeps moving while a batch is embedded and written.
 """
+
 from __future__ import annotations
 
 import sys
@@ -18,14 +19,21 @@ import time
 class Progress:
     """Articles stored out of the total known so far; call it with (item, status) once per article or skip."""
 
-    EVERY = 5.0          # seconds between plain lines
-    TICK = 1.0           # seconds between bar redraws
+    EVERY = 5.0  # seconds between plain lines
+    TICK = 1.0  # seconds between bar redraws
     MIN_STORED = 10
     MIN_LANDINGS = 3
     STABLE = 0.3
 
-    def __init__(self, quiet: bool, stream=None, tty: bool | None = None, clock=time.monotonic,
-                 every: float = EVERY, tick: float = TICK):
+    def __init__(
+        self,
+        quiet: bool,
+        stream=None,
+        tty: bool | None = None,
+        clock=time.monotonic,
+        every: float = EVERY,
+        tick: float = TICK,
+    ):
         self.quiet = quiet
         self.every, self.tick = every, tick
         self.stream = stream if stream is not None else sys.stderr
@@ -45,8 +53,13 @@ class Progress:
             from tqdm import tqdm
 
             # tqdm's own rate and ETA are left out of the format: they come from status() below
-            self.bar = tqdm(total=0, unit=" articles", file=self.stream, dynamic_ncols=True,
-                            bar_format="{percentage:3.0f}%|{bar}| {n}/{total} [{elapsed}{postfix}]")
+            self.bar = tqdm(
+                total=0,
+                unit=" articles",
+                file=self.stream,
+                dynamic_ncols=True,
+                bar_format="{percentage:3.0f}%|{bar}| {n}/{total} [{elapsed}{postfix}]",
+            )
         self._ticker = threading.Thread(target=self._tick, name="progress", daemon=True)
         self._ticker.start()
 

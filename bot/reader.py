@@ -9,6 +9,7 @@ names, position, retrieval rank and score, recency), then the best few are embed
 similarity to the question. Run time needs numpy only; the weights are a small JSON file whose sha256 and training
 data digest are recorded in bot/models/MANIFEST.json and checked at load.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,14 +36,19 @@ class ModelError(RuntimeError):
 
 
 # --- the question ------------------------------------------------------------------------------
-_NUMBER_Q = re.compile(r"\bhow (many|much|long|old|far|big|close|high|low|fast|large|tall|deep|heavy|often)\b|"
-                       r"\bwhat (percent|percentage|number|amount|share|price|rate|age|score)\b", re.I)
+_NUMBER_Q = re.compile(
+    r"\bhow (many|much|long|old|far|big|close|high|low|fast|large|tall|deep|heavy|often)\b|"
+    r"\bwhat (percent|percentage|number|amount|share|price|rate|age|score)\b",
+    re.I,
+)
 _DATE_Q = re.compile(r"\bwhen\b|\bwhat (year|date|day|month|time)\b|\bwhich (year|date|day|month)\b", re.I)
-_NAME_Q = re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\bwhere\b|\bwhich\b|\bname\b|\bwhat (company|country|city|state|"
-                     r"team|group|organi[sz]ation|film|movie|song|book|show|party|agency)\b", re.I)
+_NAME_Q = re.compile(
+    r"\bwho\b|\bwhom\b|\bwhose\b|\bwhere\b|\bwhich\b|\bname\b|\bwhat (company|country|city|state|"
+    r"team|group|organi[sz]ation|film|movie|song|book|show|party|agency)\b",
+    re.I,
+)
 _WHY_Q = re.compile(r"\bwhy\b|\bwhat (caused|led)\b|\breason\b", re.I)
-TIMELY = re.compile(r"\b(now|current(ly)?|latest|newest|this (week|month|year)|today|so far|still|most recent)\b",
-                    re.I)
+TIMELY = re.compile(r"\b(now|current(ly)?|latest|newest|this (week|month|year)|today|so far|still|most recent)\b", re.I)
 
 
 def terms(text: str) -> list[str]:
@@ -65,8 +71,10 @@ def wants(question: str) -> str:
 
 # --- the sentence --------------------------------------------------------------------------------
 NUMBER = re.compile(r"(?<![\w.])[$£€]?\d[\d,.]*\d|(?<![\w.])[$£€]?\d")
-DATE = re.compile(r"\b(19|20)\d\d\b|\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b|"
-                  r"\b(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b")
+DATE = re.compile(
+    r"\b(19|20)\d\d\b|\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\b|"
+    r"\b(Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day\b"
+)
 PROPER = re.compile(r"(?<!^)(?<![.!?]\s)(?<![\"“‘(])\b[A-Z][a-z]+")
 _PRONOUN = re.compile(r"^[\"'“‘(]?(he|she|it|they|this|that|these|those|his|her|its|their|him|them)\b", re.I)
 _QUOTE = re.compile(r"[\"“”]")
@@ -75,10 +83,37 @@ _CAUSE = re.compile(r"\b(because|due to|after|amid|as a result|caused|led to|sin
 _LIST_NUMBER = re.compile(r"^\s*\d+[.)]\s")
 _MONTHS = ("January February March April May June July August September October November December").split()
 
-LEXICAL = ["bias", "cov", "cov_window", "cov_title", "cov_passage", "overlap", "missed_rare",
-           "num_new", "date_any", "name_new", "want_num_x", "want_date_x", "want_name_x", "want_reason_x",
-           "want_none_name", "names_frac", "rank_inv", "pscore", "pos_inv", "first", "recency", "undated",
-           "timely_x_recency", "loglen", "pronoun", "quote", "said", "list_number", "next_name_new"]
+LEXICAL = [
+    "bias",
+    "cov",
+    "cov_window",
+    "cov_title",
+    "cov_passage",
+    "overlap",
+    "missed_rare",
+    "num_new",
+    "date_any",
+    "name_new",
+    "want_num_x",
+    "want_date_x",
+    "want_name_x",
+    "want_reason_x",
+    "want_none_name",
+    "names_frac",
+    "rank_inv",
+    "pscore",
+    "pos_inv",
+    "first",
+    "recency",
+    "undated",
+    "timely_x_recency",
+    "loglen",
+    "pronoun",
+    "quote",
+    "said",
+    "list_number",
+    "next_name_new",
+]
 FULL = LEXICAL + ["sim", "sim_gap"]
 
 
@@ -100,9 +135,9 @@ def _days(published: str) -> int | None:
 @dataclass
 class Candidate:
     text: str
-    passage: int       # index of its passage
-    position: int      # index of the sentence in its passage
-    previous: str      # the quotable sentence before it, or ""
+    passage: int  # index of its passage
+    position: int  # index of the sentence in its passage
+    previous: str  # the quotable sentence before it, or ""
 
 
 def lexical_features(question: str, candidates: list[Candidate], passages, sentences_of) -> np.ndarray:
@@ -149,18 +184,39 @@ def lexical_features(question: str, candidates: list[Candidate], passages, sente
         day = p_day[c.passage]
         recency = 0.0 if day is None or newest is None else max(-1.0, (day - newest) / 365.0)
         words = len(s.split())
-        rows.append([
-            1.0, cov, cov_w, cov_t, cov_p, len(ts & q_terms) / (len(q_terms) or 1),
-            float(rarest is not None and rarest not in ts),
-            float(bool(nums)), float(has_date), float(bool(names)),
-            float(kind == "number" and bool(nums)), float(kind == "date" and has_date),
-            float(kind == "name" and bool(names)), float(kind == "reason" and bool(_CAUSE.search(s))),
-            float(kind == "" and bool(names)), len(names) / words,
-            1.0 / (1 + c.passage), passages[c.passage].score / top_score, 1.0 / (1 + j), float(j == 0),
-            recency, float(day is None), recency * timely, math.log(words),
-            float(bool(_PRONOUN.match(s))), float(bool(_QUOTE.search(s))), float(bool(_SAID.search(s))),
-            float(bool(_LIST_NUMBER.match(s))), float(bool(_new_names(nxt, q_lower))) if nxt else 0.0,
-        ])
+        rows.append(
+            [
+                1.0,
+                cov,
+                cov_w,
+                cov_t,
+                cov_p,
+                len(ts & q_terms) / (len(q_terms) or 1),
+                float(rarest is not None and rarest not in ts),
+                float(bool(nums)),
+                float(has_date),
+                float(bool(names)),
+                float(kind == "number" and bool(nums)),
+                float(kind == "date" and has_date),
+                float(kind == "name" and bool(names)),
+                float(kind == "reason" and bool(_CAUSE.search(s))),
+                float(kind == "" and bool(names)),
+                len(names) / words,
+                1.0 / (1 + c.passage),
+                passages[c.passage].score / top_score,
+                1.0 / (1 + j),
+                float(j == 0),
+                recency,
+                float(day is None),
+                recency * timely,
+                math.log(words),
+                float(bool(_PRONOUN.match(s))),
+                float(bool(_QUOTE.search(s))),
+                float(bool(_SAID.search(s))),
+                float(bool(_LIST_NUMBER.match(s))),
+                float(bool(_new_names(nxt, q_lower))) if nxt else 0.0,
+            ]
+        )
     return np.array(rows, dtype=np.float64).reshape(len(rows), len(LEXICAL))
 
 
@@ -176,8 +232,20 @@ def full_features(lexical: np.ndarray, sims: np.ndarray) -> np.ndarray:
 # out-of-corpus examples lose the passages that hold the answer, and a gate that learned "few passages, no answer"
 # would turn down every question over a small folder. No sum of the question's idf weights: it grows with the size
 # of the corpus, so a model fitted on 13,000 passages read a 3-article folder as "nothing there".
-GATE = ["bias", "coverage", "keys_held", "n_keys", "missing_keys", "reader_max", "reader_second",
-        "lexical_max_cov", "window_max", "title_max", "passage_max", "coverage_x_keys"]
+GATE = [
+    "bias",
+    "coverage",
+    "keys_held",
+    "n_keys",
+    "missing_keys",
+    "reader_max",
+    "reader_second",
+    "lexical_max_cov",
+    "window_max",
+    "title_max",
+    "passage_max",
+    "coverage_x_keys",
+]
 
 
 def gate_features(verdict, reader_probs: np.ndarray, passages, lexical: np.ndarray) -> np.ndarray:
@@ -185,12 +253,22 @@ def gate_features(verdict, reader_probs: np.ndarray, passages, lexical: np.ndarr
     question's words in two consecutive sentences, share of its names and numbers held) and the reader's."""
     probs = np.sort(reader_probs)[::-1] if len(reader_probs) else np.zeros(1)
     n_keys = len(getattr(verdict, "keys", ()) or ())
-    return np.array([
-        1.0, verdict.coverage, verdict.key_share, math.log1p(n_keys), float(len(verdict.missing)),
-        float(probs[0]), float(probs[1] if len(probs) > 1 else 0.0),
-        _column_max(lexical, "cov"), _column_max(lexical, "cov_window"),
-        _column_max(lexical, "cov_title"), _column_max(lexical, "cov_passage"), verdict.coverage * verdict.key_share,
-    ])
+    return np.array(
+        [
+            1.0,
+            verdict.coverage,
+            verdict.key_share,
+            math.log1p(n_keys),
+            float(len(verdict.missing)),
+            float(probs[0]),
+            float(probs[1] if len(probs) > 1 else 0.0),
+            _column_max(lexical, "cov"),
+            _column_max(lexical, "cov_window"),
+            _column_max(lexical, "cov_title"),
+            _column_max(lexical, "cov_passage"),
+            verdict.coverage * verdict.key_share,
+        ]
+    )
 
 
 def _column_max(lexical: np.ndarray, name: str) -> float:
@@ -205,6 +283,7 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 @dataclass
 class Linear:
     """A logistic model over standardised features."""
+
     names: list[str]
     mean: np.ndarray
     scale: np.ndarray
@@ -216,28 +295,34 @@ class Linear:
         return sigmoid(((x - self.mean) / self.scale) @ self.weights)
 
     def as_json(self) -> dict:
-        return {"features": self.names, "mean": self.mean.round(6).tolist(), "scale": self.scale.round(6).tolist(),
-                "weights": self.weights.round(6).tolist()}
+        return {
+            "features": self.names,
+            "mean": self.mean.round(6).tolist(),
+            "scale": self.scale.round(6).tolist(),
+            "weights": self.weights.round(6).tolist(),
+        }
 
     @classmethod
     def from_json(cls, d: dict, names: list[str]) -> Linear:
         if d["features"] != names:
-            raise ModelError("the reader model was trained on other features than this code computes; "
-                             "run `articlebot train-reader` to rebuild it")
+            raise ModelError(
+                "the reader model was trained on other features than this code computes; "
+                "run `articlebot train-reader` to rebuild it"
+            )
         return cls(names, np.array(d["mean"]), np.array(d["scale"]), np.array(d["weights"]))
 
 
 @dataclass
 class Reader:
-    lexical: Linear      # scores every candidate
-    full: Linear         # re-scores the pooled ones, with their similarity to the question
-    gate: Linear         # do the passages answer the question at all?
+    lexical: Linear  # scores every candidate
+    full: Linear  # re-scores the pooled ones, with their similarity to the question
+    gate: Linear  # do the passages answer the question at all?
     gate_threshold: float
-    lead_threshold: float   # reader probability above which a direct answer line is shown
-    nearly: float           # a further sentence is quoted when its probability is at least this share of the best's
+    lead_threshold: float  # reader probability above which a direct answer line is shown
+    nearly: float  # a further sentence is quoted when its probability is at least this share of the best's
     meta: dict
-    use_full: bool = True   # re-score the pooled sentences with their similarity to the question
-    use_gate: bool = True   # the trained gate decides (else the rule does, bot/gate.py)
+    use_full: bool = True  # re-score the pooled sentences with their similarity to the question
+    use_gate: bool = True  # the trained gate decides (else the rule does, bot/gate.py)
 
     @classmethod
     def load(cls, folder: Path = MODEL_DIR) -> Reader:
@@ -250,19 +335,30 @@ class Reader:
         digest = hashlib.sha256(raw).hexdigest()
         expected = manifest.get("files", {}).get(MODEL_FILE)
         if digest != expected:
-            raise ModelError(f"the reader model {path} is damaged or was swapped (sha256 {digest[:12]}…, the manifest "
-                             f"records {str(expected)[:12]}…); run `articlebot train-reader` to rebuild it")
+            raise ModelError(
+                f"the reader model {path} is damaged or was swapped (sha256 {digest[:12]}…, the manifest "
+                f"records {str(expected)[:12]}…); run `articlebot train-reader` to rebuild it"
+            )
         try:
             d = json.loads(raw)
         except ValueError as exc:
             raise ModelError(f"the reader model {path} is not valid JSON: {exc}") from None
         if d.get("training_data") != manifest.get("training_data"):
-            raise ModelError(f"the reader model {path} was trained on other data than the manifest records; "
-                             "run `articlebot train-reader` to rebuild it")
-        return cls(Linear.from_json(d["lexical"], LEXICAL), Linear.from_json(d["full"], FULL),
-                   Linear.from_json(d["gate"], GATE), float(d["gate_threshold"]), float(d["lead_threshold"]),
-                   float(d["nearly"]), {k: v for k, v in d.items() if k not in ("lexical", "full", "gate")},
-                   bool(d.get("use_full", True)), bool(d.get("use_gate", True)))
+            raise ModelError(
+                f"the reader model {path} was trained on other data than the manifest records; "
+                "run `articlebot train-reader` to rebuild it"
+            )
+        return cls(
+            Linear.from_json(d["lexical"], LEXICAL),
+            Linear.from_json(d["full"], FULL),
+            Linear.from_json(d["gate"], GATE),
+            float(d["gate_threshold"]),
+            float(d["lead_threshold"]),
+            float(d["nearly"]),
+            {k: v for k, v in d.items() if k not in ("lexical", "full", "gate")},
+            bool(d.get("use_full", True)),
+            bool(d.get("use_gate", True)),
+        )
 
 
 def save(folder: Path, model: dict) -> str:

@@ -1,4 +1,5 @@
 """`articlebot chat`: an interactive terminal chat over the engine, with history, line editing and a spinner."""
+
 from __future__ import annotations
 
 import itertools
@@ -72,7 +73,9 @@ def run_repl(engine, conversation: str, filters: dict) -> int:
         span = f", {stats.first_published} to {stats.last_published}" if stats.first_published else ""
         print(f"articlebot — {stats.articles} articles{span}. /help for commands, Ctrl-D to leave.")
         if not stats.articles:
-            print(f"(no articles in {engine.settings.store_location} yet: add some with `articlebot ingest PATH_OR_URL`)")
+            print(
+                f"(no articles in {engine.settings.store_location} yet: add some with `articlebot ingest PATH_OR_URL`)"
+            )
     prompt = "you> " if interactive else ""
     while True:
         try:
@@ -98,7 +101,11 @@ def run_repl(engine, conversation: str, filters: dict) -> int:
             continue
         if command == "/sources":
             last = engine.last_answer(conversation)
-            print(last.render_sources() if last else "No answer yet: ask a question first. /latest lists the newest articles.")
+            print(
+                last.render_sources()
+                if last
+                else "No answer yet: ask a question first. /latest lists the newest articles."
+            )
             continue
         if command == "/latest":
             for a in engine.recent_articles(10):

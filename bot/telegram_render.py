@@ -3,6 +3,7 @@
 Everything that comes from an article (title, outlet, url) is escaped: titles are attacker-controlled text as far as
 Telegram's HTML parser is concerned.
 """
+
 from __future__ import annotations
 
 import html
@@ -14,7 +15,7 @@ from bot.corpus import ArticleInfo
 from ingest.wording import plural
 
 LIMIT = 4096
-MAX_HREF = 2048          # longer links are shown as their title alone
+MAX_HREF = 2048  # longer links are shown as their title alone
 _LINKABLE = re.compile(r"^(https?|tg)://", re.I)
 _TOKEN = re.compile(r"<[^>]*>|&#?\w+;|[^<&]", re.S)
 _TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)")
@@ -50,8 +51,11 @@ def render_answer(answer: Answer) -> str:
 
 def render_latest(articles: list[ArticleInfo], total: int) -> str:
     """/latest: the newest articles, each title linked when it has a web address; a file's date says so."""
-    lines = [f"<b>{plural(total, 'article')}, newest first:</b>" if len(articles) == total
-             else f"<b>Newest {len(articles)} of {total} articles:</b>"]
+    lines = [
+        f"<b>{plural(total, 'article')}, newest first:</b>"
+        if len(articles) == total
+        else f"<b>Newest {len(articles)} of {total} articles:</b>"
+    ]
     for a in articles:
         head = link_html(a.title or a.link, a.link)
         when = ", ".join(escape(x) for x in (a.outlet, a.when) if x)
@@ -112,7 +116,7 @@ def split_html(text: str, limit: int = LIMIT) -> list[str]:
         return [text] if text.strip() else []
     tokens = _TOKEN.findall(text)
     parts: list[str] = []
-    stack: list[str] = []          # open tags (full opening token) at the current position
+    stack: list[str] = []  # open tags (full opening token) at the current position
     i = 0
     while i < len(tokens):
         while i < len(tokens) and tokens[i] in ("\n", " ") and not stack:
@@ -150,7 +154,7 @@ def split_html(text: str, limit: int = LIMIT) -> list[str]:
         full = [r for r, (_, at) in best.items() if r == 0 or at >= limit // 4]
         cut = best[min(full or best)][0]
         # replay the stack up to the cut to know which tags to close and reopen
-        body = tokens[i:cut + 1]
+        body = tokens[i : cut + 1]
         for tok in body:
             _track(stack, tok)
         chunk = prefix + "".join(body)

@@ -6,6 +6,7 @@ TELEGRAM_START_TIMEOUT seconds, one log line per failed try. An invalid token st
 Once polling, PTB's own loop retries for as long as the bot runs (×1.5 backoff, capped at 30 s) and the error
 handler logs one line per failure.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,32 +53,46 @@ async def connect(app: Application, settings: Settings) -> None:
         exc = state.outcome.exception()
         pause = backoff(state)
         if isinstance(exc, RetryAfter):  # flood control names its own wait
-            pause = max(pause, exc.retry_after if isinstance(exc.retry_after, (int, float))
-                        else exc.retry_after.total_seconds())
+            pause = max(
+                pause, exc.retry_after if isinstance(exc.retry_after, (int, float)) else exc.retry_after.total_seconds()
+            )
         return min(pause, max(0.0, timeout - state.seconds_since_start))  # the last try comes at the deadline
 
     def say(state) -> None:
-        log.warning("Telegram Bot API at %s not reachable (%s); try %d failed, next in %.1f s, giving up %g s after "
-                    "start (TELEGRAM_START_TIMEOUT)", where, state.outcome.exception(), state.attempt_number,
-                    state.next_action.sleep, timeout)
+        log.warning(
+            "Telegram Bot API at %s not reachable (%s); try %d failed, next in %.1f s, giving up %g s after "
+            "start (TELEGRAM_START_TIMEOUT)",
+            where,
+            state.outcome.exception(),
+            state.attempt_number,
+            state.next_action.sleep,
+            timeout,
+        )
 
-    retrying = AsyncRetrying(stop=stop_after_delay(timeout), wait=wait, retry=retry_if_exception(_retryable),
-                             before_sleep=say, reraise=True)
+    retrying = AsyncRetrying(
+        stop=stop_after_delay(timeout), wait=wait, retry=retry_if_exception(_retryable), before_sleep=say, reraise=True
+    )
     try:
         await retrying(app.initialize)
     except InvalidToken as exc:
         # PTB's own message quotes the token; the server's answer (its cause) does not
         said = str(exc.__cause__ or "rejected").replace(reveal(settings.telegram_bot_token).strip(), "<token>")
         hint = " (and TELEGRAM_BASE_URL)" if settings.telegram_base_url else ""
-        raise StartFailed(f"Telegram rejected the bot token ({said}): check TELEGRAM_BOT_TOKEN{hint}; "
-                          "@BotFather shows the current token.", 2) from None
+        raise StartFailed(
+            f"Telegram rejected the bot token ({said}): check TELEGRAM_BOT_TOKEN{hint}; "
+            "@BotFather shows the current token.",
+            2,
+        ) from None
     except TelegramError as exc:
         if not _retryable(exc):
             raise StartFailed(f"Telegram Bot API at {where} refused to start the bot: {exc}", 1) from None
         tries = retrying.statistics.get("attempt_number", 1)
         waited = retrying.statistics.get("delay_since_first_attempt", 0)
-        raise StartFailed(f"cannot reach the Telegram Bot API at {where} (tried {tries} times in {waited:.0f} s): "
-                          f"{exc}. Check the network (or TELEGRAM_BASE_URL); exiting.", 1) from None
+        raise StartFailed(
+            f"cannot reach the Telegram Bot API at {where} (tried {tries} times in {waited:.0f} s): "
+            f"{exc}. Check the network (or TELEGRAM_BASE_URL); exiting.",
+            1,
+        ) from None
 
 
 def connect_blocking(app: Application, settings: Settings) -> None:

@@ -13,6 +13,7 @@ are chosen on the validation weeks, for the rates stated in docs/reader.md. Logi
 Newton's method in numpy (deterministic, no extra dependency); gradient-boosted trees (scikit-learn, when
 installed) are fitted too, for comparison only.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,16 +32,17 @@ from bot.reader import FULL, GATE, LEXICAL, POOL, Linear, full_features, gate_fe
 
 SEED = 21
 OOC_GAP_DAYS = 21
-OOC_DEPTH = 15          # passages retrieved before those holding the answer are dropped
+OOC_DEPTH = 15  # passages retrieved before those holding the answer are dropped
 FALSE_ABSTENTION = 0.04  # the gate's threshold: the highest that abstains on at most this share of answerable ones
-WRONG_LEADS = 1.0       # the lead line's threshold: at most this many wrong lead lines per 100 answered
-MEAN_SENTENCES = 3.5   # quote the sentences that raise answer-in-reply most, on average no more than today (~3.3)
+WRONG_LEADS = 1.0  # the lead line's threshold: at most this many wrong lead lines per 100 answered
+MEAN_SENTENCES = 3.5  # quote the sentences that raise answer-in-reply most, on average no more than today (~3.3)
 L2 = 1.0
 
 
 @dataclass
 class Read:
     """One question's retrieval, read the way the answerer reads it."""
+
     question: dict
     validation: bool
     in_corpus: bool
@@ -49,7 +51,7 @@ class Read:
     candidates: list
     lexical: np.ndarray
     labels: np.ndarray
-    holds_answer: bool               # a retrieved passage holds the answer
+    holds_answer: bool  # a retrieved passage holds the answer
     sims: dict = field(default_factory=dict)  # candidate index → similarity to the question
 
 
@@ -105,8 +107,19 @@ def _reads(retriever, top_k, questions, validation_weeks, progress) -> list[Read
             sentences = {i: split(p.text) for i, p in enumerate(passages)}
             lexical = lexical_features(q["question"], cands, passages, sentences.__getitem__)
             labels = np.array([bool(answer) and answer in normalise(c.text) for c in cands], dtype=float)
-            out.append(Read(q, validation, in_corpus, passages, judge(q["question"], passages, vocabulary), cands,
-                            lexical, labels, any(answer and answer in normalise(p.text) for p in passages)))
+            out.append(
+                Read(
+                    q,
+                    validation,
+                    in_corpus,
+                    passages,
+                    judge(q["question"], passages, vocabulary),
+                    cands,
+                    lexical,
+                    labels,
+                    any(answer and answer in normalise(p.text) for p in passages),
+                )
+            )
         if progress:
             progress()
     return out
@@ -144,8 +157,9 @@ def _boosted_p_at_1(train: list[tuple[np.ndarray, np.ndarray]], val: list[tuple[
     return sum(hits) / len(hits) if hits else None
 
 
-def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, log=print,
-          cache: Path | None = None) -> dict:
+def train(
+    retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, log=print, cache: Path | None = None
+) -> dict:
     """`cache`: a file keeping the questions' passages, features and embedded similarities between runs (for
     trying out changes to the fitting and choosing; delete it when the retrieval or the features change)."""
     """Fit and choose everything; write the model and its manifest to `out`; return the validation report."""
@@ -171,12 +185,18 @@ def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, 
         return [r for r in rs if r.in_corpus and r.labels.any()]
 
     # the lexical stage, on every candidate of the training weeks' in-corpus questions
-    lex = fit(_stack([r.lexical for r in fitting if r.in_corpus], len(LEXICAL)),
-              np.concatenate([r.labels for r in fitting if r.in_corpus] or [np.zeros(0)]), LEXICAL)
+    lex = fit(
+        _stack([r.lexical for r in fitting if r.in_corpus], len(LEXICAL)),
+        np.concatenate([r.labels for r in fitting if r.in_corpus] or [np.zeros(0)]),
+        LEXICAL,
+    )
     # the full stage, on the pooled candidates
     pooled = {id(r): _pool(r, lex, embedder) for r in reads if r.in_corpus}
-    full = fit(_stack([pooled[id(r)][1] for r in fitting if r.in_corpus], len(FULL)),
-               np.concatenate([r.labels[pooled[id(r)][0]] for r in fitting if r.in_corpus] or [np.zeros(0)]), FULL)
+    full = fit(
+        _stack([pooled[id(r)][1] for r in fitting if r.in_corpus], len(FULL)),
+        np.concatenate([r.labels[pooled[id(r)][0]] for r in fitting if r.in_corpus] or [np.zeros(0)]),
+        FULL,
+    )
 
     use_full = True  # set below, from the validation weeks
 
@@ -203,7 +223,8 @@ def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, 
         "two-stage logistic": p_at_1(val_answerable, lambda r: reading(r).pool[0]),
         "two-stage, boosted trees (scikit-learn)": _boosted_p_at_1(
             [(pooled[id(r)][1], r.labels[pooled[id(r)][0]]) for r in answerable(fitting)],
-            [(pooled[id(r)][1], r.labels[pooled[id(r)][0]]) for r in val_answerable]),
+            [(pooled[id(r)][1], r.labels[pooled[id(r)][0]]) for r in val_answerable],
+        ),
     }
 
     def quoted(r: Read, nearly: float, lead_threshold: float = 2.0):
@@ -226,8 +247,10 @@ def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, 
     # the lexical stage alone quoted the wrong article first, and on 89 validation questions the two are within noise
     short = {k: v for k, v in grid.items() if k[0] and v[1] <= MEAN_SENTENCES} or grid
     use_full, nearly = max(short, key=lambda k: short[k][0]) if short else (True, 0.5)
-    report["sentences"] = {f"{'two-stage' if k[0] else 'lexical'} {k[1]}": {
-        "answer_in_quotes": round(a, 3), "mean_sentences": round(c, 2)} for k, (a, c) in grid.items()}
+    report["sentences"] = {
+        f"{'two-stage' if k[0] else 'lexical'} {k[1]}": {"answer_in_quotes": round(a, 3), "mean_sentences": round(c, 2)}
+        for k, (a, c) in grid.items()
+    }
     report["use_full"] = use_full
     report["nearly"] = nearly
 
@@ -251,18 +274,25 @@ def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, 
     # the highest threshold that turns down at most FALSE_ABSTENTION of the answerable validation questions
     k = int(np.floor(FALSE_ABSTENTION * len(positives)))
     threshold = float(positives[k]) - 1e-9 if len(positives) else 0.5
-    report["gate"] = {"threshold": threshold, "validation_answerable": int((vy == 1).sum()),
-                      "validation_out_of_corpus": int((vy == 0).sum()),
-                      "false_abstention": float((vp[vy == 1] < threshold).mean()) if (vy == 1).any() else None,
-                      "out_of_corpus_abstention": float((vp[vy == 0] < threshold).mean()) if (vy == 0).any() else None,
-                      "rule_false_abstention": float(np.mean([not r.verdict.covered for r, y in _gated(held) if y]))
-                      if (vy == 1).any() else None,
-                      "rule_out_of_corpus_abstention": float(np.mean([not r.verdict.covered for r, y in _gated(held)
-                                                                      if not y])) if (vy == 0).any() else None}
+    report["gate"] = {
+        "threshold": threshold,
+        "validation_answerable": int((vy == 1).sum()),
+        "validation_out_of_corpus": int((vy == 0).sum()),
+        "false_abstention": float((vp[vy == 1] < threshold).mean()) if (vy == 1).any() else None,
+        "out_of_corpus_abstention": float((vp[vy == 0] < threshold).mean()) if (vy == 0).any() else None,
+        "rule_false_abstention": float(np.mean([not r.verdict.covered for r, y in _gated(held) if y]))
+        if (vy == 1).any()
+        else None,
+        "rule_out_of_corpus_abstention": float(np.mean([not r.verdict.covered for r, y in _gated(held) if not y]))
+        if (vy == 0).any()
+        else None,
+    }
     g = report["gate"]
     # the trained gate decides only where it beats the rule on the validation weeks on both counts
-    use_gate = None not in g.values() and (g["false_abstention"] <= g["rule_false_abstention"]
-                                            and g["out_of_corpus_abstention"] >= g["rule_out_of_corpus_abstention"])
+    use_gate = None not in g.values() and (
+        g["false_abstention"] <= g["rule_false_abstention"]
+        and g["out_of_corpus_abstention"] >= g["rule_out_of_corpus_abstention"]
+    )
     g["use_trained_gate"] = bool(use_gate)
 
     # the lead line: the lowest reader probability that keeps wrong lines under WRONG_LEADS per 100 answered
@@ -284,11 +314,22 @@ def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, 
 
         cache.write_bytes(pickle.dumps(reads))
     ids = retriever.index().ids
-    model = {"lexical": lex.as_json(), "full": full.as_json(), "gate": gate.as_json(),
-             "gate_threshold": round(threshold, 6), "use_full": use_full, "use_gate": bool(use_gate), "lead_threshold": lead_threshold, "nearly": nearly,
-             "max_sentences": MAX_SENTENCES, "seed": SEED, "training_data": data_digest(questions_path, ids),
-             "training_questions": len(questions), "training_chunks": len(ids),
-             "validation": json.loads(json.dumps(report, default=float))}
+    model = {
+        "lexical": lex.as_json(),
+        "full": full.as_json(),
+        "gate": gate.as_json(),
+        "gate_threshold": round(threshold, 6),
+        "use_full": use_full,
+        "use_gate": bool(use_gate),
+        "lead_threshold": lead_threshold,
+        "nearly": nearly,
+        "max_sentences": MAX_SENTENCES,
+        "seed": SEED,
+        "training_data": data_digest(questions_path, ids),
+        "training_questions": len(questions),
+        "training_chunks": len(ids),
+        "validation": json.loads(json.dumps(report, default=float)),
+    }
     report["sha256"] = save(out, model)
     report["seconds"] = round(time.perf_counter() - started, 1)
     return report
@@ -297,6 +338,7 @@ def train(retriever, embedder, questions_path: Path, out: Path, top_k: int = 5, 
 @dataclass
 class _Choices:
     """What bot/extractive.choose reads from a Reader, with the candidate settings being tried."""
+
     nearly: float
     lead_threshold: float
 
@@ -337,12 +379,23 @@ class ArticleRetriever:
         for a, art in enumerate(articles):
             title = art.get("title") or ""
             published = normalise_date(art.get("published") or "")
-            for pos, piece in enumerate(p.strip() for p in splitter.split_text(clean_text(art.get("text") or "", title))):
+            for pos, piece in enumerate(
+                p.strip() for p in splitter.split_text(clean_text(art.get("text") or "", title))
+            ):
                 if not piece:
                     continue
-                self.passages.append(Passage(id=f"{art.get('id', a)}-{pos:05d}", text=piece, score=0.0, title=title,
-                                             outlet=art.get("source") or "", url=art.get("url") or "",
-                                             published=published, position=pos))
+                self.passages.append(
+                    Passage(
+                        id=f"{art.get('id', a)}-{pos:05d}",
+                        text=piece,
+                        score=0.0,
+                        title=title,
+                        outlet=art.get("source") or "",
+                        url=art.get("url") or "",
+                        published=published,
+                        position=pos,
+                    )
+                )
                 self.article.append(a)
                 self.days.append(_day(published))
         tokens = analysis.bm25_tokenize([f"{p.title}\n{p.text}" for p in self.passages])
@@ -424,8 +477,9 @@ def main(settings, questions: str, out: str | None, articles: str | None = None,
         started = time.perf_counter()
         retriever = ArticleRetriever(Path(articles), settings)
         log(f"{len(retriever.passages)} passages indexed in {time.perf_counter() - started:.0f} s")
-        report = train(retriever, embedder, path, target, top_k=settings.top_k, log=log,
-                       cache=Path(cache) if cache else None)
+        report = train(
+            retriever, embedder, path, target, top_k=settings.top_k, log=log, cache=Path(cache) if cache else None
+        )
     else:
         store = open_store(settings)
         try:

@@ -1,4 +1,5 @@
 """Split an article into overlapping, sentence-aware chunks that know their article and position."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -24,8 +25,9 @@ def _splitter(chunk_size: int, chunk_overlap: int):
     # llama-index's SentenceSplitter: sentence-aware, token-counted with the cl100k data it ships.
     from llama_index.core.node_parser import SentenceSplitter
 
-    return SentenceSplitter(chunk_size=chunk_size, chunk_overlap=min(chunk_overlap, chunk_size // 2),
-                            paragraph_separator="\n\n")
+    return SentenceSplitter(
+        chunk_size=chunk_size, chunk_overlap=min(chunk_overlap, chunk_size // 2), paragraph_separator="\n\n"
+    )
 
 
 def chunk(article: Article, chunk_size: int, chunk_overlap: int) -> list[Chunk]:

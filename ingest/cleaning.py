@@ -4,6 +4,7 @@ for other stories, bylines and the headline repeated in the text.
 CLEANING names this version of the rules: the ingest manifest records it, so a store cleaned by older rules is
 cleaned and embedded again on the next ingest.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,7 +22,8 @@ _TAIL = re.compile(
     r"this site uses akismet|share this( article| story)?:?|like this:?|related (posts|articles|stories)\s*:?|"
     r"you (may|might) also like|recommended for you|more (stories|articles) from|sign up for our newsletter|"
     r"subscribe to our newsletter|notify me of (new|follow-up) (posts|comments)|cancel reply)\b.*$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 # Single lines of page chrome that can appear anywhere.
 _CHROME = re.compile(
@@ -31,22 +33,32 @@ _CHROME = re.compile(
     r"manage cookies|skip to (main )?content|(main )?menu|toggle navigation|search( for)?:?|log ?in|log ?out|"
     r"sign ?in|sign ?up|subscribe( now)?|advertisement|sponsored|follow us on .*|"
     r"(twitter|facebook) (picture|photo)|logo|back to top)\s*$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 # A teaser for another story, glued to its label by the page's markup ("RELATED:Historic 'bomb cyclone' crashes
 # into coast", "More:Walmart sales increase 10%", "Previously:Former Pope Benedict XVI, first to resign ..."): in
 # real prose a colon is followed by a space. A glued line that is a whole sentence under a place or topic label
 # ("Topeka:Union members at the plant approved a new contract.") is kept, with the space put back.
 _GLUED = re.compile(r"^([^\s:][^:]{0,40}[A-Za-z]):(?=[\"'“‘A-Z0-9$£€])")
-_TEASER_LABEL = re.compile(r"^(more|related|read more|read also|also read|see also|also|also this week|previously|"
-                           r"earlier|watch|listen|opinion|review|explained|live updates|latest updates|fact check|"
-                           r"you may like|don't miss|trending|recommended|.*newsletter.*|subscribe.*|sign up.*)$", re.I)
-_SPACED_TEASER = re.compile(r"^(RELATED|READ MORE|MORE|SEE ALSO|WATCH|LISTEN|ALSO READ|LATEST UPDATES|"
-                            r"RELATED (STORY|STORIES|ARTICLE|COVERAGE)) ?: ", re.I)
+_TEASER_LABEL = re.compile(
+    r"^(more|related|read more|read also|also read|see also|also|also this week|previously|"
+    r"earlier|watch|listen|opinion|review|explained|live updates|latest updates|fact check|"
+    r"you may like|don't miss|trending|recommended|.*newsletter.*|subscribe.*|sign up.*)$",
+    re.I,
+)
+_SPACED_TEASER = re.compile(
+    r"^(RELATED|READ MORE|MORE|SEE ALSO|WATCH|LISTEN|ALSO READ|LATEST UPDATES|"
+    r"RELATED (STORY|STORIES|ARTICLE|COVERAGE)) ?: ",
+    re.I,
+)
 _ENDS_SENTENCE = re.compile(r"[.!…][\"'”’)\]]*$")
 # Bylines and credits on a line of their own.
-_BYLINE = re.compile(r"^(by|story by|written by|reporting by|contributing:?|additional reporting by)\s+[A-Z][^.!?]{0,80}$|"
-                     r"^video ad feedback\b|.*\bcontributed to this (report|story)\.?$", re.IGNORECASE)
+_BYLINE = re.compile(
+    r"^(by|story by|written by|reporting by|contributing:?|additional reporting by)\s+[A-Z][^.!?]{0,80}$|"
+    r"^video ad feedback\b|.*\bcontributed to this (report|story)\.?$",
+    re.IGNORECASE,
+)
 
 
 def _furniture(line: str, title: str) -> str | None:
@@ -57,9 +69,13 @@ def _furniture(line: str, title: str) -> str | None:
         return None
     glued = _GLUED.match(line)
     if glued:
-        label, rest = glued.group(1), line[glued.end():]
-        if (_TEASER_LABEL.match(label) or label.isupper() or not _ENDS_SENTENCE.search(rest)
-                or rest.rstrip("\"'”’)] ").endswith("?")):
+        label, rest = glued.group(1), line[glued.end() :]
+        if (
+            _TEASER_LABEL.match(label)
+            or label.isupper()
+            or not _ENDS_SENTENCE.search(rest)
+            or rest.rstrip("\"'”’)] ").endswith("?")
+        ):
             return None
         return f"{label}: {rest}"
     return line

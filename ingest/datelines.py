@@ -10,22 +10,32 @@ shapes, and that is what is read here:
     WASHINGTON, Jan. 5, 2023 (AP) — ...  LONDON, 5 January (Reuters) - ...  (a dateline; no year: the file's)
     The Harbor City Gazette — 14 March 2025                                  (outlet or byline, then the date)
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import re
 
 HEAD_LINES = 6  # a date further down is a date in the story, not the article's own
-_MONTH = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?|"
-          r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?")
+_MONTH = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sept?(?:ember)?|"
+    r"Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+)
 _DAY = r"(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,?\s+)?"
-_DATE = (rf"(?:{_DAY}{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|{_DAY}\d{{1,2}}\s+{_MONTH}(?:,?\s+\d{{4}})?|"
-         r"\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4})")
-_LABELLED = re.compile(rf"^\W*(?:published|posted|updated|last updated|date|first published)\b[\s:,-]*(?:on\s+)?"
-                       rf"({_DATE})", re.I)
+_DATE = (
+    rf"(?:{_DAY}{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|{_DAY}\d{{1,2}}\s+{_MONTH}(?:,?\s+\d{{4}})?|"
+    r"\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4})"
+)
+_LABELLED = re.compile(
+    rf"^\W*(?:published|posted|updated|last updated|date|first published)\b[\s:,-]*(?:on\s+)?"
+    rf"({_DATE})",
+    re.I,
+)
 _BARE = re.compile(rf"^\W*({_DATE})(?:\s*(?:at\s+)?\d{{1,2}}[:.]\d{{2}}.*)?\W*$", re.I)
 # "CITY, Jan. 5 (AP) —" / "CITY (Reuters) Jan 5, 2023 -": a place in capitals or title case, then the date
-_DATELINE = re.compile(rf"^[A-Z][A-Za-z.'’ -]{{1,40}},?\s+(?:\([^)]{{1,30}}\)\s*)?({_DATE})\s*(?:\([^)]{{1,30}}\)\s*)?[—–-]")
+_DATELINE = re.compile(
+    rf"^[A-Z][A-Za-z.'’ -]{{1,40}},?\s+(?:\([^)]{{1,30}}\)\s*)?({_DATE})\s*(?:\([^)]{{1,30}}\)\s*)?[—–-]"
+)
 
 _CREDIT = re.compile(rf"^\W*[^—–|\n]{{1,80}}\s[—–|-]\s*({_DATE})\W*$")
 
@@ -71,7 +81,9 @@ _OUTLET_WORD = re.compile(
     r"\b(news|network|times|post|herald|gazette|tribune|journal|daily|wire|press|media|agency|chronicle|observer|"
     r"guardian|telegraph|independent|express|mail|mirror|standard|record|review|magazine|weekly|today|online|tv|"
     r"radio|broadcasting|reuters|bloomberg|bbc|cnn|npr|afp|inquirer|dispatch|bulletin|courier|examiner|sentinel|"
-    r"register|ledger|monitor|insider|digest|globe|reporter|newsroom|newswire|dispatches)\b", re.I)
+    r"register|ledger|monitor|insider|digest|globe|reporter|newsroom|newswire|dispatches)\b",
+    re.I,
+)
 _SITE = re.compile(r"^[\w-]+(\.[\w-]+)*\.(com|org|net|news|info|co|io|[a-z]{2})(\.[a-z]{2})?$", re.I)
 _CREDIT_OUTLET = re.compile(rf"^(.{{2,60}}?)\s[—–|-]\s*{_DATE}\W*$", re.I)
 _SMALL = {"of", "the", "and", "&", "for", "de", "la", "le", "el", "on", "in", "at", "a"}
@@ -89,7 +101,7 @@ def stated_outlet(text: str) -> str:
 
 
 def _is_outlet(name: str) -> bool:
-    if not name or len(name) > 60 or name[-1] in ".!?:;,\"”" or name.lower().startswith("by "):
+    if not name or len(name) > 60 or name[-1] in '.!?:;,"”' or name.lower().startswith("by "):
         return False
     if _SITE.match(name):
         return True

@@ -1,4 +1,5 @@
 """Bytes to text: UTF-8 when it is, otherwise the detected legacy encoding (Latin-1, Windows-1252, ...)."""
+
 from __future__ import annotations
 
 

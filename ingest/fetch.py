@@ -16,6 +16,7 @@ The rules live here once:
 
 Bad URLs never raise: the caller gets a Skip with one line saying why.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -42,18 +43,35 @@ LINK_LOCAL_HINT = "cloud metadata lives there; only ALLOW_LINK_LOCAL_URLS=true o
 # the rest never. IPv4 inside IPv6 is decoded first (_embedded_ipv4), so 2002::/16 etc. are not listed here.
 DENIED: dict[str, tuple[str, ...]] = {
     "loopback": ("127.0.0.0/8", "::1/128"),
-    "private": ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",  # RFC 1918, carrier-grade NAT
-                "fc00::/7", "fec0::/10"),                                           # unique local, site-local
+    "private": (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",  # RFC 1918, carrier-grade NAT
+        "fc00::/7",
+        "fec0::/10",
+    ),  # unique local, site-local
     "link-local": ("169.254.0.0/16", "fe80::/10"),
     "unspecified": ("0.0.0.0/8", "::/128"),
     "multicast": ("224.0.0.0/4", "ff00::/8"),
-    "reserved": ("192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "198.18.0.0/15", "198.51.100.0/24",
-                 "203.0.113.0/24", "240.0.0.0/4", "100::/64", "2001::/23", "2001:db8::/32", "3fff::/20",
-                 "5f00::/16"),
+    "reserved": (
+        "192.0.0.0/24",
+        "192.0.2.0/24",
+        "192.88.99.0/24",
+        "198.18.0.0/15",
+        "198.51.100.0/24",
+        "203.0.113.0/24",
+        "240.0.0.0/4",
+        "100::/64",
+        "2001::/23",
+        "2001:db8::/32",
+        "3fff::/20",
+        "5f00::/16",
+    ),
 }
 _NETWORKS = [(kind, ipaddress.ip_network(net)) for kind, nets in DENIED.items() for net in nets]
 _NAT64 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
-_COMPAT = ipaddress.ip_network("::/96")          # deprecated IPv4-compatible ::a.b.c.d
+_COMPAT = ipaddress.ip_network("::/96")  # deprecated IPv4-compatible ::a.b.c.d
 _LEGACY_V4 = re.compile(r"^(0x[0-9a-f]+|[0-9]+)(\.(0x[0-9a-f]+|[0-9]+)){0,3}$", re.I)
 
 
@@ -158,8 +176,14 @@ class _GuardedBackend(httpcore.NetworkBackend):
         self.allow_private = allow_private
         self.allow_link_local = allow_link_local
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Iterable | None = None) -> httpcore.NetworkStream:
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable | None = None,
+    ) -> httpcore.NetworkStream:
         error: Exception | None = None
         for address in self.vet(host, port):
             try:
@@ -170,8 +194,9 @@ class _GuardedBackend(httpcore.NetworkBackend):
                 error = exc
         raise httpcore.ConnectError(str(error))
 
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Iterable | None = None) -> httpcore.NetworkStream:
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable | None = None
+    ) -> httpcore.NetworkStream:
         raise Refused("refused: unix sockets are not fetched")
 
     def sleep(self, seconds: float) -> None:
@@ -188,8 +213,11 @@ class _GuardedBackend(httpcore.NetworkBackend):
             said = host if literal is not None and literal.version == 4 else address
             problem = address_problem(said, allow_private=self.allow_private, allow_link_local=self.allow_link_local)
             if problem:
-                raise Refused(f"refused: {problem} ({_hint(problem)})" if literal is not None
-                              else f"refused: {host} resolves to {problem} ({_hint(problem)})")
+                raise Refused(
+                    f"refused: {problem} ({_hint(problem)})"
+                    if literal is not None
+                    else f"refused: {host} resolves to {problem} ({_hint(problem)})"
+                )
         return addresses
 
 
@@ -221,19 +249,27 @@ class _Transport(httpx.BaseTransport):
     backend), built on the public httpcore API only."""
 
     def __init__(self, backend: _GuardedBackend):
-        self._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(), network_backend=backend,
-                                             max_connections=20, max_keepalive_connections=10)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            network_backend=backend,
+            max_connections=20,
+            max_keepalive_connections=10,
+        )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
-        core = httpcore.Request(method=request.method,
-                                url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port,
-                                                 target=url.raw_path),
-                                headers=request.headers.raw, content=request.stream, extensions=request.extensions)
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
         with _as_httpx_errors():
             resp = self._pool.handle_request(core)
-        return httpx.Response(status_code=resp.status, headers=resp.headers, stream=_Body(resp.stream),
-                              extensions=resp.extensions)
+        return httpx.Response(
+            status_code=resp.status, headers=resp.headers, stream=_Body(resp.stream), extensions=resp.extensions
+        )
 
     def close(self) -> None:
         self._pool.close()
@@ -241,8 +277,8 @@ class _Transport(httpx.BaseTransport):
 
 @dataclass
 class Fetched:
-    url: str               # after redirects
-    status: int            # 200, or 304 when the validators said unchanged
+    url: str  # after redirects
+    status: int  # 200, or 304 when the validators said unchanged
     body: bytes = b""
     content_type: str = ""
     etag: str = ""
@@ -262,20 +298,36 @@ def url_problem(url: str) -> str | None:
 class Fetcher:
     """GET with the rules above. Thread-safe (one httpx client with a connection pool)."""
 
-    def __init__(self, max_bytes: int, timeout: float, *, allow_private: bool = False, allow_link_local: bool = False,
-                 network: Network | None = None):
+    def __init__(
+        self,
+        max_bytes: int,
+        timeout: float,
+        *,
+        allow_private: bool = False,
+        allow_link_local: bool = False,
+        network: Network | None = None,
+    ):
         self.max_bytes = max_bytes
         self.timeout = timeout
         self.allow_private = allow_private
         self._backend = _GuardedBackend(network or SystemNetwork(), allow_private, allow_link_local)
-        self._client = httpx.Client(transport=_Transport(self._backend),
-                                    timeout=timeout, follow_redirects=False, trust_env=False,
-                                    headers={"User-Agent": USER_AGENT})
+        self._client = httpx.Client(
+            transport=_Transport(self._backend),
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": USER_AGENT},
+        )
 
     @classmethod
     def from_settings(cls, settings, network: Network | None = None) -> Fetcher:
-        return cls(int(settings.max_file_mb * 1e6), settings.fetch_timeout, allow_private=settings.allow_private_urls,
-                   allow_link_local=settings.allow_link_local_urls, network=network)
+        return cls(
+            int(settings.max_file_mb * 1e6),
+            settings.fetch_timeout,
+            allow_private=settings.allow_private_urls,
+            allow_link_local=settings.allow_link_local_urls,
+            network=network,
+        )
 
     def check(self, url: str) -> str | None:
         """Why the URL would be refused, without fetching it (None when it may be fetched or cannot be resolved now)."""
@@ -321,18 +373,30 @@ class Fetcher:
                     current = urljoin(current, location)
                     continue
                 if resp.status_code == 304:
-                    return Fetched(current, 304, etag=resp.headers.get("etag", etag),
-                                   last_modified=resp.headers.get("last-modified", last_modified))
+                    return Fetched(
+                        current,
+                        304,
+                        etag=resp.headers.get("etag", etag),
+                        last_modified=resp.headers.get("last-modified", last_modified),
+                    )
                 if resp.status_code >= 400:
                     return Skip(url, f"unreachable (HTTP {resp.status_code})")
                 declared = resp.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > self.max_bytes:
-                    return Skip(url, f"too large ({int(declared) / 1e6:.1f} MB; the limit is {self.max_bytes / 1e6:g} MB)")
+                    return Skip(
+                        url, f"too large ({int(declared) / 1e6:.1f} MB; the limit is {self.max_bytes / 1e6:g} MB)"
+                    )
                 body = self._read(resp, url)
                 if isinstance(body, Skip):
                     return body
-                return Fetched(current, resp.status_code, body, resp.headers.get("content-type", ""),
-                               resp.headers.get("etag", ""), resp.headers.get("last-modified", ""))
+                return Fetched(
+                    current,
+                    resp.status_code,
+                    body,
+                    resp.headers.get("content-type", ""),
+                    resp.headers.get("etag", ""),
+                    resp.headers.get("last-modified", ""),
+                )
         return Skip(url, f"refused: more than {MAX_REDIRECTS} redirects")
 
     def _read(self, resp: httpx.Response, url: str) -> bytes | Skip:

@@ -8,6 +8,7 @@ by modification time and size. A failing source backs off exponentially, with ji
 Who runs the polls, and when, is the front end's business (the bot's JobQueue, `articlebot follow run`); they hand
 `poll_due` a `write(items) -> Report` that stores the articles (Engine.add_articles).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -31,9 +32,9 @@ from ingest.loaders import Loader, is_url
 if TYPE_CHECKING:
     from ingest.pipeline import Report
 
-MAX_BACKOFF = 6 * 3600.0   # a source failing for a day is still tried every few hours
-POLL_WORKERS = 4           # sources fetched at once; a hanging one holds one worker, not the poll
-BACKGROUND_NICE = 10       # polls run at a lower CPU priority than questions
+MAX_BACKOFF = 6 * 3600.0  # a source failing for a day is still tried every few hours
+POLL_WORKERS = 4  # sources fetched at once; a hanging one holds one worker, not the poll
+BACKGROUND_NICE = 10  # polls run at a lower CPU priority than questions
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 SCHEMA = """
@@ -63,7 +64,7 @@ class FollowError(ValueError):
 
 
 def parse_every(text: str) -> float:
-    """"30m", "2h", "1d", "45s" -> seconds."""
+    """ "30m", "2h", "1d", "45s" -> seconds."""
     m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", str(text).lower())
     if not m or float(m.group(1)) <= 0:
         raise FollowError(f"not an interval: {text!r} (use a number and a unit: 45s, 30m, 2h, 1d)")
@@ -116,10 +117,16 @@ class Followed:
     body_hash: str = ""
 
     def as_json(self) -> dict:
-        return {"source": self.source, "every": format_every(self.every), "last_check": _iso(self.last_check),
-                "last_success": _iso(self.last_success), "last_error": self.last_error,
-                "articles_added": self.articles_added, "next_check": _iso(self.next_check),
-                "failures": self.failures}
+        return {
+            "source": self.source,
+            "every": format_every(self.every),
+            "last_check": _iso(self.last_check),
+            "last_success": _iso(self.last_success),
+            "last_error": self.last_error,
+            "articles_added": self.articles_added,
+            "next_check": _iso(self.next_check),
+            "failures": self.failures,
+        }
 
 
 def _iso(ts: float | None) -> str:
@@ -129,13 +136,13 @@ def _iso(ts: float | None) -> str:
 @dataclass
 class PollResult:
     source: str
-    outcome: str                 # "new", "unchanged", "not modified", "failed"
-    added: int = 0               # articles stored (new or changed)
-    waiting: int = 0             # new entries left for the next poll (the per-poll cap)
+    outcome: str  # "new", "unchanged", "not modified", "failed"
+    added: int = 0  # articles stored (new or changed)
+    waiting: int = 0  # new entries left for the next poll (the per-poll cap)
     skipped: list[Skip] = field(default_factory=list)
     error: str = ""
     next_check: float = 0.0
-    embedded: int = 0            # chunks embedded
+    embedded: int = 0  # chunks embedded
 
     def line(self) -> str:
         if self.outcome == "failed":
@@ -180,8 +187,14 @@ class FollowList:
         and exactly one of them is new."""
         now = time.time() if now is None else now
         with self._db() as db:
-            new = db.execute("INSERT INTO follows (source, every, added_at, next_check) VALUES (?, ?, ?, ?) "
-                             "ON CONFLICT(source) DO NOTHING", (source, every, now, now)).rowcount == 1
+            new = (
+                db.execute(
+                    "INSERT INTO follows (source, every, added_at, next_check) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(source) DO NOTHING",
+                    (source, every, now, now),
+                ).rowcount
+                == 1
+            )
             if not new:
                 db.execute("UPDATE follows SET every = ? WHERE source = ?", (every, source))
         followed = self.get(source)
@@ -232,7 +245,9 @@ class FollowList:
 
     def seen(self, source: str) -> dict[str, str]:
         with self._db() as db:
-            return {r["key"]: r["hash"] for r in db.execute("SELECT key, hash FROM entries WHERE source = ?", (source,))}
+            return {
+                r["key"]: r["hash"] for r in db.execute("SELECT key, hash FROM entries WHERE source = ?", (source,))
+            }
 
     def save(self, f: Followed, seen: dict[str, str], *, replace_seen: bool = False, added: int = 0) -> bool:
         """A poll's outcome; `seen` entries are added (or, with replace_seen, become the whole set), `added` articles
@@ -240,18 +255,35 @@ class FollowList:
         while it was polled stays removed: nothing is written and False is returned."""
         with self._db() as db:
             db.execute("BEGIN IMMEDIATE")
-            kept = db.execute("UPDATE follows SET last_check=?, last_success=?, last_error=?, "
-                              "articles_added=articles_added + ?, next_check=?, failures=?, etag=?, last_modified=?, "
-                              "body_hash=? WHERE source=?",
-                              (f.last_check, f.last_success, f.last_error, added, f.next_check, f.failures,
-                               f.etag, f.last_modified, f.body_hash, f.source)).rowcount == 1
+            kept = (
+                db.execute(
+                    "UPDATE follows SET last_check=?, last_success=?, last_error=?, "
+                    "articles_added=articles_added + ?, next_check=?, failures=?, etag=?, last_modified=?, "
+                    "body_hash=? WHERE source=?",
+                    (
+                        f.last_check,
+                        f.last_success,
+                        f.last_error,
+                        added,
+                        f.next_check,
+                        f.failures,
+                        f.etag,
+                        f.last_modified,
+                        f.body_hash,
+                        f.source,
+                    ),
+                ).rowcount
+                == 1
+            )
             if not kept:
                 db.execute("ROLLBACK")
                 return False
             if replace_seen:
                 db.execute("DELETE FROM entries WHERE source = ?", (f.source,))
-            db.executemany("INSERT OR REPLACE INTO entries (source, key, hash) VALUES (?, ?, ?)",
-                           [(f.source, k, h) for k, h in seen.items()])
+            db.executemany(
+                "INSERT OR REPLACE INTO entries (source, key, hash) VALUES (?, ?, ?)",
+                [(f.source, k, h) for k, h in seen.items()],
+            )
             db.execute("COMMIT")
         return True
 
@@ -275,22 +307,28 @@ class _Closing:
 @dataclass
 class _Collected:
     """What one source's fetch produced, before anything is written."""
+
     followed: Followed
     items: list[Article | Skip] = field(default_factory=list)
-    seen: dict[str, str] = field(default_factory=dict)       # entry key -> hash, to record once written
-    links: dict[str, str] = field(default_factory=dict)      # entry link -> key (a failed page keeps its entry new)
-    current: set[str] | None = None                          # every key in the feed now (to forget old ones)
+    seen: dict[str, str] = field(default_factory=dict)  # entry key -> hash, to record once written
+    links: dict[str, str] = field(default_factory=dict)  # entry link -> key (a failed page keeps its entry new)
+    current: set[str] | None = None  # every key in the feed now (to forget old ones)
     waiting: int = 0
     error: str = ""
     not_modified: bool = False
-    validators: tuple[str, str, str] = ("", "", "")         # etag, last-modified, body hash
+    validators: tuple[str, str, str] = ("", "", "")  # etag, last-modified, body hash
 
 
 def _entry_hash(entry) -> str:
     # dict.get: feedparser's own get maps a missing "updated" to "published" with a DeprecationWarning
-    parts = [dict.get(entry, "title", ""), dict.get(entry, "link", ""), dict.get(entry, "summary", ""),
-             dict.get(entry, "updated", ""), dict.get(entry, "published", ""),
-             [c.get("value", "") for c in entry.get("content", [])]]
+    parts = [
+        dict.get(entry, "title", ""),
+        dict.get(entry, "link", ""),
+        dict.get(entry, "summary", ""),
+        dict.get(entry, "updated", ""),
+        dict.get(entry, "published", ""),
+        [c.get("value", "") for c in entry.get("content", [])],
+    ]
     return hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:24]
 
 
@@ -332,8 +370,9 @@ class Following:
         return self.list.remove(key) or self.list.remove(str(Path(source).expanduser().absolute()))
 
     # --- one poll ----------------------------------------------------------------------------
-    def poll_due(self, write: Callable[[list[Article]], Report], now: float | None = None,
-                 sources: list[Followed] | None = None) -> list[PollResult]:
+    def poll_due(
+        self, write: Callable[[list[Article]], Report], now: float | None = None, sources: list[Followed] | None = None
+    ) -> list[PollResult]:
         """Fetch the due sources (a few at once) and write each one's new articles as soon as it is fetched.
 
         The calling thread and the fetch workers run at a lower CPU priority (lower_priority): call this from a
@@ -343,8 +382,9 @@ class Following:
             return []
         lower_priority()
         results = []
-        with ThreadPoolExecutor(max_workers=min(POLL_WORKERS, len(due)), thread_name_prefix="articlebot-follow",
-                                initializer=lower_priority) as pool:
+        with ThreadPoolExecutor(
+            max_workers=min(POLL_WORKERS, len(due)), thread_name_prefix="articlebot-follow", initializer=lower_priority
+        ) as pool:
             for collected in pool.map(self._collect, due):
                 if self._stopped.is_set():
                     break  # nothing is recorded: the source is due again at the next start
@@ -459,8 +499,11 @@ class Following:
             result.outcome = "not modified"
         f.etag, f.last_modified, f.body_hash = c.validators
         f.failures, f.last_success = 0, now
-        f.last_error = f"{len(result.skipped)} skipped: {result.skipped[0].source}: {result.skipped[0].reason}" \
-            if result.skipped else ""
+        f.last_error = (
+            f"{len(result.skipped)} skipped: {result.skipped[0].source}: {result.skipped[0].reason}"
+            if result.skipped
+            else ""
+        )
         f.articles_added += result.added
         f.next_check = now + f.every
         replace = c.current is not None and not c.waiting and not c.not_modified

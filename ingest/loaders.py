@@ -2,6 +2,7 @@
 
 Loaders never raise for bad input: whatever cannot be read becomes a Skip with a reason, and the rest goes on.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -55,8 +56,9 @@ def host_of(url: str) -> str:
 class Loader:
     """Reads sources within the limits Settings gives (size, time)."""
 
-    def __init__(self, max_bytes: int, fetch_timeout: float, fetcher=None,
-                 on_found: Callable[[int], None] | None = None):
+    def __init__(
+        self, max_bytes: int, fetch_timeout: float, fetcher=None, on_found: Callable[[int], None] | None = None
+    ):
         from ingest.fetch import Fetcher
 
         self.max_bytes = max_bytes
@@ -128,8 +130,9 @@ class Loader:
             return
         suffix = path.suffix.lower()
         mtime = dt.datetime.fromtimestamp(path.stat().st_mtime).date().isoformat()
-        base = Article(text="", path=str(path), source_key=str(path), origin=str(path),
-                       published=mtime, published_from="file-time")
+        base = Article(
+            text="", path=str(path), source_key=str(path), origin=str(path), published=mtime, published_from="file-time"
+        )
         if suffix == ".pdf":
             yield from self._pdf(data, base)
             return
@@ -163,8 +166,9 @@ class Loader:
     def _html(self, html: str, base: Article, url: str) -> Item:
         import trafilatura
 
-        doc = trafilatura.bare_extraction(html, url=url or None, with_metadata=True, include_comments=False,
-                                          include_tables=True)
+        doc = trafilatura.bare_extraction(
+            html, url=url or None, with_metadata=True, include_comments=False, include_tables=True
+        )
         assert not isinstance(doc, dict)  # a dict only with as_dict=True
         where = url or base.path
         if doc is None or not (doc.text or "").strip():
@@ -172,12 +176,17 @@ class Loader:
         text = (doc.text or "").strip()
         title = (doc.title or "").strip()
         if title and text.startswith(title):
-            text = text[len(title):].lstrip()
+            text = text[len(title) :].lstrip()
         published = normalise_date(doc.date)
         return base.with_(
-            text=text, title=title or base.title or Path(base.path).stem, url=url or "",
-            outlet=(doc.sitename or "").strip() or (host_of(url) if url else ""), author=(doc.author or "").strip(),
-            published=published or base.published, published_from="article" if published else base.published_from)
+            text=text,
+            title=title or base.title or Path(base.path).stem,
+            url=url or "",
+            outlet=(doc.sitename or "").strip() or (host_of(url) if url else ""),
+            author=(doc.author or "").strip(),
+            published=published or base.published,
+            published_from="article" if published else base.published_from,
+        )
 
     def _pdf(self, data: bytes, base: Article) -> Iterator[Item]:
         import io
@@ -245,10 +254,15 @@ class Loader:
             ident = url or str(obj.get("id") or where)
             published = normalise_date(obj.get("published") or obj.get("date"))
             yield base.with_(
-                text=body, title=str(obj.get("title") or "").strip() or Path(base.path).stem, url=url,
+                text=body,
+                title=str(obj.get("title") or "").strip() or Path(base.path).stem,
+                url=url,
                 outlet=str(obj.get("source") or obj.get("outlet") or obj.get("site") or (host_of(url) if url else "")),
-                author=str(obj.get("author") or ""), source_key=f"{base.path}#{ident}",
-                published=published or base.published, published_from="json" if published else base.published_from)
+                author=str(obj.get("author") or ""),
+                source_key=f"{base.path}#{ident}",
+                published=published or base.published,
+                published_from="json" if published else base.published_from,
+            )
 
     # --- the web -----------------------------------------------------------------------------
     def fetch(self, url: str) -> tuple[bytes, str] | Skip:
@@ -268,7 +282,12 @@ class Loader:
             yield Skip(url, "empty response")
             return
         head = data[:1024].lstrip().lower()
-        if any(t in ctype for t in ("rss", "atom")) or head.startswith(b"<?xml") and (b"<rss" in data[:2048].lower() or b"<feed" in data[:2048].lower()) or head.startswith((b"<rss", b"<feed", b"<rdf")):
+        if (
+            any(t in ctype for t in ("rss", "atom"))
+            or head.startswith(b"<?xml")
+            and (b"<rss" in data[:2048].lower() or b"<feed" in data[:2048].lower())
+            or head.startswith((b"<rss", b"<feed", b"<rdf"))
+        ):
             yield from self._feed(data, url, want)
             return
         if looks_binary(data):
@@ -290,10 +309,17 @@ class Loader:
                 continue
             link = entry.get("link") or ""
             published = normalise_date(entry.get("published_parsed") or entry.get("updated_parsed"))
-            base = Article(text="", url=link, source_key=link or f"{feed_url}#{entry.get('id', '')}", origin=feed_url,
-                           outlet=outlet, title=(entry.get("title") or "").strip(),
-                           published=published, published_from="feed" if published else "",
-                           author=entry.get("author", ""))
+            base = Article(
+                text="",
+                url=link,
+                source_key=link or f"{feed_url}#{entry.get('id', '')}",
+                origin=feed_url,
+                outlet=outlet,
+                title=(entry.get("title") or "").strip(),
+                published=published,
+                published_from="feed" if published else "",
+                author=entry.get("author", ""),
+            )
             page = self.fetch(link) if link else Skip(feed_url, "feed entry without a link")
             if isinstance(page, Skip):
                 yield Skip(page.source, page.reason)
@@ -302,8 +328,11 @@ class Loader:
             if isinstance(item, Article):
                 # The feed's title and date are the publisher's own; the page's may be missing or generic.
                 page_outlet = item.outlet if item.outlet not in (host_of(link), urlparse(link).netloc) else ""
-                item = item.with_(title=base.title or item.title, outlet=page_outlet or outlet,
-                                  published=item.published if item.published_from == "article" else base.published or item.published,
-                                  published_from=item.published_from if item.published_from == "article" else base.published_from,
-                                  origin=feed_url)
+                item = item.with_(
+                    title=base.title or item.title,
+                    outlet=page_outlet or outlet,
+                    published=item.published if item.published_from == "article" else base.published or item.published,
+                    published_from=item.published_from if item.published_from == "article" else base.published_from,
+                    origin=feed_url,
+                )
             yield item

@@ -9,6 +9,7 @@ Order of writes per batch (what makes a kill -9 at any point safe to re-run):
 A batch's writes run on one writer thread while the next batch is loaded and embedded (ONNX Runtime and Chroma's
 Rust core release the GIL): writes stay in batch order, and anything else that writes waits for them first.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -49,14 +50,14 @@ META_FIELDS = ("title", "outlet", "url", "path", "published", "published_from", 
 
 @dataclass
 class Report:
-    ingested: int = 0      # new articles embedded
-    replaced: int = 0      # known copies whose text changed
-    duplicates: int = 0    # new copies of a text already stored (kept as an extra URL, nothing embedded)
-    updated: int = 0       # same text, new metadata
+    ingested: int = 0  # new articles embedded
+    replaced: int = 0  # known copies whose text changed
+    duplicates: int = 0  # new copies of a text already stored (kept as an extra URL, nothing embedded)
+    updated: int = 0  # same text, new metadata
     unchanged: int = 0
     pruned: int = 0
-    chunks: int = 0        # chunks embedded and written
-    orphans: int = 0       # stray chunks collected
+    chunks: int = 0  # chunks embedded and written
+    orphans: int = 0  # stray chunks collected
     skipped: list[Skip] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -70,16 +71,26 @@ class Report:
         return bool(self.ingested or self.replaced or self.duplicates or self.updated)
 
     def as_json(self) -> dict:
-        return {"ingested": self.ingested, "replaced": self.replaced, "duplicates": self.duplicates,
-                "updated": self.updated, "unchanged": self.unchanged, "pruned": self.pruned,
-                "chunks_written": self.chunks, "orphans_removed": self.orphans, "seconds": round(self.seconds, 2),
-                "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped]}
+        return {
+            "ingested": self.ingested,
+            "replaced": self.replaced,
+            "duplicates": self.duplicates,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "pruned": self.pruned,
+            "chunks_written": self.chunks,
+            "orphans_removed": self.orphans,
+            "seconds": round(self.seconds, 2),
+            "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
+        }
 
     def summary(self) -> str:
-        head = (f"{self.ingested} ingested ({plural(self.chunks, 'chunk')}), {self.unchanged} unchanged, "
-                f"{self.replaced} replaced, "
-                f"{plural(self.duplicates, 'duplicate kept as an extra link', 'duplicates kept as extra links')}, "
-                f"{len(self.skipped)} skipped")
+        head = (
+            f"{self.ingested} ingested ({plural(self.chunks, 'chunk')}), {self.unchanged} unchanged, "
+            f"{self.replaced} replaced, "
+            f"{plural(self.duplicates, 'duplicate kept as an extra link', 'duplicates kept as extra links')}, "
+            f"{len(self.skipped)} skipped"
+        )
         if self.updated:
             head += f", {self.updated} metadata updated"
         if self.pruned:
@@ -116,15 +127,23 @@ def _published_ts(article: Article) -> int:
 class Ingestor:
     """One ingest run against one store."""
 
-    def __init__(self, settings: Settings, store: ArticleStore, embedder,
-                 on_article: Callable[[Article | Skip, str], None] | None = None):
+    def __init__(
+        self,
+        settings: Settings,
+        store: ArticleStore,
+        embedder,
+        on_article: Callable[[Article | Skip, str], None] | None = None,
+    ):
         self.settings = settings
         self.store = store
         self.embedder = embedder
         # changing how chunks are cut or embedded makes the next run re-embed every article
         # (the sentence splitter's and the cleaning rules' versions too: they decide what each sentence vector holds)
-        self.chunker = (f"{settings.chunk_size}/{settings.chunk_overlap}" + ("/sentences" if settings.sentence_vectors else "")
-                        + f"/split{SPLITTER}/clean{CLEANING}")
+        self.chunker = (
+            f"{settings.chunk_size}/{settings.chunk_overlap}"
+            + ("/sentences" if settings.sentence_vectors else "")
+            + f"/split{SPLITTER}/clean{CLEANING}"
+        )
         self.on_article = on_article or (lambda item, status: None)
         self.report = Report()
         records = store.records()
@@ -132,7 +151,7 @@ class Ingestor:
         self.by_hash: dict[str, set[str]] = defaultdict(set)
         for r in records:
             self.by_hash[r.content_hash].add(r.source_key)
-        self._pending: list[tuple[Article, list[Chunk], str]] = []   # (article, chunks, status)
+        self._pending: list[tuple[Article, list[Chunk], str]] = []  # (article, chunks, status)
         self._pending_dups: list[Article] = []
         self._pending_hashes: set[str] = set()
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="ingest-writes") if OVERLAP_WRITES else None
@@ -210,8 +229,10 @@ class Ingestor:
             a = c.article
             ids.append(chunk_id(a.content_hash, c.position))
             docs.append(c.text)
-            metas.append(self._chunk_meta(a, n_chunks[a.content_hash], [a.link] if a.link else [], now)
-                         | {"position": c.position})
+            metas.append(
+                self._chunk_meta(a, n_chunks[a.content_hash], [a.link] if a.link else [], now)
+                | {"position": c.position}
+            )
         if self.settings.sentence_vectors:
             vectors, sentences = self._embed_sentences(chunks, ids, metas)
         else:
@@ -316,10 +337,20 @@ class Ingestor:
         self.on_article(article, "duplicate")
 
     def _chunk_meta(self, a: Article, n_chunks: int, urls: list[str], now: float) -> dict:
-        return {"article_hash": a.content_hash, "n_chunks": n_chunks, "title": a.title, "outlet": a.outlet,
-                "url": a.url, "path": a.path, "published": a.published, "published_ts": _published_ts(a),
-                "published_from": a.published_from, "author": a.author, "urls": json.dumps(urls),
-                "ingested_at": now}
+        return {
+            "article_hash": a.content_hash,
+            "n_chunks": n_chunks,
+            "title": a.title,
+            "outlet": a.outlet,
+            "url": a.url,
+            "path": a.path,
+            "published": a.published,
+            "published_ts": _published_ts(a),
+            "published_from": a.published_from,
+            "author": a.author,
+            "urls": json.dumps(urls),
+            "ingested_at": now,
+        }
 
     def _drop_old_text(self, article: Article, deferred: bool = False):
         """The copy's previous text loses its chunks unless another copy still has that text. The bookkeeping is
@@ -345,10 +376,14 @@ class Ingestor:
         """The manifest entry of one copy, noted in by_key/by_hash at once (later articles of the batch see it)."""
         n = n_chunks if n_chunks is not None else self.by_key[a.source_key].n_chunks
         meta = {f: getattr(a, f) for f in META_FIELDS} | {
-            "origin": a.origin, "chunker": self.chunker, "meta_sig": _meta_sig(a),
+            "origin": a.origin,
+            "chunker": self.chunker,
+            "meta_sig": _meta_sig(a),
             "published_ts": _published_ts(a),
             "ingested_at": self.by_key[a.source_key].meta.get("ingested_at", time.time())
-            if a.source_key in self.by_key else time.time()}
+            if a.source_key in self.by_key
+            else time.time(),
+        }
         rec = Record(a.source_key, a.content_hash, n, meta)
         self.by_key[a.source_key] = rec
         self.by_hash[a.content_hash].add(a.source_key)
@@ -362,22 +397,33 @@ class Ingestor:
     def _lead_meta(self, h: str) -> tuple[int, dict]:
         copies = sorted((self.by_key[k] for k in self.by_hash[h]), key=lambda r: r.meta.get("ingested_at", 0))
         lead = copies[0]
-        urls = list(dict.fromkeys(r.meta.get("url") or r.meta.get("path") for r in copies if r.meta.get("url") or r.meta.get("path")))
-        meta = {f: lead.meta.get(f, "") for f in META_FIELDS} | {"published_ts": lead.meta.get("published_ts", -1),
-                                                                 "urls": json.dumps(urls)}
+        urls = list(
+            dict.fromkeys(
+                r.meta.get("url") or r.meta.get("path") for r in copies if r.meta.get("url") or r.meta.get("path")
+            )
+        )
+        meta = {f: lead.meta.get(f, "") for f in META_FIELDS} | {
+            "published_ts": lead.meta.get("published_ts", -1),
+            "urls": json.dumps(urls),
+        }
         return lead.n_chunks, meta
 
     # --- end of run --------------------------------------------------------------------------
     def prune(self, scopes: list[str]) -> None:
         """Forget copies from the given sources that were not seen this run (their file or entry is gone)."""
         self._drain()
+
         def in_scope(origin: str) -> bool:
             return any(origin == s or (not is_url(s) and origin.startswith(s.rstrip("/") + "/")) for s in scopes)
 
-        gone = [r for r in list(self.by_key.values())
-                if r.source_key not in self.seen and in_scope(r.meta.get("origin", ""))
-                and r.meta.get("origin") not in self.failed_origins
-                and not any(r.meta.get("origin", "").startswith(f) for f in self.failed_origins if f)]
+        gone = [
+            r
+            for r in list(self.by_key.values())
+            if r.source_key not in self.seen
+            and in_scope(r.meta.get("origin", ""))
+            and r.meta.get("origin") not in self.failed_origins
+            and not any(r.meta.get("origin", "").startswith(f) for f in self.failed_origins if f)
+        ]
         for r in gone:
             self.store.delete_records([r.source_key])
             del self.by_key[r.source_key]
@@ -389,9 +435,17 @@ class Ingestor:
             self.report.pruned += 1
 
 
-def ingest(settings: Settings, store: ArticleStore, sources: Iterable[str], embedder=None, *, prune: bool = False,
-           on_article: Callable[[Article | Skip, str], None] | None = None,
-           on_total: Callable[[int], None] | None = None, fetcher=None) -> Report:
+def ingest(
+    settings: Settings,
+    store: ArticleStore,
+    sources: Iterable[str],
+    embedder=None,
+    *,
+    prune: bool = False,
+    on_article: Callable[[Article | Skip, str], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+    fetcher=None,
+) -> Report:
     """Ingest files, folders and URLs into the store; see Report for what happened.
 
     on_article(item, status) is called once per article or skip, when it is stored (or found unchanged, or skipped);
@@ -406,8 +460,12 @@ def ingest(settings: Settings, store: ArticleStore, sources: Iterable[str], embe
     sources = list(sources)
     run = Ingestor(settings, store, embedder or build_embedder(store.settings), on_article)
     on_total = on_total or (lambda n: None)
-    loader = Loader(max_bytes=int(settings.max_file_mb * 1e6), fetch_timeout=settings.fetch_timeout,
-                    fetcher=fetcher or Fetcher.from_settings(settings), on_found=on_total)
+    loader = Loader(
+        max_bytes=int(settings.max_file_mb * 1e6),
+        fetch_timeout=settings.fetch_timeout,
+        fetcher=fetcher or Fetcher.from_settings(settings),
+        on_found=on_total,
+    )
     try:
         expanded = [list(loader.expand(source)) for source in sources]
         on_total(sum(loader.count(item) if isinstance(item, str) else 1 for items in expanded for item in items))

@@ -1,4 +1,5 @@
 """How counts read in messages people see: "1 chunk", "2 chunks"."""
+
 from __future__ import annotations
 
 

@@ -13,6 +13,7 @@ between threads (Telegram answers several chats at once), so each thread gets it
 the English MiniLM and nothing may be downloaded: it says "es" for "¿Quién ganó el Balón de Oro?" and stays
 None (unsure) for a few capitalised names, so a question is only turned away on clear evidence.
 """
+
 from __future__ import annotations
 
 import re
@@ -22,14 +23,17 @@ from collections.abc import Iterable
 
 # bm25s's own token pattern and English stop list: the saved indexes were built with exactly these
 WORD = re.compile(r"(?u)\b\w\w+\b")
-STOP_WORDS = frozenset("""a an and are as at be but by for if in into is it no not of on or such that the their then
-there these they this to was will with""".split())
-VERSION = "english-snowball-1"   # recorded with each saved BM25 index; bump it when `terms` changes
-LANGUAGE = "en"                  # the language the analyser (stop words, stemmer) and the embedding model are for
+STOP_WORDS = frozenset(
+    """a an and are as at be but by for if in into is it no not of on or such that the their then
+there these they this to was will with""".split()
+)
+VERSION = "english-snowball-1"  # recorded with each saved BM25 index; bump it when `terms` changes
+LANGUAGE = "en"  # the language the analyser (stop words, stemmer) and the embedding model are for
 
 # Words that frame a question rather than say what it is about: function words (STOP_WORDS is short), question
 # words, and the "which of the following", "this week", "according to reports" of news questions.
-FRAME_WORDS = frozenset("""a about above after again against all also am an and any are as at be because been before
+FRAME_WORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
 being below between both but by can could did do does doing down during each few for from further had has have having
 he her here hers herself him himself his how i if in into is it its itself just me more most my no nor not now of off
 on once only or other our ours out over own same she should so some such than that the their theirs them then
@@ -37,7 +41,8 @@ there these they this those through to too under until up very was we were what 
 whose why will with would you your yours much many long far old ever yet still
 following name named called according reported reportedly report reports week weekend weeks year years month
 months day days today yesterday recent recently latest new news article articles tell know said says say
-happen happens happened happening""".split())
+happen happens happened happening""".split()
+)
 
 _local = threading.local()
 
@@ -82,14 +87,15 @@ def bm25_tokenize(texts: list[str]):
 
     # bm25s sets its own logger to DEBUG on import, which would print into every CLI and chat reply
     logging.getLogger("bm25s").setLevel(logging.WARNING)
-    return bm25s.tokenize(texts, token_pattern=WORD.pattern, stopwords=list(STOP_WORDS), stemmer=stem_words,
-                          show_progress=False)
+    return bm25s.tokenize(
+        texts, token_pattern=WORD.pattern, stopwords=list(STOP_WORDS), stemmer=stem_words, show_progress=False
+    )
 
 
 def shingles(text: str, n: int = 5) -> set[int]:
     """Hashes of the text's word n-grams (unstemmed, stop words kept): two copies of one wire story share most."""
     ws = re.findall(r"\w+", text.lower())
-    return {hash(tuple(ws[i:i + n])) for i in range(max(1, len(ws) - n + 1))}
+    return {hash(tuple(ws[i : i + n])) for i in range(max(1, len(ws) - n + 1))}
 
 
 def jaccard(a: set, b: set) -> float:
@@ -100,29 +106,68 @@ def jaccard(a: set, b: set) -> float:
 # Function words that are not English words too ("die", "war", "come", "as", "do" are left out), lower-case in
 # running text; a capitalised one is part of a name ("El Paso", "Banco do Brasil") unless it opens the text.
 _FUNCTION_WORDS = {
-    "en": frozenset("""the a an of in on at to is was were are did does do who what which when where why how many much
-has have had will would and for with by from this that its it be been not after about""".split()),
-    "es": frozenset("""el los las del una unos unas por para con que qué cuál cuáles cuánto cuánta cuántos cuántas
+    "en": frozenset(
+        """the a an of in on at to is was were are did does do who what which when where why how many much
+has have had will would and for with by from this that its it be been not after about""".split()
+    ),
+    "es": frozenset(
+        """el los las del una unos unas por para con que qué cuál cuáles cuánto cuánta cuántos cuántas
 quién quiénes dónde cuándo cómo porqué es fue fueron son está están han ha hay se su sus lo al y o pero más muy este
-esta esto ese esa entre sobre desde hasta según también sido ganó dijo semana año en la de le""".split()),
-    "fr": frozenset("""le les des du une est sont qui quel quelle quels quelles combien où quand comment pourquoi dans
+esta esto ese esa entre sobre desde hasta según también sido ganó dijo semana año en la de le""".split()
+    ),
+    "fr": frozenset(
+        """le les des du une est sont qui quel quelle quels quelles combien où quand comment pourquoi dans
 avec pour par sur pas ne il elle ils elles ce cette ces été au aux et ou mais plus qu cette semaine année en la de
-un""".split()),
-    "de": frozenset("""der das den dem des ein eine einen einer und oder ist sind wurde wurden hat haben wer wie wo
-wann warum welche welcher welches mit für auf von zu im nicht auch diese dieser woche jahr gewann sagte""".split()),
-    "it": frozenset("""il gli della delle degli dello nel nella che chi quale quali quanti quante quanto dove quando
-perché è sono stato stata hanno non per con una uno di da si questa questo settimana anno la le""".split()),
-    "pt": frozenset("""os um uma da dos das na nos nas que quem qual quais quantos quantas onde quando como porque é
-foi são está estão tem têm com para pelo pela não mais esta este semana ano ganhou em de""".split()),
-    "nl": frozenset("""het een van de en zijn wie wat waar wanneer hoe waarom welke met voor niet ook dat deze dit
-werd heeft hebben week jaar won""".split()),
+un""".split()
+    ),
+    "de": frozenset(
+        """der das den dem des ein eine einen einer und oder ist sind wurde wurden hat haben wer wie wo
+wann warum welche welcher welches mit für auf von zu im nicht auch diese dieser woche jahr gewann sagte""".split()
+    ),
+    "it": frozenset(
+        """il gli della delle degli dello nel nella che chi quale quali quanti quante quanto dove quando
+perché è sono stato stata hanno non per con una uno di da si questa questo settimana anno la le""".split()
+    ),
+    "pt": frozenset(
+        """os um uma da dos das na nos nas que quem qual quais quantos quantas onde quando como porque é
+foi são está estão tem têm com para pelo pela não mais esta este semana ano ganhou em de""".split()
+    ),
+    "nl": frozenset(
+        """het een van de en zijn wie wat waar wanneer hoe waarom welke met voor niet ook dat deze dit
+werd heeft hebben week jaar won""".split()
+    ),
 }
 _MARKS = {"es": "¿¡ñ", "de": "ßäöü", "pt": "ãõ", "fr": "œ"}  # letters and signs that point to one language
-_SCRIPTS = (("CYRILLIC", "ru"), ("GREEK", "el"), ("ARABIC", "ar"), ("HEBREW", "he"), ("HIRAGANA", "ja"),
-            ("KATAKANA", "ja"), ("HANGUL", "ko"), ("CJK", "zh"), ("DEVANAGARI", "hi"), ("THAI", "th"))
-NAMES = {"en": "English", "es": "Spanish", "fr": "French", "de": "German", "it": "Italian", "pt": "Portuguese",
-         "nl": "Dutch", "ru": "Russian", "el": "Greek", "ar": "Arabic", "he": "Hebrew", "ja": "Japanese",
-         "ko": "Korean", "zh": "Chinese", "hi": "Hindi", "th": "Thai"}
+_SCRIPTS = (
+    ("CYRILLIC", "ru"),
+    ("GREEK", "el"),
+    ("ARABIC", "ar"),
+    ("HEBREW", "he"),
+    ("HIRAGANA", "ja"),
+    ("KATAKANA", "ja"),
+    ("HANGUL", "ko"),
+    ("CJK", "zh"),
+    ("DEVANAGARI", "hi"),
+    ("THAI", "th"),
+)
+NAMES = {
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "de": "German",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "ru": "Russian",
+    "el": "Greek",
+    "ar": "Arabic",
+    "he": "Hebrew",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "zh": "Chinese",
+    "hi": "Hindi",
+    "th": "Thai",
+}
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 
 

@@ -13,6 +13,7 @@ to the chunks changes), the text analyser's version (vectorstore/analysis.py: th
 sha256 of every file. A saved index whose version is not the store's, built by another analyser, or whose files do
 not match their digests (a crash mid-save, a damaged disk), is rebuilt, never used.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,20 +34,21 @@ from vectorstore import analysis
 log = logging.getLogger(__name__)
 
 FORMAT = 1
-STAMP = "stamp.json"   # written last: an index dir without it is an unfinished save
-ROWS = "rows.json"     # chunk ids in row order, outlets
+STAMP = "stamp.json"  # written last: an index dir without it is an unfinished save
+ROWS = "rows.json"  # chunk ids in row order, outlets
 FIRST_ANALYSER = "english-snowball-1"
-ARRAYS = "rows.npz"    # per row: published_ts, outlet code (for the filters and time prior, without the chunk's meta)
+ARRAYS = "rows.npz"  # per row: published_ts, outlet code (for the filters and time prior, without the chunk's meta)
 
 
 @dataclass
 class Lexical:
     """A BM25 index over the store's chunks, and per row what filtering and the time prior need."""
+
     ids: list[str]
-    published_ts: np.ndarray   # int32, -1 = unknown
-    outlet_code: np.ndarray    # int32 into outlets
+    published_ts: np.ndarray  # int32, -1 = unknown
+    outlet_code: np.ndarray  # int32 into outlets
     outlets: list[str]
-    bm25: Any | None           # bm25s.BM25 (untyped), None when the store is empty
+    bm25: Any | None  # bm25s.BM25 (untyped), None when the store is empty
     version: tuple
 
     def search(self, query: str, n: int) -> list[tuple[int, float]]:
@@ -102,8 +104,9 @@ def save(settings: Settings, lex: Lexical) -> None:
     (tmp / ROWS).write_text(json.dumps({"ids": lex.ids, "outlets": lex.outlets}))
     np.savez(tmp / ARRAYS, published_ts=lex.published_ts, outlet_code=lex.outlet_code)
     files = {p.name: _digest(p) for p in sorted(tmp.iterdir())}
-    (tmp / STAMP).write_text(json.dumps({"format": FORMAT, "analyser": analysis.VERSION, "version": list(lex.version),
-                                          "files": files}))
+    (tmp / STAMP).write_text(
+        json.dumps({"format": FORMAT, "analyser": analysis.VERSION, "version": list(lex.version), "files": files})
+    )
     old = final.parent / f".{final.name}.{os.getpid()}.old"
     shutil.rmtree(old, ignore_errors=True)
     try:

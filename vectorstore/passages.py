@@ -1,4 +1,5 @@
 """A retrieved chunk with its article's metadata: what retrieval returns and answers cite."""
+
 from __future__ import annotations
 
 import json
@@ -38,14 +39,33 @@ class Passage:
 
     @classmethod
     def from_chroma(cls, id: str, text: str, meta: dict, score: float) -> Passage:
-        return cls(id=id, text=text, score=score, title=meta.get("title", ""), outlet=meta.get("outlet", ""),
-                   url=meta.get("url", ""), path=meta.get("path", ""), published=meta.get("published", ""),
-                   published_from=meta.get("published_from", ""), author=meta.get("author", ""),
-                   article_hash=meta.get("article_hash", ""), position=int(meta.get("position", 0)),
-                   urls=json.loads(meta.get("urls", "[]") or "[]"))
+        return cls(
+            id=id,
+            text=text,
+            score=score,
+            title=meta.get("title", ""),
+            outlet=meta.get("outlet", ""),
+            url=meta.get("url", ""),
+            path=meta.get("path", ""),
+            published=meta.get("published", ""),
+            published_from=meta.get("published_from", ""),
+            author=meta.get("author", ""),
+            article_hash=meta.get("article_hash", ""),
+            position=int(meta.get("position", 0)),
+            urls=json.loads(meta.get("urls", "[]") or "[]"),
+        )
 
     def as_json(self) -> dict:
-        return {"id": self.id, "text": self.text, "score": round(self.score, 4), "title": self.title,
-                "source": self.outlet, "url": self.link, "published": self.published,
-                "published_from": self.published_from, "author": self.author, "position": self.position,
-                "urls": self.urls}
+        return {
+            "id": self.id,
+            "text": self.text,
+            "score": round(self.score, 4),
+            "title": self.title,
+            "source": self.outlet,
+            "url": self.link,
+            "published": self.published,
+            "published_from": self.published_from,
+            "author": self.author,
+            "position": self.position,
+            "urls": self.urls,
+        }

@@ -8,6 +8,7 @@ search asks Chroma, unfiltered, for as many nearest sentences as the filter's sh
 those of allowed chunks. A filter so narrow that even MAX_SENTENCES nearest would hold too few allowed ones, or a
 question whose nearest sentences hold almost none, is left to Chroma's own filter (correct at any share, slower).
 """
+
 from __future__ import annotations
 
 import math
@@ -17,13 +18,20 @@ import numpy as np
 
 _EPOCH = date(1970, 1, 1)
 MAX_SENTENCES = 3000  # the most sentences one unfiltered query asks for (~17 ms at 41k vectors, against ~3 ms for 300)
-MARGIN = 1.5          # sentences are not spread over chunks evenly: ask for this many times the expected need
-MIN_EXPECTED = 100    # fewer allowed sentences expected among MAX_SENTENCES than this: Chroma's filter instead
-MIN_KEPT = 5          # fewer allowed chunks among the nearest sentences than this: Chroma's filter after all
+MARGIN = 1.5  # sentences are not spread over chunks evenly: ask for this many times the expected need
+MIN_EXPECTED = 100  # fewer allowed sentences expected among MAX_SENTENCES than this: Chroma's filter instead
+MIN_KEPT = 5  # fewer allowed chunks among the nearest sentences than this: Chroma's filter after all
 
 
-def allowed_rows(published_ts: np.ndarray, outlet_code: np.ndarray, outlets: list[str], *,
-                 outlet: str | None = None, since: date | None = None, until: date | None = None) -> np.ndarray:
+def allowed_rows(
+    published_ts: np.ndarray,
+    outlet_code: np.ndarray,
+    outlets: list[str],
+    *,
+    outlet: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> np.ndarray:
     """A boolean mask over the index's rows (chunks): those the filter lets through."""
     mask = np.ones(len(published_ts), dtype=bool)
     if outlet is not None:
@@ -36,8 +44,9 @@ def allowed_rows(published_ts: np.ndarray, outlet_code: np.ndarray, outlets: lis
     return mask
 
 
-def nearest_chunks(store, vector: list[float], pool: int, where: dict | None, mask: np.ndarray | None,
-                   row: dict[str, int]) -> dict[str, float]:
+def nearest_chunks(
+    store, vector: list[float], pool: int, where: dict | None, mask: np.ndarray | None, row: dict[str, int]
+) -> dict[str, float]:
     """The chunks whose sentences are nearest the vector among those `mask` allows, each scored by its nearest
     sentence (what ArticleStore.query_sentences gives, filtered). `row` maps a chunk id to its row in `mask`."""
     if where is None or mask is None:

@@ -17,6 +17,7 @@ Measured on shared/eval/realtimeqa-2023-01 (97 answerable questions, top 5; benc
 - One passage per article, and near-duplicate passages (one wire story republished) collapsed: the top k are
   k different sources of facts.
 """
+
 from __future__ import annotations
 
 import functools
@@ -41,26 +42,30 @@ log = logging.getLogger(__name__)
 
 _EPOCH = date(1970, 1, 1)
 # Fitted on the training weeks (benchmarks/fit_retrieval.py; docs/retrieval.md has the figures).
-POOL = 100                # candidates taken from each side before fusion
-SENTENCE_POOL = 300       # nearest sentences asked for at least (6 per chunk of the pool are asked for)
-DENSE_WEIGHT = 0.4        # fusion weight of the dense side (BM25 gets the rest)
+POOL = 100  # candidates taken from each side before fusion
+SENTENCE_POOL = 300  # nearest sentences asked for at least (6 per chunk of the pool are asked for)
+DENSE_WEIGHT = 0.4  # fusion weight of the dense side (BM25 gets the rest)
 RECENT_DAYS = 10
-RECENT_BOOST = 0.3        # published within RECENT_DAYS before as_of
+RECENT_BOOST = 0.3  # published within RECENT_DAYS before as_of
 RECENT_BOOST_TIMELY = 0.6  # ... when the question itself asks about recent events
-FUTURE_PENALTY = 0.4      # published after as_of: not news "as of" then (a rule, not fitted)
+FUTURE_PENALTY = 0.4  # published after as_of: not news "as of" then (a rule, not fitted)
 MAX_PASSAGE_TOKENS = 512
-RECHECK_SECONDS = 10.0    # how often a long-running bot looks for articles another process ingested
-FETCH_BATCH = 16          # candidates read from the store per call while picking the top k
-NEAR_DUPLICATE = 0.6      # Jaccard of word 5-shingles above which two passages say the same thing
+RECHECK_SECONDS = 10.0  # how often a long-running bot looks for articles another process ingested
+FETCH_BATCH = 16  # candidates read from the store per call while picking the top k
+NEAR_DUPLICATE = 0.6  # Jaccard of word 5-shingles above which two passages say the same thing
 
-TIMELY = re.compile(r"\b(this (week|month|year|weekend|morning)|last (week|month|weekend|night)|yesterday|today|"
-                    r"tonight|currently|recent(ly)?|latest|newest|just|now|upcoming|so far|ongoing|this past)\b", re.I)
+TIMELY = re.compile(
+    r"\b(this (week|month|year|weekend|morning)|last (week|month|weekend|night)|yesterday|today|"
+    r"tonight|currently|recent(ly)?|latest|newest|just|now|upcoming|so far|ongoing|this past)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
 class Weights:
     """How the two sides are fused and how much time counts: fitted on the training weeks
     (benchmarks/fit_retrieval.py), defaults above."""
+
     dense: float = DENSE_WEIGHT
     pool: int = POOL
     recent_days: int = RECENT_DAYS
@@ -71,8 +76,8 @@ class Weights:
 
 def fuse(dense: dict[int, float], sparse: dict[int, float], w: Weights) -> dict[int, float]:
     """Min-max normalised dense scores and max-normalised BM25 scores of each side's top `w.pool`, weighted."""
-    dense = dict(sorted(dense.items(), key=lambda kv: -kv[1])[:w.pool])
-    sparse = dict(sorted(sparse.items(), key=lambda kv: -kv[1])[:w.pool])
+    dense = dict(sorted(dense.items(), key=lambda kv: -kv[1])[: w.pool])
+    sparse = dict(sorted(sparse.items(), key=lambda kv: -kv[1])[: w.pool])
     fused: dict[int, float] = {}
     if dense:
         hi, lo = max(dense.values()), min(dense.values())
@@ -187,9 +192,11 @@ class _Index:
         self.row = {cid: i for i, cid in enumerate(self.ids)}
         self.by_sentence = settings.sentence_vectors and store.sentence_count() > 0
         if settings.sentence_vectors and self.ids and not self.by_sentence:
-            log.warning("This store has no sentence vectors (built by an older articlebot or with "
-                        "SENTENCE_VECTORS=false); answers are less complete until `articlebot ingest` is run again "
-                        "over the same sources.")
+            log.warning(
+                "This store has no sentence vectors (built by an older articlebot or with "
+                "SENTENCE_VECTORS=false); answers are less complete until `articlebot ingest` is run again "
+                "over the same sources."
+            )
         self._cache: dict[int, tuple[str, dict]] = {}
         self._cache_lock = threading.Lock()
         self.docs = _Column(self, 0)
@@ -233,8 +240,14 @@ class _Index:
 
     def allowed(self, filters: Filters):
         """The rows a filter lets through, as a boolean mask (vectorstore/prefilter.py)."""
-        return prefilter.allowed_rows(self.lexical.published_ts, self.lexical.outlet_code, self.lexical.outlets,
-                                      outlet=filters.outlet, since=filters.since, until=filters.until)
+        return prefilter.allowed_rows(
+            self.lexical.published_ts,
+            self.lexical.outlet_code,
+            self.lexical.outlets,
+            outlet=filters.outlet,
+            since=filters.since,
+            until=filters.until,
+        )
 
 
 class _Column:
@@ -254,10 +267,17 @@ class _Column:
 CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 # tiktoken_ext.openai_public.cl100k_base's split pattern and special tokens: building the Encoding from them and the
 # ranks file llama-index ships means tiktoken never looks for its cache in the environment (or on the network)
-CL100K_PATTERN = (r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|"""
-                  r"""\s++$|\s*[\r\n]|\s+(?!\S)|\s""")
-CL100K_SPECIAL = {"<|endoftext|>": 100257, "<|fim_prefix|>": 100258, "<|fim_middle|>": 100259,
-                  "<|fim_suffix|>": 100260, "<|endofprompt|>": 100276}
+CL100K_PATTERN = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|"""
+    r"""\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+)
+CL100K_SPECIAL = {
+    "<|endoftext|>": 100257,
+    "<|fim_prefix|>": 100258,
+    "<|fim_middle|>": 100259,
+    "<|fim_suffix|>": 100260,
+    "<|endofprompt|>": 100276,
+}
 
 
 @functools.lru_cache(maxsize=1)
@@ -281,8 +301,9 @@ def cl100k():
             if line.strip():
                 token, rank = line.split()
                 ranks[base64.b64decode(token)] = int(rank)
-    encoding = tiktoken.Encoding("cl100k_base", pat_str=CL100K_PATTERN, mergeable_ranks=ranks,
-                                 special_tokens=CL100K_SPECIAL)
+    encoding = tiktoken.Encoding(
+        "cl100k_base", pat_str=CL100K_PATTERN, mergeable_ranks=ranks, special_tokens=CL100K_SPECIAL
+    )
     return functools.partial(encoding.encode, allowed_special="all")
 
 
@@ -292,7 +313,7 @@ def _merge(a: str, b: str) -> str:
     at = a.find(probe) if probe else -1
     while at != -1:
         if b.startswith(a[at:]):
-            return a + b[len(a) - at:]
+            return a + b[len(a) - at :]
         at = a.find(probe, at + 1)
     return f"{a}\n{b}"
 
@@ -353,20 +374,25 @@ class Retriever:
         return self._select(idx, scores, k)
 
     # --- stages ------------------------------------------------------------------------------
-    def candidates(self, query: str, idx: _Index, filters: Filters, depth: int
-                   ) -> tuple[dict[int, float], dict[int, float]]:
+    def candidates(
+        self, query: str, idx: _Index, filters: Filters, depth: int
+    ) -> tuple[dict[int, float], dict[int, float]]:
         """The `depth` best rows of each side: dense (a chunk scores as its nearest sentence, or its own vector)
         and BM25, both within the filters."""
         vector = self.embedder.embed_query(query)
         if idx.by_sentence:
             # filters applied in this process, not by Chroma (whose filter costs time linear in the store)
-            nearest = prefilter.nearest_chunks(self.store, vector, max(SENTENCE_POOL, 6 * depth), filters.where(),
-                                               idx.allowed(filters), idx.row)
+            nearest = prefilter.nearest_chunks(
+                self.store, vector, max(SENTENCE_POOL, 6 * depth), filters.where(), idx.allowed(filters), idx.row
+            )
             dense = {idx.row[c]: s for c, s in nearest.items() if c in idx.row}
             dense = dict(sorted(dense.items(), key=lambda kv: -kv[1])[:depth])
         else:
-            dense = {idx.row[p.id]: p.score for p in self.store.query(vector, depth, where=filters.where())
-                     if p.id in idx.row}
+            dense = {
+                idx.row[p.id]: p.score
+                for p in self.store.query(vector, depth, where=filters.where())
+                if p.id in idx.row
+            }
         sparse = idx.bm25_search(query, depth * 4)
         if filters.where() is not None:
             sparse = [(r, s) for r, s in sparse if filters.allows(idx.filter_meta(r))]
@@ -383,13 +409,12 @@ class Retriever:
                 start = position[r] - position[r] % FETCH_BATCH
                 if start not in fetched:  # the next candidates and their neighbours, from the store in one call
                     fetched.add(start)
-                    idx.fetch(self._with_neighbours(idx, order[start:start + FETCH_BATCH]))
+                    idx.fetch(self._with_neighbours(idx, order[start : start + FETCH_BATCH]))
                 h, pos = split_chunk_id(idx.ids[r])
                 made[r] = self._passage(idx, r, h, pos, scores[r])
             return made[r]
 
-        rows = distinct(order, lambda r: split_chunk_id(idx.ids[r])[0],
-                        lambda r: analysis.shingles(passage(r).text), k)
+        rows = distinct(order, lambda r: split_chunk_id(idx.ids[r])[0], lambda r: analysis.shingles(passage(r).text), k)
         return [passage(r) for r in rows]
 
     @staticmethod
@@ -397,8 +422,9 @@ class Retriever:
         out = []
         for r in rows:
             h, pos = split_chunk_id(idx.ids[r])
-            out += [r] + [nr for nr in (idx.row.get(f"{h}-{pos - 1:05d}"), idx.row.get(f"{h}-{pos + 1:05d}"))
-                          if nr is not None]
+            out += [r] + [
+                nr for nr in (idx.row.get(f"{h}-{pos - 1:05d}"), idx.row.get(f"{h}-{pos + 1:05d}")) if nr is not None
+            ]
         return out
 
     def _tokens(self, text: str) -> int:

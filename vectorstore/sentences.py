@@ -11,6 +11,7 @@ orthographic statistics. NLTK itself is not imported: `import nltk` alone takes 
 budget of a cold `articlebot ask`; this regex and the lists below split the eval corpus the way punkt does at
 sentence ends that matter (measured in benchmarks/sentences.py) in a fraction of the time.
 """
+
 from __future__ import annotations
 
 import re
@@ -19,21 +20,27 @@ MIN_WORDS, MAX_WORDS = 4, 80
 SPLITTER = "2"  # recorded by ingest: a store split by another version is split and embedded again
 
 # Abbreviations after which a full stop never ends the sentence: titles, months, "vs.", "No. 5", "St. Louis".
-_NEVER_END = frozenset("""mr mrs ms messrs dr prof gen lt col maj sgt capt cmdr adm gov sen rep reps pres rev hon
+_NEVER_END = frozenset(
+    """mr mrs ms messrs dr prof gen lt col maj sgt capt cmdr adm gov sen rep reps pres rev hon
 st mt ft sr
 jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
-vs v no nos vol fig approx est dept univ ave blvd rd""".split())
+vs v no nos vol fig approx est dept univ ave blvd rd""".split()
+)
 # Abbreviations that can also close a sentence ("... moved to the U.S." / "... Apple Inc."): the stop ends the
 # sentence only when the next word is a usual sentence opener.
-_MAY_END = frozenset("""inc corp co ltd llc plc bros jr etc al
+_MAY_END = frozenset(
+    """inc corp co ltd llc plc bros jr etc al
 ala ariz ark calif colo conn del fla ga ill ind kan ky la md mass mich minn miss mo mont neb nev okla ore pa
-tenn tex va vt wash wis wyo""".split())
-_STARTERS = frozenset("""a an the he she it they we i you this that these those there here his her their its our my
+tenn tex va vt wash wis wyo""".split()
+)
+_STARTERS = frozenset(
+    """a an the he she it they we i you this that these those there here his her their its our my
 but and so yet or nor however meanwhile still also then thus instead moreover nevertheless nonetheless
 in on at as after before when while if although though since because during despite under among according
-one some many most more both each several all no not what who why how where""".split())
+one some many most more both each several all no not what who why how where""".split()
+)
 _INITIAL = re.compile(r"^[A-Z]$")
-_DOTTED = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]$")   # U.S, D.C, a.m, Ph.D before the final stop
+_DOTTED = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]$")  # U.S, D.C, a.m, Ph.D before the final stop
 # a candidate end: terminal punctuation, closing quotes or brackets, space, then something that can open a sentence
 _BOUNDARY = re.compile(r"([.!?…])([\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9])")
 _LAST_TOKEN = re.compile(r"([^\s\"'“‘(\[]+)$")
@@ -48,7 +55,7 @@ def _continues(before: str, after: str) -> bool:
     word = token.group(1).rstrip(".")
     low = word.lower()
     if _INITIAL.match(word):
-        return True                       # "John F. Kennedy"
+        return True  # "John F. Kennedy"
     if low in _NEVER_END:
         return not (low == "no" and not after[:1].isdigit())  # "No. 5", but "... said no. The ..."
     if low in _MAY_END or _DOTTED.match(word):
@@ -60,9 +67,9 @@ def _continues(before: str, after: str) -> bool:
 def _split_line(line: str) -> list[str]:
     out, start = [], 0
     for m in _BOUNDARY.finditer(line):
-        if m.group(1) == "." and not m.group(2) and _continues(line[start:m.start()], line[m.end():]):
+        if m.group(1) == "." and not m.group(2) and _continues(line[start : m.start()], line[m.end() :]):
             continue
-        out.append(line[start:m.end()])
+        out.append(line[start : m.end()])
         start = m.end()
     out.append(line[start:])
     return out
@@ -92,7 +99,7 @@ def units(text: str) -> list[str]:
 # --- what may be quoted --------------------------------------------------------------------------------------
 _ENDS_SENTENCE = re.compile(r"[.!…][\"'”’)\]]*$")
 _OPENS_SENTENCE = re.compile(r"^[\"'“‘(\[]?[A-Z0-9$£€]")
-_LABEL = re.compile(r"^[^\s:][^:]{0,40}[A-Za-z]:(?=[\"'“‘A-Z0-9])")    # "RELATED:Headline", "Previously:Former Pope ..."
+_LABEL = re.compile(r"^[^\s:][^:]{0,40}[A-Za-z]:(?=[\"'“‘A-Z0-9])")  # "RELATED:Headline", "Previously:Former Pope ..."
 _BYLINE = re.compile(r"^(by|photo(graph)? by|story by|written by|reporting by|contributing:?)\s", re.I)
 _ENDS_IN_ABBREVIATION = re.compile(r"(?:^|\s)[\"'“‘(\[]*([A-Za-z]+)\.$")
 

@@ -13,6 +13,7 @@ All ingest state lives in Chroma itself, so a Chroma server shared by several pr
 llama-index's IngestionPipeline docstore would do the dedupe bookkeeping, but it lives in a local JSON file
 persisted only at the end of a run: a kill -9 loses it and it is not shared in server mode. Hence this manifest.
 """
+
 from __future__ import annotations
 
 import logging
@@ -56,6 +57,7 @@ class DataDirBusy(StoreError):
 @dataclass
 class Record:
     """One ingested copy of an article, as the manifest keeps it."""
+
     source_key: str
     content_hash: str
     n_chunks: int
@@ -121,7 +123,8 @@ class DataDirLock:
                 owner,
                 f"the data dir {self.path.parent} is in use by another articlebot process"
                 f"{f' (pid {owner})' if owner else ''}. Stop it first, or run a Chroma server and set CHROMA_HOST "
-                "so several processes (a bot and an ingest) can share one store.") from None
+                "so several processes (a bot and an ingest) can share one store.",
+            ) from None
         (self.path.parent / "articlebot.pid").write_text(str(os.getpid()))
 
     def release(self) -> None:
@@ -149,9 +152,12 @@ class _ServerGuard:
             try:
                 return attr(*args, **kwargs)
             except httpx.TransportError as exc:
-                raise StoreError(f"lost the Chroma server at {self._where} ({type(exc).__name__}: {exc}). "
-                                 "Is it running? Re-run the same command once it is back; "
-                                 "what was written is kept.") from None
+                raise StoreError(
+                    f"lost the Chroma server at {self._where} ({type(exc).__name__}: {exc}). "
+                    "Is it running? Re-run the same command once it is back; "
+                    "what was written is kept."
+                ) from None
+
         return call
 
 
@@ -185,12 +191,21 @@ def _wait_for_server(settings: Settings):
 
     where = f"{settings.chroma_host}:{settings.chroma_port}"
     timeout = max(0.0, settings.chroma_start_timeout)
-    headers = {"Authorization": f"Bearer {reveal(settings.chroma_auth_token)}"} if reveal(settings.chroma_auth_token) else None
+    headers = (
+        {"Authorization": f"Bearer {reveal(settings.chroma_auth_token)}"}
+        if reveal(settings.chroma_auth_token)
+        else None
+    )
     backoff = wait_exponential_jitter(initial=1, max=30, jitter=1)
 
     def connect():
-        client = chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, ssl=settings.chroma_ssl,
-                                     headers=headers, settings=_no_telemetry())
+        client = chromadb.HttpClient(
+            host=settings.chroma_host,
+            port=settings.chroma_port,
+            ssl=settings.chroma_ssl,
+            headers=headers,
+            settings=_no_telemetry(),
+        )
         client.heartbeat()
         return client
 
@@ -199,14 +214,24 @@ def _wait_for_server(settings: Settings):
         return f"{type(exc).__name__}: {exc}"
 
     def say(state) -> None:
-        log.warning("Chroma server at %s not reachable (%s); try %d failed, next in %.1f s, giving up %g s after "
-                    "start (CHROMA_START_TIMEOUT)", where, reason(state.outcome.exception()), state.attempt_number,
-                    state.next_action.sleep, timeout)
+        log.warning(
+            "Chroma server at %s not reachable (%s); try %d failed, next in %.1f s, giving up %g s after "
+            "start (CHROMA_START_TIMEOUT)",
+            where,
+            reason(state.outcome.exception()),
+            state.attempt_number,
+            state.next_action.sleep,
+            timeout,
+        )
 
-    retrying = Retrying(stop=stop_after_delay(timeout), before_sleep=say, reraise=True,
-                        retry=retry_if_exception(lambda exc: _transport_error(exc) is not None),
-                        # the last wait is cut to the time left, so the last try comes at the deadline
-                        wait=lambda state: min(backoff(state), max(0.0, timeout - (state.seconds_since_start or 0.0))))
+    retrying = Retrying(
+        stop=stop_after_delay(timeout),
+        before_sleep=say,
+        reraise=True,
+        retry=retry_if_exception(lambda exc: _transport_error(exc) is not None),
+        # the last wait is cut to the time left, so the last try comes at the deadline
+        wait=lambda state: min(backoff(state), max(0.0, timeout - (state.seconds_since_start or 0.0))),
+    )
     try:
         return retrying(connect)
     except Exception as exc:
@@ -244,8 +269,11 @@ class ArticleStore:
     def _open(self, name: str, hnsw: dict | None = None):
         try:
             collection = self.client.get_or_create_collection(
-                name, embedding_function=None, configuration={"hnsw": {"space": "cosine", **(hnsw or {})}},
-                metadata={"embed_model": self.embed_identity})
+                name,
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine", **(hnsw or {})}},
+                metadata={"embed_model": self.embed_identity},
+            )
         except Exception as exc:
             raise StoreError(f"cannot open collection {name!r}: {exc}") from None
         if self.settings.server_mode:
@@ -261,14 +289,16 @@ class ArticleStore:
             if hint:
                 raise StoreError(
                     f"collection {self.name!r} holds vectors of {recorded!r}, but EMBED_VARIANT={self.settings.embed_variant} "
-                    f"embeds {self.embed_identity!r}: {hint}")
+                    f"embeds {self.embed_identity!r}: {hint}"
+                )
             from bot.settings import DEFAULT_EMBED_MODEL
 
             model = DEFAULT_EMBED_MODEL if recorded.startswith(DEFAULT_EMBED_MODEL + "+") else recorded
             raise StoreError(
                 f"collection {self.name!r} was built with embedding model {recorded!r}, but EMBED_MODEL is "
                 f"{self.settings.embed_model!r}. Vectors of two models cannot be mixed: set EMBED_MODEL={model} "
-                f"or use another collection (--collection NAME / ARTICLEBOT_COLLECTION).")
+                f"or use another collection (--collection NAME / ARTICLEBOT_COLLECTION)."
+            )
 
     def close(self) -> None:
         if self._lock is not None:
@@ -291,8 +321,11 @@ class ArticleStore:
             ids=[r.id for r in records],
             embeddings=[[1.0] for _ in records],  # the manifest is looked up by id and metadata only
             documents=[r.source_key for r in records],
-            metadatas=[{**r.meta, "source_key": r.source_key, "content_hash": r.content_hash, "n_chunks": r.n_chunks}
-                       for r in records])
+            metadatas=[
+                {**r.meta, "source_key": r.source_key, "content_hash": r.content_hash, "n_chunks": r.n_chunks}
+                for r in records
+            ],
+        )
 
     def delete_records(self, source_keys: Iterable[str]) -> None:
         ids = [manifest_id(k) for k in source_keys]
@@ -306,8 +339,7 @@ class ArticleStore:
         got = self.chunks.get(ids=[chunk_id(content_hash, i) for i in range(n_chunks)], include=[])
         return len(got["ids"]) == n_chunks
 
-    def upsert_chunks(self, ids: list[str], embeddings, documents: list[str],
-                      metadatas: list[dict]) -> None:
+    def upsert_chunks(self, ids: list[str], embeddings, documents: list[str], metadatas: list[dict]) -> None:
         _upsert(self.chunks, ids, embeddings, documents, metadatas)
         self._written()
 
@@ -366,8 +398,11 @@ class ArticleStore:
             return
         now = time.time()
         got = self.sentences.get(ids=suspects, include=["metadatas"])
-        stale = [sid for sid, meta in zip(got["ids"], got["metadatas"])
-                 if now - float(meta.get("ingested_at", 0)) >= grace_seconds]
+        stale = [
+            sid
+            for sid, meta in zip(got["ids"], got["metadatas"])
+            if now - float(meta.get("ingested_at", 0)) >= grace_seconds
+        ]
         _delete(self.sentences, stale)
 
     def count(self) -> int:
@@ -414,8 +449,7 @@ class ArticleStore:
         # ids and distances only: the chunk is in the sentence's id, and leaving metadata out makes the query
         # ~3x faster (300 results; more again over HTTP). An empty collection answers with empty lists: no count()
         # round trip on every question.
-        got = self.sentences.query(query_embeddings=[vector], n_results=k, where=where or None,
-                                   include=["distances"])
+        got = self.sentences.query(query_embeddings=[vector], n_results=k, where=where or None, include=["distances"])
         best: dict[str, float] = {}
         for sid, dist in zip(got["ids"][0], got["distances"][0]):
             cid = split_sentence_id(sid)[0]
@@ -423,25 +457,33 @@ class ArticleStore:
         return best
 
     def query(self, vector: list[float], k: int, where: dict | None = None) -> list[Passage]:
-        got = self.chunks.query(query_embeddings=[vector], n_results=k, where=where or None,
-                                include=["documents", "metadatas", "distances"])
-        return [Passage.from_chroma(cid, doc, meta, 1.0 - dist)
-                for cid, doc, meta, dist in zip(got["ids"][0], got["documents"][0], got["metadatas"][0],
-                                                got["distances"][0])]
+        got = self.chunks.query(
+            query_embeddings=[vector], n_results=k, where=where or None, include=["documents", "metadatas", "distances"]
+        )
+        return [
+            Passage.from_chroma(cid, doc, meta, 1.0 - dist)
+            for cid, doc, meta, dist in zip(
+                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0]
+            )
+        ]
 
 
 def _delete(collection, ids: list[str]) -> None:
     for start in range(0, len(ids), 1000):  # Chroma caps a write's batch size
-        collection.delete(ids=ids[start:start + 1000])
+        collection.delete(ids=ids[start : start + 1000])
 
 
-def _upsert(collection, ids: list[str], embeddings: list[list[float]], documents: list[str] | None,
-            metadatas: list[dict]) -> None:
+def _upsert(
+    collection, ids: list[str], embeddings: list[list[float]], documents: list[str] | None, metadatas: list[dict]
+) -> None:
     for start in range(0, len(ids), 1000):  # Chroma caps a write's batch size
         end = start + 1000
-        collection.upsert(ids=ids[start:end], embeddings=embeddings[start:end],
-                          documents=documents[start:end] if documents is not None else None,
-                          metadatas=metadatas[start:end])
+        collection.upsert(
+            ids=ids[start:end],
+            embeddings=embeddings[start:end],
+            documents=documents[start:end] if documents is not None else None,
+            metadatas=metadatas[start:end],
+        )
 
 
 def open_store(settings: Settings) -> ArticleStore:
@@ -456,4 +498,3 @@ def open_store(settings: Settings) -> ArticleStore:
         if lock:
             lock.release()
         raise
-

@@ -12,10 +12,18 @@ No answering logic lives here (that is the Engine's, testable without Telegram).
   of logs.
 Rendering (escaping, splitting) is bot/telegram_render.py; reaching the Bot API at start-up is bot/telegram_start.py.
 """
+
 from bot.telegram.app import build_application, run
 from bot.telegram.front import TelegramFrontEnd
 from bot.telegram.throttle import Throttle
 from bot.telegram.tokens import TokenFilter, install_token_filter, token_problem
 
-__all__ = ["TelegramFrontEnd", "Throttle", "TokenFilter", "build_application", "install_token_filter", "run",
-           "token_problem"]
+__all__ = [
+    "TelegramFrontEnd",
+    "Throttle",
+    "TokenFilter",
+    "build_application",
+    "install_token_filter",
+    "run",
+    "token_problem",
+]

@@ -4,6 +4,7 @@ TELEGRAM_ALLOWED_USERS / TELEGRAM_ALLOWED_CHATS close the bot (admins are always
 not close it: it says who may add articles, not who may ask. A refused user learns their numeric user id (and, in a
 group, the chat's id) so they can hand it to the operator, who puts it in one of those settings.
 """
+
 from __future__ import annotations
 
 import logging
@@ -16,7 +17,7 @@ from bot.settings import Settings
 log = logging.getLogger(__name__)
 
 REFUSAL = "Sorry, this bot is private. Ask its operator to add you"
-MAX_REFUSED = 100_000   # strangers remembered as already refused
+MAX_REFUSED = 100_000  # strangers remembered as already refused
 
 
 class Access:
@@ -38,8 +39,10 @@ class Access:
         if self.open_to_everyone:
             return True
         user, chat = update.effective_user, update.effective_chat
-        return bool((user and (user.id in s.telegram_allowed_users or user.id in s.telegram_admins))
-                    or (chat and chat.id in s.telegram_allowed_chats))
+        return bool(
+            (user and (user.id in s.telegram_allowed_users or user.id in s.telegram_admins))
+            or (chat and chat.id in s.telegram_allowed_chats)
+        )
 
     @staticmethod
     def refusal(update: Update) -> str:

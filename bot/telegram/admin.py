@@ -3,6 +3,7 @@
 An upload is written to a folder of its own under <data dir>/uploads, ingested, and removed: the store keeps the text,
 and nothing piles up under the data dir. Folders left by a bot that was killed mid-ingest are swept at start.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 UPLOAD_SUFFIXES = {".txt", ".md", ".html", ".htm", ".pdf", ".jsonl", ".json"}
 ADMIN_ONLY = "Only the bot's admins can add articles."
-STALE_UPLOAD = 24 * 3600.0   # an upload folder this old is a leftover of a killed bot
+STALE_UPLOAD = 24 * 3600.0  # an upload folder this old is a leftover of a killed bot
 
 
 def sweep_uploads(data_dir: Path, now: float | None = None) -> int:
@@ -75,8 +76,9 @@ class AdminIngest:
     async def on_document(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A file sent by an admin: ingested, then its copy removed."""
         message = update.effective_message
-        if message.chat.type != ChatType.PRIVATE and not (message.caption and context.bot.username
-                                                           and f"@{context.bot.username}".lower() in message.caption.lower()):
+        if message.chat.type != ChatType.PRIVATE and not (
+            message.caption and context.bot.username and f"@{context.bot.username}".lower() in message.caption.lower()
+        ):
             return  # files shared in a group are not for the bot unless it is mentioned
         if not await self.access.gate(update):
             return
@@ -88,8 +90,9 @@ class AdminIngest:
         # keep the original name (it becomes the article's title) but nothing that could escape the folder
         name = re.sub(r"[^\w.\- ]+", "_", name).strip(" .") or "upload.txt"
         if Path(name).suffix.lower() not in UPLOAD_SUFFIXES:
-            await message.reply_text(f"I can add {' '.join(sorted(UPLOAD_SUFFIXES))} files; "
-                                     f"{escape(name)} is not one of them.")
+            await message.reply_text(
+                f"I can add {' '.join(sorted(UPLOAD_SUFFIXES))} files; {escape(name)} is not one of them."
+            )
             return
         if doc.file_size and doc.file_size > self.settings.max_file_mb * 1024 * 1024:
             await message.reply_text(f"That file is larger than {self.settings.max_file_mb:g} MB; I skipped it.")

@@ -1,4 +1,5 @@
 """Building the Application (handlers, defaults, rate limiter, the follow job) and `articlebot telegram`."""
+
 from __future__ import annotations
 
 import logging
@@ -49,12 +50,16 @@ async def _post_init(app: Application) -> None:
 def build_application(settings: Settings, engine, *, rate_limit: bool = True) -> Application:
     """The configured Application (not started). Tests and the benchmark drive it against a loopback Bot API server."""
     front = TelegramFrontEnd(settings, engine)
-    builder = (ApplicationBuilder().token(reveal(settings.telegram_bot_token).strip())
-               .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
-               .concurrent_updates(64)
-               .connection_pool_size(64).pool_timeout(10)
-               .post_init(_post_init)
-               .post_stop(front.close))
+    builder = (
+        ApplicationBuilder()
+        .token(reveal(settings.telegram_bot_token).strip())
+        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .concurrent_updates(64)
+        .connection_pool_size(64)
+        .pool_timeout(10)
+        .post_init(_post_init)
+        .post_stop(front.close)
+    )
     if rate_limit:
         # stays under Telegram's flood limits and retries RetryAfter (429) replies instead of dropping the answer
         builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
@@ -105,8 +110,10 @@ def run(settings: Settings) -> int:
         return 2
     secret = reveal(settings.telegram_webhook_secret)
     if settings.telegram_webhook_url and secret and not SECRET_RE.match(secret):
-        print("articlebot: TELEGRAM_WEBHOOK_SECRET may only hold 1-256 letters, digits, '_' and '-' (Telegram's rule).",
-              file=sys.stderr)
+        print(
+            "articlebot: TELEGRAM_WEBHOOK_SECRET may only hold 1-256 letters, digits, '_' and '-' (Telegram's rule).",
+            file=sys.stderr,
+        )
         return 2
     install_token_filter(reveal(settings.telegram_bot_token).strip())
     if log.getEffectiveLevel() > logging.INFO:
@@ -125,8 +132,9 @@ def run(settings: Settings) -> int:
         app = build_application(settings, engine)
         front: TelegramFrontEnd = app.bot_data["front"]
         if front.open_to_everyone:
-            log.warning("Neither TELEGRAM_ALLOWED_USERS nor TELEGRAM_ALLOWED_CHATS is set: "
-                        "anyone who finds the bot can use it.")
+            log.warning(
+                "Neither TELEGRAM_ALLOWED_USERS nor TELEGRAM_ALLOWED_CHATS is set: anyone who finds the bot can use it."
+            )
         from bot.telegram_start import BOOTSTRAP_RETRIES, StartFailed, connect_blocking
 
         try:
@@ -136,10 +144,15 @@ def run(settings: Settings) -> int:
             return exc.status
         if settings.telegram_webhook_url:
             secret = secret or secrets.token_urlsafe(32)
-            app.run_webhook(listen=settings.telegram_webhook_listen, port=settings.telegram_webhook_port,
-                            url_path=urlsplit(settings.telegram_webhook_url).path.lstrip("/"),
-                            webhook_url=settings.telegram_webhook_url, secret_token=secret,
-                            allowed_updates=[Update.MESSAGE], bootstrap_retries=BOOTSTRAP_RETRIES)
+            app.run_webhook(
+                listen=settings.telegram_webhook_listen,
+                port=settings.telegram_webhook_port,
+                url_path=urlsplit(settings.telegram_webhook_url).path.lstrip("/"),
+                webhook_url=settings.telegram_webhook_url,
+                secret_token=secret,
+                allowed_updates=[Update.MESSAGE],
+                bootstrap_retries=BOOTSTRAP_RETRIES,
+            )
         else:
             app.run_polling(allowed_updates=[Update.MESSAGE], bootstrap_retries=BOOTSTRAP_RETRIES)
     finally:

@@ -5,6 +5,7 @@ it has and close the iterator at the next item, so the engine never records an a
 thread's future: the question's chat stays locked until it resolves, so a cancelled answer can never be remembered
 after the chat's next one.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -1,5 +1,6 @@
 """Sending to a chat: Telegram HTML split at the 4096-character limit, answers attached to the question in groups,
 and the typing indicator while an answer is being made."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,7 +14,7 @@ from bot.telegram_render import LIMIT, split_html
 
 log = logging.getLogger(__name__)
 
-TYPING_EVERY = 4.0       # Telegram shows "typing…" for about 5 s
+TYPING_EVERY = 4.0  # Telegram shows "typing…" for about 5 s
 
 
 def reply_to(message: Message) -> ReplyParameters | None:
@@ -26,9 +27,14 @@ def reply_to(message: Message) -> ReplyParameters | None:
 async def send_html(message: Message, html: str) -> list[Message]:
     sent = []
     for i, part in enumerate(split_html(html, LIMIT)):
-        sent.append(await message.get_bot().send_message(
-            message.chat_id, part, reply_parameters=reply_to(message) if i == 0 else None,
-            message_thread_id=message.message_thread_id if message.is_topic_message else None))
+        sent.append(
+            await message.get_bot().send_message(
+                message.chat_id,
+                part,
+                reply_parameters=reply_to(message) if i == 0 else None,
+                message_thread_id=message.message_thread_id if message.is_topic_message else None,
+            )
+        )
     return sent
 
 

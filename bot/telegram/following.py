@@ -2,6 +2,7 @@
 
 ingest/follow.py keeps the list and makes one poll; this schedules polls and translates replies.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FOLLOW_TICK = 5.0        # seconds between looks at the follow list (a SQLite read); sources are polled when due
+FOLLOW_TICK = 5.0  # seconds between looks at the follow list (a SQLite read); sources are polled when due
 
 
 class FollowCommands:
@@ -32,7 +33,7 @@ class FollowCommands:
 
     engine: Engine
     access: Access
-    following: Following | None     # None when the bot has no job queue
+    following: Following | None  # None when the bot has no job queue
     _polling: bool
 
     async def follow_tick(self, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -82,13 +83,17 @@ class FollowCommands:
         """/follow URL [every]: follow a feed or page; checked at once, then every interval."""
         from ingest.follow import FollowError, format_every
 
-        args = await self._admin_args(update, context, "Usage: /follow URL [every, e.g. 30m, 2h, 1d] — an RSS/Atom feed or a web page.")
+        args = await self._admin_args(
+            update, context, "Usage: /follow URL [every, e.g. 30m, 2h, 1d] — an RSS/Atom feed or a web page."
+        )
         if args is None:
             return
         url, every = args[0], (args[1] if len(args) > 1 else None)
         if urlsplit(url).scheme.lower() not in ("http", "https"):
-            await update.effective_message.reply_text("I can follow http(s) feeds and pages; folders are followed "
-                                                      "by the operator with <code>articlebot follow add</code>.")
+            await update.effective_message.reply_text(
+                "I can follow http(s) feeds and pages; folders are followed "
+                "by the operator with <code>articlebot follow add</code>."
+            )
             return
         try:
             followed, new = await asyncio.to_thread(self.following.add, url, every)
@@ -99,7 +104,8 @@ class FollowCommands:
             context.job_queue.run_once(self.follow_tick, 0)
         await update.effective_message.reply_text(
             f"{'Following' if new else 'Already following'} {escape(followed.source)}, checked every "
-            f"{format_every(followed.every)}." + (" First check now; /following shows how it went." if new else ""))
+            f"{format_every(followed.every)}." + (" First check now; /following shows how it went." if new else "")
+        )
 
     async def on_unfollow(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/unfollow URL: stop following; the articles already added stay."""
@@ -108,7 +114,8 @@ class FollowCommands:
             return
         gone = await asyncio.to_thread(self.following.remove, args[0])
         await update.effective_message.reply_text(
-            f"Stopped following {escape(args[0])}; its articles stay." if gone else f"I don't follow {escape(args[0])}.")
+            f"Stopped following {escape(args[0])}; its articles stay." if gone else f"I don't follow {escape(args[0])}."
+        )
 
     async def on_following(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/following: each followed source with its last check and what it added."""
@@ -124,7 +131,9 @@ class FollowCommands:
         for f in follows:
             when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(f.last_check)) if f.last_check else "not yet"
             state = f"error: {escape(f.last_error)}" if f.failures else ("ok" if f.last_check else "waiting")
-            lines.append(f"• {escape(f.source)} — every {format_every(f.every)}; last checked {when} ({state}); "
-                         f"{f.articles_added} articles added; next check "
-                         f"{time.strftime('%H:%M UTC', time.gmtime(f.next_check))}")
+            lines.append(
+                f"• {escape(f.source)} — every {format_every(f.every)}; last checked {when} ({state}); "
+                f"{f.articles_added} articles added; next check "
+                f"{time.strftime('%H:%M UTC', time.gmtime(f.next_check))}"
+            )
         await send_html(update.effective_message, "\n".join(lines))

@@ -1,5 +1,6 @@
 """The state the handlers share (one TelegramFrontEnd per Application): settings, engine, access policy, throttle,
 per-chat locks and the worker pools; the handlers themselves live in questions, admin and following."""
+
 from __future__ import annotations
 
 import asyncio
@@ -41,7 +42,7 @@ class TelegramFrontEnd(Questions, AdminIngest, FollowCommands):
         self.streaming = getattr(engine.answerer, "name", "") == "llm"
         self.question_pool = ThreadPoolExecutor(QUESTION_WORKERS, thread_name_prefix="articlebot-question")
         self.ingest_pool = ThreadPoolExecutor(1, thread_name_prefix="articlebot-ingest")
-        self.following = None      # ingest.follow.Following, set by build_application
+        self.following = None  # ingest.follow.Following, set by build_application
         self._polling = False
 
     # the access policy, as the front end's own (tests and run() ask the front end)

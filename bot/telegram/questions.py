@@ -5,6 +5,7 @@ Answers are made on the front end's question pool (bounded: see front.QUESTION_W
 event loop's default executor, so /help, /sources and /latest answer while every question worker waits for a slow
 model. One question at a time per chat, so a follow-up sees the answer to the question before it.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,9 +34,11 @@ if TYPE_CHECKING:
     from ingest.follow import Following
 
 SLOW_DOWN = "You're asking faster than I can keep up — please wait a minute before the next question."
-EDIT_EVERY = 1.0         # edit-in-place at most this often (Telegram throttles edits per chat)
-HELP_COMMANDS = ("/sources — the sources of my last answer\n/latest — the newest articles\n"
-                 "/reset — forget our conversation\n/ask QUESTION — ask in a group")
+EDIT_EVERY = 1.0  # edit-in-place at most this often (Telegram throttles edits per chat)
+HELP_COMMANDS = (
+    "/sources — the sources of my last answer\n/latest — the newest articles\n"
+    "/reset — forget our conversation\n/ask QUESTION — ask in a group"
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +66,10 @@ class Questions:
 
     async def answer(self, message: Message, question: str) -> None:
         if not question.strip():
-            await message.reply_text("Ask me a question about the articles, e.g. <code>/ask what happened this week?</code>",
-                                     reply_parameters=reply_to(message))
+            await message.reply_text(
+                "Ask me a question about the articles, e.g. <code>/ask what happened this week?</code>",
+                reply_parameters=reply_to(message),
+            )
             return
         user = message.from_user
         allowed, warn = self.throttle.allow(user.id if user else message.chat_id)
@@ -74,20 +79,22 @@ class Questions:
             return
         lock = self._chat_lock(message.chat_id)
         await lock.acquire()
-        work: asyncio.Future | None = None   # the worker making this answer
+        work: asyncio.Future | None = None  # the worker making this answer
         typing = asyncio.create_task(keep_typing(message))
         try:
             if self.streaming:
-                stream = ThreadStream(lambda: self.engine.stream(self.conversation(message), question),
-                                      self.question_pool)
+                stream = ThreadStream(
+                    lambda: self.engine.stream(self.conversation(message), question), self.question_pool
+                )
                 work = stream.done
                 try:
                     await self._show_stream(message, stream)
                 finally:
                     stream.cancel()  # a no-op when it ended; otherwise the worker stops at its next item
             else:
-                work = asyncio.get_running_loop().run_in_executor(self.question_pool, self.engine.ask,
-                                                                  self.conversation(message), question)
+                work = asyncio.get_running_loop().run_in_executor(
+                    self.question_pool, self.engine.ask, self.conversation(message), question
+                )
                 answer = await asyncio.shield(work)  # cancelling this handler must not unlock a busy chat
                 typing.cancel()
                 await send_html(message, render_answer(answer))
@@ -112,7 +119,8 @@ class Questions:
                 try:
                     if draft is None:
                         draft = await message.get_bot().send_message(
-                            message.chat_id, preview + " …", reply_parameters=reply_to(message))
+                            message.chat_id, preview + " …", reply_parameters=reply_to(message)
+                        )
                     else:
                         await draft.edit_text(preview + " …")
                     shown, last_edit = preview, now
@@ -135,10 +143,14 @@ class Questions:
         if message.chat.type == ChatType.PRIVATE:
             return text
         mention = f"@{username}".lower() if username else None
-        mentioned = bool(mention) and any(value.lower() == mention for value in
-                                          message.parse_entities([MessageEntityType.MENTION]).values())
-        replied = bool(message.reply_to_message and message.reply_to_message.from_user
-                       and message.reply_to_message.from_user.id == bot_id)
+        mentioned = bool(mention) and any(
+            value.lower() == mention for value in message.parse_entities([MessageEntityType.MENTION]).values()
+        )
+        replied = bool(
+            message.reply_to_message
+            and message.reply_to_message.from_user
+            and message.reply_to_message.from_user.id == bot_id
+        )
         if not (mentioned or replied):
             return None
         if mention:
@@ -174,22 +186,29 @@ class Questions:
     async def _help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         stats = await asyncio.to_thread(self.engine.stats)
         if stats.articles:
-            span = (f", published {escape(stats.first_published)} to {escape(stats.last_published)}"
-                    if stats.first_published else "")
+            span = (
+                f", published {escape(stats.first_published)} to {escape(stats.last_published)}"
+                if stats.first_published
+                else ""
+            )
             know = f"I know <b>{stats.articles}</b> articles{span}."
             if stats.last_published:
                 know += f" Current as of {escape(stats.last_published)} (the newest article)."
         else:
             know = "I have no articles yet; an admin can add some with /ingest URL or by sending a file."
         private = update.effective_chat.type == ChatType.PRIVATE
-        how = ("Just send me a question" if private
-               else f"Mention me (@{escape(context.bot.username)}), reply to one of my answers, or use /ask")
+        how = (
+            "Just send me a question"
+            if private
+            else f"Mention me (@{escape(context.bot.username)}), reply to one of my answers, or use /ask"
+        )
         followed = len(await asyncio.to_thread(self.following.list.all)) if self.following else 0
         if followed:
             know += f" I follow {followed} source{'s' if followed != 1 else ''} and add new articles as they appear."
-        text = (f"Hi! I answer questions about news articles and cite my sources.\n\n{know}\n\n"
-                f"{how}, e.g. <i>What did the central bank decide?</i> Follow-up questions work too.\n\n"
-                + HELP_COMMANDS)
+        text = (
+            f"Hi! I answer questions about news articles and cite my sources.\n\n{know}\n\n"
+            f"{how}, e.g. <i>What did the central bank decide?</i> Follow-up questions work too.\n\n" + HELP_COMMANDS
+        )
         if self.access.is_admin(update):
             text += "\n/ingest URL — add a page or feed (or send me a .txt .md .html .pdf .json .jsonl file)"
             text += "\n/follow URL [30m] — keep a feed or page current; /unfollow URL; /following"
@@ -208,7 +227,9 @@ class Questions:
             return
         last = self.engine.last_answer(self.conversation(update.effective_message))
         if last is None:
-            await update.effective_message.reply_text("I haven't answered anything here yet. /latest lists the newest articles.")
+            await update.effective_message.reply_text(
+                "I haven't answered anything here yet. /latest lists the newest articles."
+            )
             return
         await send_html(update.effective_message, render_sources(last, show_paths=self.access.is_admin(update)))
 

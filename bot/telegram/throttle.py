@@ -1,4 +1,5 @@
 """Per-user throttling of questions: a sliding one-minute window, with one warning per window."""
+
 from __future__ import annotations
 
 import time

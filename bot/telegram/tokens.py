@@ -1,5 +1,6 @@
 """The bot token: checked for shape before start, and replaced by <token> in every log record (httpx logs request
 URLs, and the token is part of every Bot API URL)."""
+
 from __future__ import annotations
 
 import logging

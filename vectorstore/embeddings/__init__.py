@@ -7,6 +7,7 @@
 - onnx_backend.py (default), torch_backend.py (another sentence-transformers EMBED_MODEL, or the GPU without
   onnxruntime-gpu), openai_backend.py (EMBED_MODEL=openai:<model>): the backends, chosen in build_embedder below.
 """
+
 from __future__ import annotations
 
 import threading
@@ -38,11 +39,33 @@ from .cache import (
 )
 from .onnx_backend import MAX_WORD_PIECES, OnnxEmbedder, document_backend
 
-__all__ = ["DEFAULT_VARIANT", "MAX_WORD_PIECES", "MINILM_SHA256", "ONNX_FORMAT", "VARIANTS", "BundledModelMissing",
-           "Embedder", "EmbeddingError", "LocalEmbedder", "OnnxEmbedder", "OpenAIEmbedder", "build_embedder",
-           "bundled_model_dir", "check_model_files", "convert_model", "converted_model", "document_backend",
-           "embedder_identity", "model_path", "prepare_model", "resolve_variant", "variant", "variant_hint",
-           "verified_bundled_model", "verify_digest"]
+__all__ = [
+    "DEFAULT_VARIANT",
+    "MAX_WORD_PIECES",
+    "MINILM_SHA256",
+    "ONNX_FORMAT",
+    "VARIANTS",
+    "BundledModelMissing",
+    "Embedder",
+    "EmbeddingError",
+    "LocalEmbedder",
+    "OnnxEmbedder",
+    "OpenAIEmbedder",
+    "build_embedder",
+    "bundled_model_dir",
+    "check_model_files",
+    "convert_model",
+    "converted_model",
+    "document_backend",
+    "embedder_identity",
+    "model_path",
+    "prepare_model",
+    "resolve_variant",
+    "variant",
+    "variant_hint",
+    "verified_bundled_model",
+    "verify_digest",
+]
 
 
 def __getattr__(name: str):
@@ -64,8 +87,13 @@ _cache_lock = threading.Lock()
 
 def build_embedder(settings: Settings) -> Embedder:
     """The embedder EMBED_MODEL names; one instance per process so the model loads once."""
-    key = (settings.embed_model, settings.embed_batch_size, variant(settings), settings.embed_device,
-           str(settings.model_dir))
+    key = (
+        settings.embed_model,
+        settings.embed_batch_size,
+        variant(settings),
+        settings.embed_device,
+        str(settings.model_dir),
+    )
     with _cache_lock:
         if key not in _cache:
             _cache[key] = _new_embedder(settings)

@@ -1,4 +1,5 @@
 """What every embedder shares: the protocol, the error the operator sees, and the bundled model's variants."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -67,5 +68,7 @@ def variant_hint(settings: Settings, recorded: str) -> str | None:
     fits = _variants_for(settings, recorded)
     if not fits:
         return None
-    return (f"set EMBED_VARIANT={' or '.join(fits)} (or auto) to keep using it, or embed the articles again into a "
-            f"new collection: articlebot --collection {settings.collection}-{variant(settings)} ingest SOURCE...")
+    return (
+        f"set EMBED_VARIANT={' or '.join(fits)} (or auto) to keep using it, or embed the articles again into a "
+        f"new collection: articlebot --collection {settings.collection}-{variant(settings)} ingest SOURCE..."
+    )

