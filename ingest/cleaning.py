@@ -40,7 +40,8 @@ _CHROME = re.compile(
 # into coast", "More:Walmart sales increase 10%", "Previously:Former Pope Benedict XVI, first to resign ..."): in
 # real prose a colon is followed by a space. A glued line that is a whole sentence under a place or topic label
 # ("Topeka:Union members at the plant approved a new contract.") is kept, with the space put back.
-_GLUED = re.compile(r"^([^\s:][^:]{0,40}[A-Za-z]):(?=[\"'“‘A-Z0-9$£€])")
+# a question as the label ("Who is the next speaker?:Kevin McCarthy was once rejected ...") is a teaser too
+_GLUED = re.compile(r"^([^\s:][^:]{0,40}[A-Za-z?]):(?=[\"'“‘A-Z0-9$£€])")
 _TEASER_LABEL = re.compile(
     r"^(more|related|read more|read also|also read|see also|also|also this week|previously|"
     r"earlier|watch|listen|opinion|review|explained|live updates|latest updates|fact check|"
@@ -72,6 +73,7 @@ def _furniture(line: str, title: str) -> str | None:
         label, rest = glued.group(1), line[glued.end() :]
         if (
             _TEASER_LABEL.match(label)
+            or label.endswith("?")
             or label.isupper()
             or not _ENDS_SENTENCE.search(rest)
             or rest.rstrip("\"'”’)] ").endswith("?")

@@ -349,3 +349,17 @@ def test_ingest_closes_the_fetcher_it_opened(settings, store, counting, monkeypa
     mine = Fetcher.from_settings(settings)
     ingest(settings, store, [str(EXAMPLES / "lantern-festival.txt")], counting, fetcher=mine)
     assert len(closed) == 1  # a fetcher passed in belongs to the caller
+
+
+def test_a_teaser_glued_to_a_question_label_is_dropped_and_never_quoted():
+    """Seen in a real reply: "Who is the next speaker?:Kevin McCarthy was once rejected for a House internship."
+    (a link to another story, its label a question) was quoted as if it were a statement of the article."""
+    from ingest.cleaning import clean_text
+    from vectorstore.sentences import quotable
+
+    teaser = "Who runs the harbour now?:Mayor Elin Voss was once turned down for a ferry job."
+    text = clean_text(f"The harbour reopened on Monday.\n{teaser}\nTraffic was light.")
+    assert teaser not in text and "Mayor Elin Voss" not in text
+    assert "The harbour reopened on Monday." in text and "Traffic was light." in text
+    assert not quotable(teaser)  # stores ingested before the rule still hold it
+    assert quotable("Mayor Elin Voss said the harbour reopened on Monday.")

@@ -99,7 +99,8 @@ def units(text: str) -> list[str]:
 # --- what may be quoted --------------------------------------------------------------------------------------
 _ENDS_SENTENCE = re.compile(r"[.!…][\"'”’)\]]*$")
 _OPENS_SENTENCE = re.compile(r"^[\"'“‘(\[]?[A-Z0-9$£€]")
-_LABEL = re.compile(r"^[^\s:][^:]{0,40}[A-Za-z]:(?=[\"'“‘A-Z0-9])")  # "RELATED:Headline", "Previously:Former Pope ..."
+# "RELATED:Headline", "Previously:Former Pope ...", "Who is the next speaker?:Kevin McCarthy was ..."
+_LABEL = re.compile(r"^[^\s:][^:]{0,40}[A-Za-z?]:(?=[\"'“‘A-Z0-9])")
 _BYLINE = re.compile(r"^(by|photo(graph)? by|story by|written by|reporting by|contributing:?)\s", re.I)
 _ENDS_IN_ABBREVIATION = re.compile(r"(?:^|\s)[\"'“‘(\[]*([A-Za-z]+)\.$")
 
