@@ -314,7 +314,9 @@ def direct_answer(question: str, sentence: str, passages: list[Passage]) -> str:
             return ""
     elif kind == "name" and re.match(r"\s*(who|whom)\b", question, re.I):
         found = [m.strip(" .,'’") for m in _NAME.findall(sentence)]
-        found = [f for f in found if not _MONTH_OR_DAY.match(f)]
+        # a person's full name only: a lone capitalised word is as often a place or a label used as an adjective
+        # ("more wins for a Hollywood legend" led a "who won best actor" reply with "Hollywood.")
+        found = [f for f in found if not _MONTH_OR_DAY.match(f) and len(f.split()) >= 2]
     else:
         return ""
     q = question.lower()

@@ -113,12 +113,26 @@ LEXICAL = [
     "said",
     "list_number",
     "next_name_new",
+    "answer_by_question_word",
 ]
 FULL = LEXICAL + ["sim", "sim_gap"]
 
 
 def _new_names(sentence: str, q_lower: str) -> list[str]:
     return [w for w in PROPER.findall(sentence) if w.lower() not in q_lower and w not in _MONTHS]
+
+
+def _answer_near(sentence: str, found: list[str], q_terms: set[str]) -> bool:
+    """A new name or figure within four words after one of the question's words: "The barge was *built* by the
+    Norrvik boatyard of Astrid Holm" answers "who built ...", where a sentence that merely repeats the question's
+    words ("A floating library opened ...") and names something else does not."""
+    if not found or not q_terms:
+        return False
+    for item in found:
+        at = sentence.find(item)
+        if at > 0 and q_terms & set(terms(" ".join(sentence[:at].split()[-4:]))):
+            return True
+    return False
 
 
 def _new_numbers(sentence: str, question: str) -> list[str]:
@@ -151,7 +165,10 @@ def lexical_features(question: str, candidates: list[Candidate], passages, sente
             df[t] = df.get(t, 0) + 1
     idf = {t: math.log(1 + n / (1 + df.get(t, 0))) for t in q_terms}
     total = sum(idf.values()) or 1.0
-    rarest = max(idf, key=idf.__getitem__) if idf else None
+    # every term tied for the rarest: picking one of them followed the set's hash order, so the same question got
+    # another reply in another process
+    top = max(idf.values()) if idf else None
+    rarest = frozenset(t for t, v in idf.items() if v == top)
     kind = wants(question)
     q_lower = question.lower()
     timely = bool(TIMELY.search(question))
@@ -192,7 +209,7 @@ def lexical_features(question: str, candidates: list[Candidate], passages, sente
                 cov_t,
                 cov_p,
                 len(ts & q_terms) / (len(q_terms) or 1),
-                float(rarest is not None and rarest not in ts),
+                float(bool(rarest) and rarest.isdisjoint(ts)),
                 float(bool(nums)),
                 float(has_date),
                 float(bool(names)),
@@ -215,6 +232,7 @@ def lexical_features(question: str, candidates: list[Candidate], passages, sente
                 float(bool(_SAID.search(s))),
                 float(bool(_LIST_NUMBER.match(s))),
                 float(bool(_new_names(nxt, q_lower))) if nxt else 0.0,
+                float(_answer_near(s, names if kind == "name" else nums if kind == "number" else [], q_terms)),
             ]
         )
     return np.array(rows, dtype=np.float64).reshape(len(rows), len(LEXICAL))
