@@ -48,11 +48,13 @@ def cmd_ingest(settings, args) -> int:
         print(json.dumps(report.as_json(), indent=2))
     elif not args.quiet:
         print(report.summary())
+    else:  # --quiet prints nothing but errors, and a source that could not be read is one
+        for skip in report.skipped:
+            print(f"articlebot: skipped {skip.source}: {skip.reason}", file=sys.stderr)
     if args.strict and report.skipped:
         return 1
     if report.read == 0 and report.pruned == 0:
-        if not args.quiet:
-            print("articlebot: nothing could be read from the given sources", file=sys.stderr)
+        print("articlebot: nothing could be read from the given sources", file=sys.stderr)
         return 1
     return 0
 

@@ -98,3 +98,19 @@ def test_latest_marks_file_dates_in_chat_and_telegram(capsys, tmp_path, monkeypa
     telegram = render_latest(articles, total)
     assert telegram.startswith("<b>1 article, newest first:</b>")
     assert "— Saltmere Coast Network, 2025-01-0" in telegram and telegram.endswith(" (file date)")
+
+
+def test_quiet_ingest_still_reports_what_it_could_not_read(tmp_path):
+    """--quiet prints nothing but errors: a file over MAX_FILE_MB (a 25 MB .jsonl once went in silently, exit 1,
+    and looked like an empty store afterwards) is such an error."""
+    import os
+    import subprocess
+    import sys
+
+    big = tmp_path / "big.txt"
+    big.write_text("Harbour news\n\n" + "The ferry ran on time today. " * 40000)
+    env = {**os.environ, "ARTICLEBOT_DATA_DIR": str(tmp_path / "data"), "MAX_FILE_MB": "1"}
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "ingest", str(big), "--quiet"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, (done.stdout, done.stderr)
+    assert f"skipped {big}" in done.stderr and "nothing could be read" in done.stderr, (done.stdout, done.stderr)
