@@ -9,12 +9,11 @@ out; the prompt numbers only what it sends, and `Excerpt.index` maps a number ba
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from vectorstore.analysis import terms
+from vectorstore.analysis import idf_weights, terms
 from vectorstore.passages import Passage
 from vectorstore.sentences import split
 
@@ -41,11 +40,7 @@ def focus(
         return [Excerpt(i, p.text.strip()) for i, p in enumerate(passages)]
     q_terms = set(terms(question))
     sent_terms = [set(terms(s)) for _, _, s in cands]
-    df: dict[str, int] = {}
-    for ts in sent_terms:
-        for t in ts & q_terms:
-            df[t] = df.get(t, 0) + 1
-    idf = {t: math.log(1 + len(cands) / (1 + df.get(t, 0))) for t in q_terms}
+    idf = idf_weights(q_terms, sent_terms)
     total = sum(idf.values()) or 1.0
     lexical = [sum(idf[t] for t in ts & q_terms) / total + 0.05 / (1 + pi) for (pi, _, _), ts in zip(cands, sent_terms)]
     pool = sorted(range(len(cands)), key=lambda i: -lexical[i])[:POOL]

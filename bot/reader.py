@@ -158,12 +158,7 @@ def lexical_features(question: str, candidates: list[Candidate], passages, sente
     """One row of LEXICAL features per candidate. `sentences_of(i)` gives passage i's sentences in order."""
     q_terms = set(terms(question))
     sent_terms = [set(terms(c.text)) for c in candidates]
-    n = max(len(candidates), 1)
-    df: dict[str, int] = {}
-    for ts in sent_terms:
-        for t in ts & q_terms:
-            df[t] = df.get(t, 0) + 1
-    idf = {t: math.log(1 + n / (1 + df.get(t, 0))) for t in q_terms}
+    idf = analysis.idf_weights(q_terms, sent_terms)
     total = sum(idf.values()) or 1.0
     # every term tied for the rarest: picking one of them followed the set's hash order, so the same question got
     # another reply in another process

@@ -16,6 +16,7 @@ None (unsure) for a few capitalised names, so a question is only turned away on 
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import unicodedata
@@ -220,3 +221,14 @@ def other_language(text: str, expected: str = LANGUAGE) -> str | None:
     """The language of `text` when it is clearly not `expected`, else None."""
     lang = language(text)
     return lang if lang is not None and lang != expected else None
+
+
+def idf_weights(q_terms: set[str], sentence_terms: list[set[str]]) -> dict[str, float]:
+    """Each question term weighted by how few of the candidate sentences hold it, log(1 + n / (1 + df)): what the
+    reader's features and the LLM's focused evidence weigh a sentence's overlap with the question by."""
+    n = max(len(sentence_terms), 1)
+    df: dict[str, int] = {}
+    for ts in sentence_terms:
+        for t in ts & q_terms:
+            df[t] = df.get(t, 0) + 1
+    return {t: math.log(1 + n / (1 + df.get(t, 0))) for t in q_terms}
