@@ -184,6 +184,8 @@ def row_for(q, answer, passages, seconds: float) -> dict:
     return {"id": q["id"], "question": q["question"], "answer": q["answer"], "ooc": bool(q.get("out_of_corpus")),
             "had_it": answer_rank(q["answer"], texts) is not None and not q.get("out_of_corpus"),
             "in_reply": answer_in_reply(q["answer"], answer.text), "abstained": not marks, "marks": len(marks),
+            # the model's own text: an LLM reply's first paragraph (LLM_QUOTES puts the reader's quotes after it)
+            "in_model": answer.answerer == "llm" and answer_in_reply(q["answer"], answer.text.split("\n\n")[0]),
             "marks_ok": sum(citation_correct(claim, listed[n].text if n in listed else "", q["answer"])
                             for claim, n in marks),
             "invalid": invalid, "seconds": seconds, "answerer": answer.answerer, "note": answer.note,
@@ -196,17 +198,23 @@ def summary(rows: list[dict]) -> dict:
     ooc = [r for r in rows if r["ooc"]]
     marks = sum(r["marks"] for r in rows)
     secs = [r["seconds"] for r in rows]
+    called = [r["seconds"] for r in rows if r.get("server_cpu", 0.0) > 0]
     share = lambda xs: sum(xs) / len(xs) if xs else float("nan")  # noqa: E731
     return {"answer-in-reply (supported)": share([r["in_reply"] for r in sup]),
+            "answer in the model's own words (supported)": share([r.get("in_model", False) for r in sup]),
+            "replies in the model's own words (supported)": share([r["answerer"] == "llm" and not r["abstained"]
+                                                                   for r in sup]),
             "false abstention (answer retrieved)": share([r["abstained"] for r in had]),
             "out-of-corpus abstention": share([r["abstained"] for r in ooc]),
             "invalid citations": sum(r["invalid"] for r in rows),
             "citation precision": sum(r["marks_ok"] for r in rows) / marks if marks else float("nan"),
             "model said NOT FOUND, overruled by quotes": sum("found no answer" in r["note"] for r in rows),
-            "fell back: uncited / unreachable": f"{sum('cited no source' in r['note'] for r in rows)} / "
+            "fell back: uncited / restated / unreachable": f"{sum('cited no source' in r['note'] for r in rows)} / "
+                                                f"{sum('restated the question' in r['note'] for r in rows)} / "
                                                 f"{sum('could not be reached' in r['note'] for r in rows)}",
             "p50 s per answer": statistics.median(secs) if secs else float("nan"),
             "p95 s per answer": percentile(secs, 95) if secs else float("nan"),
+            "p50 s per answer the model read": statistics.median(called) if called else float("nan"),
             "p50 server CPU s per answer": statistics.median(r.get("server_cpu", 0.0) for r in rows) if rows else 0.0}
 
 
@@ -215,7 +223,7 @@ def print_table(rows: dict[str, list[dict]]) -> None:
     print("| measure | extractive | LLM |\n|---|---:|---:|")
     for key in a:
         fmt = lambda v: f"{v:.2f}" if isinstance(v, float) else str(v)  # noqa: E731
-        print(f"| {key} | {fmt(a[key])} | {fmt(b[key])} |")
+        print(f"| {key} | {'–' if 'model' in key else fmt(a[key])} | {fmt(b[key])} |")
 
 
 def main() -> None:

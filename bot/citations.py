@@ -8,6 +8,7 @@ passage it cites is moved to the passage that does, or dropped.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from bot.answer import Citation
@@ -57,6 +58,21 @@ def renumber(text: str, passages: list[Passage]) -> tuple[str, list[Citation]]:
     cleaned = re.sub(r"(\[\d+\])(?:\s*\1)+", r"\1", MARKER.sub(swap, text))  # "[1][1]" after a marker moved
     cleaned = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", cleaned)).strip()
     return cleaned, [citation(new, passages[old - 1]) for old, new in sorted(order.items(), key=lambda kv: kv[1])]
+
+
+def append_cited(first: str, cites: list[Citation], second: str, more: list[Citation]) -> tuple[str, list[Citation]]:
+    """`second` (with markers into `more`) after `first` (markers into `cites`): one numbering, each article once."""
+    key = {(c.url, c.title): c.n for c in cites}
+    merged = list(cites)
+    remap: dict[int, int] = {}
+    for c in more:
+        n = key.get((c.url, c.title))
+        if n is None:
+            n = key[(c.url, c.title)] = len(merged) + 1
+            merged.append(replace(c, n=n))
+        remap[c.n] = n
+    second = MARKER.sub(lambda m: f"[{remap[int(m.group(1))]}]" if int(m.group(1)) in remap else "", second)
+    return f"{first}\n\n{second}", merged
 
 
 def _hosts(passages: list[Passage]) -> set[str]:

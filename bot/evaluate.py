@@ -92,10 +92,15 @@ def _share(hits: list[bool]) -> float | None:
     return sum(hits) / len(hits) if hits else None
 
 
+REFUSING_SHARE = 0.8  # a model that says NOT FOUND to this share of the questions it reads is flagged
+
+
 def evaluate(engine, questions: list[dict], k: int = 5, progress=None) -> dict:
     """Every question asked as of its date; answerable ones give retrieval and answer metrics, `out_of_corpus`
     ones the abstention rate. An abstention is a reply that cites nothing (shared/eval/README.md)."""
     rows, latencies = [], []
+    counts = getattr(engine.answerer, "counts", None)  # the LLM answerer's: what the model did with each question
+    before = dict(counts) if counts is not None else None
     for q in questions:
         as_of = question_as_of(q)
         started = time.perf_counter()
@@ -168,6 +173,15 @@ def evaluate(engine, questions: list[dict], k: int = 5, progress=None) -> dict:
         "latency_p50_ms": 1000 * statistics.median(latencies) if latencies else None,
         "answerer": engine.answerer.name,
     }
+    if counts is not None and before is not None:
+        done = {key: counts[key] - before.get(key, 0) for key in counts}
+        asked = sum(done.values())
+        # a model that refuses (nearly) everything shows here: its replies are then the quotes, with a note
+        metrics["llm_answered"] = done["answered"]
+        metrics["llm_said_not_found"] = done["overruled"] + done["not_found"]
+        metrics["llm_no_answer_of_its_own"] = done["uncited"] + done["restated"]
+        metrics["llm_unreachable"] = done["unreachable"]
+        metrics["llm_refusal_share"] = metrics["llm_said_not_found"] / asked if asked else None
     return {"metrics": metrics, "questions": rows}
 
 
@@ -217,4 +231,10 @@ def run_eval(
             value = r["metrics"][key]
             shown.append(f"{value:.3f}" if isinstance(value, float) else ("n/a" if value is None else str(value)))
         print(f"| {key} | " + " | ".join(shown) + " |")
+    refusing = [r["label"] for r in results if (r["metrics"].get("llm_refusal_share") or 0) >= REFUSING_SHARE]
+    if refusing:
+        print(
+            f"\nnote: the language model said NOT FOUND to most questions it was asked ({', '.join(refusing)}); "
+            "those replies are the quotes with a note. It may be too small for this (docs/llm.md)."
+        )
     return 0

@@ -213,6 +213,13 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("LLM_EVIDENCE_SENTENCES", "llm_evidence_sentences"),
         description="Focused evidence: best sentences sent, each with its neighbours.",
     )
+    llm_quotes: bool = Field(
+        True,
+        validation_alias=AliasChoices("LLM_QUOTES", "llm_quotes"),
+        description="Under the language model's answer, the offline reader's best sentences from the articles, so "
+        "every reply shows the words it rests on (a small local model's answer can miss; docs/llm.md). Off: the "
+        "model's answer alone.",
+    )
     memory_turns: int = Field(
         6,
         validation_alias=AliasChoices("MEMORY_TURNS", "memory_turns"),

@@ -37,7 +37,7 @@ def cite(title: str, claim: str, extra: str = ""):
 def make_engine(settings, embedder, server=None, **overrides):
     settings = settings.model_copy(update={"openai_base_url": server.base_url if server else None,
                                            "openai_model": "test-model", "openai_timeout": 2.0,
-                                           "openai_max_retries": 1, **overrides})
+                                           "openai_max_retries": 1, "llm_quotes": False, **overrides})
     return engine_over(settings, embedder, EXAMPLES)
 
 
@@ -246,7 +246,9 @@ def test_cli_ask_json_with_an_llm_server(settings, openai_server, tmp_path):
     out = run("ask", "--json", "How much did the Lantern Bridge repair cost?")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert data["answerer"] == "llm" and data["answer"] == "It cost 86 million crowns [1]."
+    # the model's answer, then (LLM_QUOTES, on by default) the reader's quote it rests on, same source number
+    assert data["answerer"] == "llm" and data["answer"].startswith("It cost 86 million crowns [1].\n\n")
+    assert "Stonewake Builders" in data["answer"]
     assert data["citations"][0]["title"] == BRIDGE and data["citations"][0]["n"] == 1
 
 
@@ -324,18 +326,23 @@ def test_focused_evidence_sends_the_best_sentences_with_neighbours_not_whole_pas
 
 
 # --- never worse than the quotes ----------------------------------------------------------------
-def test_not_found_with_strong_gate_evidence_falls_back_to_the_quotes(llm_engine, openai_server):
+def test_not_found_when_the_gate_let_the_question_through_falls_back_to_the_quotes(llm_engine, openai_server):
     from bot.gate import Verdict
 
     openai_server.default = Reply("NOT FOUND")
     question = "How much did the Lantern Bridge repair cost?"
     passages = llm_engine.retrieve(question)
-    strong = llm_engine.answerer.answer(question, passages, [], Verdict(covered=True, coverage=0.9, best=0))
-    assert strong.answerer == "extractive" and "found no answer" in strong.note
-    assert "86 million crowns" in strong.text and strong.citations
-    weak = llm_engine.answerer.answer(question, passages, [], Verdict(covered=True, coverage=0.4, best=0))
-    assert not weak.found and weak.citations == [] and weak.answerer == "llm"
-    assert llm_engine.answerer.counts["overruled"] == 1 and llm_engine.answerer.counts["not_found"] == 1
+    # however weak the gate's evidence, a question it let through gets the quotes, with the model's refusal as
+    # the note: the reply offline would have quoted them
+    for coverage in (0.9, 0.3):
+        got = llm_engine.answerer.answer(question, passages, [], Verdict(covered=True, coverage=coverage, best=0))
+        assert got.answerer == "extractive" and "found no answer" in got.note
+        assert "86 million crowns" in got.text and got.citations
+    # a question the gate turned down never reaches the model
+    before = len(openai_server.answer_requests())
+    no = llm_engine.answerer.answer(question, passages, [], Verdict(covered=False, coverage=0.1, best=0))
+    assert not no.found and no.citations == [] and len(openai_server.answer_requests()) == before
+    assert llm_engine.answerer.counts["overruled"] == 2
 
 
 # --- other languages ----------------------------------------------------------------------------
@@ -446,7 +453,8 @@ def test_a_claim_citing_a_passage_that_does_not_say_it_moves_to_the_one_that_doe
     assert [c.title for c in answer.citations] == [BRIDGE]
 
 
-@pytest.mark.parametrize("tail,found", [("The repair cost 86 million crowns.", True), ("NOT FOUND.", False)])
+@pytest.mark.parametrize("tail,found", [("The repair cost 86 million crowns.", True), ("NOT FOUND.", False),
+                                        ("NOT FOUND.\n\nThe bridge reopened.", False)])
 def test_a_copied_source_header_is_read_as_the_citation_it_means(llm_engine, openai_server, tail, found):
     # what Qwen2.5-Coder 0.5B/1.5B wrote on the dev questions: the source's header line, then the answer
     openai_server.default = Reply(lambda body: f"[{source_number(body, BRIDGE)}] {BRIDGE} — The Harbor City Gazette, "
@@ -472,3 +480,85 @@ def test_a_reply_with_no_answer_of_its_own_gets_the_quotes(llm_engine, openai_se
     answer = llm_engine.ask("e1", "How much did the Lantern Bridge repair cost?")
     assert answer.answerer == "extractive" and "cited no source" in answer.note
     assert "86 million crowns" in answer.text and "SRC" not in answer.text
+
+
+def test_a_reply_that_only_restates_the_question_gets_the_quotes_without_a_retry(llm_engine, openai_server):
+    # Qwen2.5-Coder 0.5B on training-week questions: the question said back, cited, answering nothing
+    openai_server.default = Reply(lambda body: f"How much did the Lantern Bridge repair cost? [{source_number(body, BRIDGE)}]")
+    answer = llm_engine.ask("r1", "How much did the Lantern Bridge repair cost?")
+    assert len(openai_server.answer_requests()) == 1  # a reminder would only get the echo again
+    assert answer.answerer == "extractive" and "restated the question" in answer.note
+    assert "86 million crowns" in answer.text
+
+
+def test_restates():
+    from bot.llm import restates
+
+    q = "Chris Licht, the embattled CEO of which company, stepped down this week?"
+    assert restates("Chris Licht, the embattled CEO, stepped down this week. [1]", q)
+    assert restates("Which company did Chris Licht lead? [1]", q)
+    assert not restates("Chris Licht, the embattled CEO of CNN, stepped down this week [1].", q)
+    assert not restates("NOT FOUND", q)
+
+
+def test_the_readers_quotes_follow_the_models_answer_in_one_numbering(settings, embedder, openai_server):
+    # LLM_QUOTES (on by default): the model's sentence, then the offline reader's best sentences, so the reply
+    # shows the words it rests on; an article both cite keeps one number
+    engine = make_engine(settings, embedder, openai_server, llm_quotes=True)
+    try:
+        openai_server.default = Reply(cite(BRIDGE, "The repair cost 86 million crowns"))
+        answer = engine.ask("q1", "How much did the Lantern Bridge repair cost?")
+    finally:
+        engine.close()
+    assert answer.answerer == "llm" and not answer.note
+    first, quotes = answer.text.split("\n\n", 1)
+    assert first == "The repair cost 86 million crowns [1]."
+    assert "86 million crowns" in quotes and "[1]" in quotes
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    assert answer.citations[0].title == BRIDGE
+    assert len({(c.url, c.title) for c in answer.citations}) == len(answer.citations)
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", answer.text)} == {c.n for c in answer.citations}
+
+
+def test_not_found_on_a_line_after_a_header_with_another_title_is_a_not_found(llm_engine, openai_server):
+    # Qwen2.5-Coder 0.5B on dev: a source header whose title it changed, then NOT FOUND on the next line
+    openai_server.default = Reply(lambda body: f"[{source_number(body, BRIDGE)}] Lantern Bridge full story — "
+                                               "www.example.org, 2025-03-14\nNOT FOUND.")
+    answer = llm_engine.ask("n1", "How much did the Lantern Bridge repair cost?")
+    assert answer.answerer == "extractive" and "found no answer" in answer.note and "NOT FOUND" not in answer.text
+
+
+def test_a_leading_marker_moves_after_its_claim(llm_engine, openai_server):
+    # Qwen2.5-Coder 1.5B on dev: "[1] Amazon lays off thousands of employees."
+    openai_server.default = Reply(lambda body: f"[{source_number(body, BRIDGE)}] The repair cost 86 million crowns.")
+    answer = llm_engine.ask("m1", "How much did the Lantern Bridge repair cost?")
+    assert answer.answerer == "llm" and answer.text == "The repair cost 86 million crowns [1]."
+
+
+def test_a_copied_header_with_a_shortened_title_is_still_a_header(llm_engine, openai_server):
+    # Qwen2.5-Coder 1.5B on dev copied "[1] The world's oldest person is a French nun who... — www.cnn.com, 2022-04-26"
+    openai_server.default = Reply(lambda body: f"[{source_number(body, BRIDGE)}] Lantern Bridge reopens... — "
+                                               "The Harbor City Gazette, 2025-03-14\nThe repair cost 86 million crowns.")
+    answer = llm_engine.ask("m2", "How much did the Lantern Bridge repair cost?")
+    assert answer.answerer == "llm" and answer.text == "The repair cost 86 million crowns. [1]"
+
+
+def test_eval_shows_a_model_that_refuses_everything(settings, openai_server, tmp_path, capsys, monkeypatch):
+    # issue 20: "a model that refuses everything shows up in health or the eval as such"
+    from bot.cli import main
+
+    openai_server.default = Reply("NOT FOUND")
+    for key, value in {"OPENAI_BASE_URL": openai_server.base_url, "OPENAI_MODEL": "test-model",
+                       "OPENAI_MAX_RETRIES": "0", "ARTICLEBOT_DATA_DIR": str(settings.data_dir)}.items():
+        monkeypatch.setenv(key, value)
+    assert main(["ingest", "--quiet", str(EXAMPLES)]) == 0
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(json.dumps({"question": "How much did the Lantern Bridge repair cost?",
+                                     "answer": "86 million crowns", "answerable": True, "supported": True,
+                                     "date": "2025/03/20"}) + "\n")
+    capsys.readouterr()
+    assert main(["eval", str(questions)]) == 0
+    out = capsys.readouterr().out
+    assert "| llm_said_not_found | 1 |" in out and "| llm_answered | 0 |" in out
+    assert "| answer_in_reply | 1.000 |" in out  # the quotes, with a note: never worse than them
+    assert "said NOT FOUND to most questions" in out

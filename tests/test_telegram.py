@@ -345,7 +345,8 @@ def test_long_streamed_answer_is_split_into_valid_messages(api, make_bot, openai
     # ~8,000 characters: two Telegram messages at least; each sentence its own, as a reply repeating itself is cut
     text = "".join(f"Item {i} of the Lantern Bridge repair, lot {i}, cost 86 million crowns [1]. " for i in range(110))
     openai_server.default = Reply(text)
-    make_bot(openai_base_url=openai_server_url(openai_server), openai_api_key="test")
+    # the model's text alone (LLM_QUOTES off): the count below is of its sentences
+    make_bot(openai_base_url=openai_server_url(openai_server), openai_api_key="test", llm_quotes=False)
     api.push_text(803, 1, "How much did the Lantern Bridge repair cost?")
     api.wait_for(lambda s: any("Sources" in c.params.get("text", "") for c in s.calls
                                if c.method in ("sendMessage", "editMessageText")), 90)
