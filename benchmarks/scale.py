@@ -16,6 +16,10 @@ by the project's chunker (192 tokens). Each distinct text is embedded once (cach
 collections repeat them with new ids and slightly perturbed vectors, so the index has to tell near-duplicates
 apart, as with real republished news. Query vectors are the eval's real questions.
 
+A narrow filter is also timed the way the retriever now answers it (vectorstore/prefilter.narrow): the allowed
+chunks' own vectors searched by id in a chunk collection of N/17 vectors built beside the sentences (17 sentence
+vectors per chunk on dev). Queries that return nothing (Chroma's filtered search at 1M can) are counted.
+
 Each build and each query phase runs in its own process, so the RSS reported is that of a fresh process that
 opened the store and answered queries (embedded: the process that would be the bot; server: the chroma server).
 Needs matplotlib for the PNG (pip install '.[bench]'); without it the table is still printed.
@@ -43,6 +47,7 @@ OUT = REPO / "benchmarks" / "out"
 SHAPES = {"sentences": (SENTENCE_POOL, ["distances"]),
           "chunks": (POOL, ["documents", "metadatas", "distances"])}
 BATCH = 2000
+PER_CHUNK = 17  # sentence vectors per chunk on the dev corpus: the chunk collection beside N sentences has N/17
 NOISE = 0.02  # per-dimension sigma for repeated vectors; a unit 384-d vector moves by ~0.4 before renormalising
 
 
@@ -159,7 +164,19 @@ def worker(phase: str, target: str, size: int, n_queries: int, shape: str) -> di
             # sentence vectors are stored without their text (it is in the chunk), as vectorstore/store.py does
             col.add(ids=ids, embeddings=vecs, documents=docs if shape == "chunks" else None, metadatas=metas)
         assert col.count() == size, (col.count(), size)
-        return {"build_s": time.time() - t0}
+        build_s = time.time() - t0
+        # the chunk collection beside it (what vectorstore/prefilter.narrow searches by id): one vector per
+        # PER_CHUNK rows, with the date of the row it stands for, so a filter keeps the same share of both
+        chunks = client.get_or_create_collection("scale_chunks", embedding_function=None,
+                                                 configuration={"hnsw": {"space": "cosine"}})
+        start = 0
+        for ids, vecs, _, metas in batches(size):
+            keep = [j for j in range(len(ids)) if (start + j) % PER_CHUNK == 0]
+            start += len(ids)
+            if keep:
+                chunks.add(ids=[ids[j] for j in keep], embeddings=[vecs[j] for j in keep],
+                           metadatas=[metas[j] for j in keep])
+        return {"build_s": build_s}
     col = client.get_collection("scale")
     queries = np.load(OUT / "scale_queries.npy")[:n_queries].tolist()
     # every vector's date, in row order: what the BM25 index's arrays hold for the product's prefilter
@@ -174,15 +191,17 @@ def worker(phase: str, target: str, size: int, n_queries: int, shape: str) -> di
     narrow = int(ordered[len(ordered) * 49 // 50])   # keeps about 2%: "since last week" in a longer archive
 
     short = []  # HNSW may return fewer than asked on a large index of near-duplicate vectors: count, don't fail
+    empty = {}  # ... or nothing at all (Chroma's filtered search at 1M): counted per filter
 
-    def run(where):
+    def run(where, label="plain"):
         times = []
         for q in queries:
             t0 = time.perf_counter()
             got = col.query(query_embeddings=[q], n_results=n_results, where=where, include=include)
             times.append(time.perf_counter() - t0)
-            assert got["ids"][0], "a query returned nothing"
-            if len(got["ids"][0]) < min(n_results, size):
+            if not got["ids"][0]:
+                empty[label] = empty.get(label, 0) + 1
+            elif len(got["ids"][0]) < min(n_results, size):
                 short.append(len(got["ids"][0]))
         return times
 
@@ -203,6 +222,33 @@ def worker(phase: str, target: str, size: int, n_queries: int, shape: str) -> di
             times.append(time.perf_counter() - t0)
         return times
 
+    chunk_col = client.get_collection("scale_chunks")
+    chunk_ids = [i for i in ids if row[i] % PER_CHUNK == 0]
+    chunk_ts = row_ts[[row[i] for i in chunk_ids]]
+
+    class ChunkStore:
+        """ArticleStore.query_chunks_by_id, on the chunk collection."""
+
+        @staticmethod
+        def query_chunks_by_id(vector, k, allowed):
+            got = chunk_col.query(query_embeddings=[vector], n_results=min(k, len(allowed)), ids=allowed,
+                                  include=["distances"])
+            return {cid: 1.0 - d for cid, d in zip(got["ids"][0], got["distances"][0])}
+
+        query_sentences = Store.query_sentences
+
+    def by_id(since):
+        chunk_col.query(query_embeddings=[queries[0]], n_results=1)  # loads the chunk collection's index: not timed
+        times = []
+        for q in queries:
+            t0 = time.perf_counter()
+            mask = chunk_ts >= since
+            got = prefilter.narrow(ChunkStore, q, n_results, {"published_ts": {"$gte": since}}, mask, chunk_ids)
+            times.append(time.perf_counter() - t0)
+            if not got:
+                empty["by id"] = empty.get("by id", 0) + 1
+        return times, float(mask.mean())
+
     t0 = time.perf_counter()
     col.query(query_embeddings=[queries[0]], n_results=n_results)  # first query loads the index
     first = time.perf_counter() - t0
@@ -210,10 +256,12 @@ def worker(phase: str, target: str, size: int, n_queries: int, shape: str) -> di
     plain = run(None)
     out = {"first_ms": first * 1000, "plain": plain}
     for name, since in (("wide", wide), ("narrow", narrow)):
-        out[f"filtered_{name}"] = run({"published_ts": {"$gte": since}})
+        out[f"filtered_{name}"] = run({"published_ts": {"$gte": since}}, name)
         out[f"prefiltered_{name}"] = prefiltered(since)
+    out["by_id_narrow"], out["by_id_share"] = by_id(narrow)
+    out["by_id_chunks"] = len(chunk_ids)
     cur, peak = rss_mb()
-    return {**out, "rss": cur, "peak": peak, "base_rss": base_rss, "short": short}
+    return {**out, "rss": cur, "peak": peak, "base_rss": base_rss, "short": short, "empty": empty}
 
 
 def call_worker(phase: str, target: str, size: int, n_queries: int, shape: str = "sentences") -> dict:
@@ -251,6 +299,8 @@ def measure(mode: str, size: int, n_queries: int, tmp: Path, shape: str) -> dict
             "p50": pct(res["plain"], 50), "p95": pct(res["plain"], 95),
             **{f"{kind}_{name}_{p}": pct(res[f"{kind}_{name}"], p) for kind in ("filtered", "prefiltered")
                for name in ("wide", "narrow") for p in (50, 95)},
+            "by_id_50": pct(res["by_id_narrow"], 50), "by_id_95": pct(res["by_id_narrow"], 95),
+            "by_id_chunks": res["by_id_chunks"], "by_id_share": res["by_id_share"], "empty": res["empty"],
             "store_rss": store_rss, "client_rss": res["rss"], "client_base": res["base_rss"], "disk_mb": disk,
             "short": res["short"]}
 
@@ -271,6 +321,12 @@ def table(results: list[dict]) -> str:
             lines.append(f"| {r['size']} | {r['mode']} | {share} | {r[f'filtered_{name}_50']:.1f} "
                          f"| {r[f'filtered_{name}_95']:.1f} | {r[f'prefiltered_{name}_50']:.1f} "
                          f"| {r[f'prefiltered_{name}_95']:.1f} |")
+    lines += ["", "The narrow filter searched by id among the allowed chunks' own vectors (vectorstore/prefilter.narrow: "
+                  f"a chunk collection of vectors / {PER_CHUNK} beside the sentences), p50 / p95 ms", "",
+              "| vectors | mode | chunks | filter keeps | by id p50 | by id p95 |", "|---|---|---|---|---|---|"]
+    for r in results:
+        lines.append(f"| {r['size']} | {r['mode']} | {r['by_id_chunks']} | {100 * r['by_id_share']:.1f} % "
+                     f"| {r['by_id_50']:.1f} | {r['by_id_95']:.1f} |")
     return "\n".join(lines)
 
 
@@ -344,6 +400,8 @@ def main() -> int:
                 shutil.rmtree(Path(tmp) / f"{mode}-{size}", ignore_errors=True)
     print(table(results))
     for r in results:
+        for label, n in r["empty"].items():
+            print(f"{r['mode']} {r['size']}: {n} of {args.queries} queries ({label}) returned nothing")
         if r["short"]:
             print(f"{r['mode']} {r['size']}: {len(r['short'])} queries returned fewer results than asked "
                   f"(as few as {min(r['short'])})")

@@ -11,9 +11,17 @@ from vectorstore import prefilter
 class FakeStore:
     """Sentences nearest first: chunk c{i} at score 1 - i/1000; records what it was asked."""
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, stale: bool = False):
         self.n = n
+        self.stale = stale
         self.calls: list[tuple[int, dict | None]] = []
+        self.by_id: list[tuple[int, list[str]]] = []
+
+    def query_chunks_by_id(self, vector, k, ids):
+        self.by_id.append((k, ids))
+        if self.stale:
+            raise RuntimeError("Error executing plan: Internal error: Error finding id")
+        return {cid: 0.5 for cid in ids[:k]}
 
     def query_sentences(self, vector, k, where=None):
         self.calls.append((k, where))
@@ -40,14 +48,52 @@ def test_a_wide_filter_asks_chroma_unfiltered_for_enough_sentences_and_keeps_the
     assert set(got) == {f"c{i}" for i in range(0, 900, 2)}
 
 
-def test_a_very_narrow_filter_is_left_to_chroma():
+def test_a_very_narrow_filter_searches_the_allowed_chunks_by_id():
     store = FakeStore(100000)
-    row = {f"c{i}": i for i in range(100000)}
+    ids = [f"c{i}" for i in range(100000)]
+    row = {cid: i for i, cid in enumerate(ids)}
+    mask = np.zeros(100000, dtype=bool)
+    mask[[3, 70, 99999]] = True
+    where = {"published_ts": {"$gte": 1}}
+    got = prefilter.nearest_chunks(store, [0.0], 300, where, mask, row, ids)
+    assert store.by_id == [(300, ["c3", "c70", "c99999"])] and store.calls == []
+    assert set(got) == {"c3", "c70", "c99999"}
+
+
+def test_a_narrow_filter_without_ids_or_with_too_many_chunks_or_a_stale_id_is_left_to_chroma(monkeypatch):
+    where = {"published_ts": {"$gte": 1}}
+    store = FakeStore(100000)
     mask = np.zeros(100000, dtype=bool)
     mask[:10] = True
-    where = {"published_ts": {"$gte": 1}}
-    prefilter.nearest_chunks(store, [0.0], 300, where, mask, row)
-    assert store.calls == [(300, where)]
+    row = {f"c{i}": i for i in range(100000)}
+    prefilter.nearest_chunks(store, [0.0], 300, where, mask, row)  # no ids: Chroma's filter
+    assert store.calls == [(300, where)] and store.by_id == []
+    monkeypatch.setattr(prefilter, "MAX_BY_ID", 5)
+    store = FakeStore(100000)
+    prefilter.nearest_chunks(store, [0.0], 300, where, mask, row, list(row))
+    assert store.calls == [(300, where)] and store.by_id == []
+    monkeypatch.setattr(prefilter, "MAX_BY_ID", 5000)
+    store = FakeStore(100000, stale=True)  # the index names a chunk the store no longer holds
+    prefilter.nearest_chunks(store, [0.0], 300, where, mask, row, list(row))
+    assert store.calls == [(300, where)] and len(store.by_id) == 1
+
+
+def test_by_id_against_real_chroma_finds_the_nearest_allowed_chunk(tmp_path):
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    from vectorstore.store import ArticleStore
+
+    client = chromadb.PersistentClient(path=str(tmp_path), settings=ChromaSettings(anonymized_telemetry=False))
+    chunks = client.create_collection("chunks", embedding_function=None, configuration={"hnsw": {"space": "cosine"}})
+    rng = np.random.default_rng(3)
+    vecs = rng.normal(size=(200, 8)).astype(np.float32)
+    chunks.add(ids=[f"c{i}" for i in range(200)], embeddings=vecs)
+    store = ArticleStore.__new__(ArticleStore)  # only the chunk collection is needed for this call
+    store.chunks = chunks
+    got = store.query_chunks_by_id(vecs[7].tolist(), 3, ["c7", "c8", "c150", "c151"])
+    assert list(got)[0] == "c7" and set(got) <= {"c7", "c8", "c150", "c151"} and len(got) == 3
+    assert store.query_chunks_by_id(vecs[7].tolist(), 3, []) == {}
 
 
 def test_no_filter_is_one_plain_query_and_an_empty_filter_asks_nothing():

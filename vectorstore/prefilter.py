@@ -21,6 +21,7 @@ MAX_SENTENCES = 3000  # the most sentences one unfiltered query asks for (~17 ms
 MARGIN = 1.5  # sentences are not spread over chunks evenly: ask for this many times the expected need
 MIN_EXPECTED = 100  # fewer allowed sentences expected among MAX_SENTENCES than this: Chroma's filter instead
 MIN_KEPT = 5  # fewer allowed chunks among the nearest sentences than this: Chroma's filter after all
+MAX_BY_ID = 5000  # a narrow filter allowing at most this many chunks searches their own vectors by id
 
 
 def allowed_rows(
@@ -45,10 +46,17 @@ def allowed_rows(
 
 
 def nearest_chunks(
-    store, vector: list[float], pool: int, where: dict | None, mask: np.ndarray | None, row: dict[str, int]
+    store,
+    vector: list[float],
+    pool: int,
+    where: dict | None,
+    mask: np.ndarray | None,
+    row: dict[str, int],
+    ids: list[str] | None = None,
 ) -> dict[str, float]:
     """The chunks whose sentences are nearest the vector among those `mask` allows, each scored by its nearest
-    sentence (what ArticleStore.query_sentences gives, filtered). `row` maps a chunk id to its row in `mask`."""
+    sentence (what ArticleStore.query_sentences gives, filtered). `row` maps a chunk id to its row in `mask`, `ids`
+    (optional) a row to its chunk id."""
     if where is None or mask is None:
         return store.query_sentences(vector, pool, where=where)
     share = float(mask.mean()) if len(mask) else 0.0
@@ -56,9 +64,24 @@ def nearest_chunks(
         return {}
     k = min(MAX_SENTENCES, max(pool, math.ceil(pool / share * MARGIN)))
     if share * k < MIN_EXPECTED:
-        return store.query_sentences(vector, pool, where=where)
+        return narrow(store, vector, pool, where, mask, ids)
     nearest = store.query_sentences(vector, k)
     kept = {cid: score for cid, score in nearest.items() if cid in row and mask[row[cid]]}
-    if len(kept) < MIN_KEPT:  # the allowed chunks lie far from the question: only Chroma's filter finds them
-        return store.query_sentences(vector, pool, where=where)
+    if len(kept) < MIN_KEPT:  # the allowed chunks lie far from the question: only a filtered search finds them
+        return narrow(store, vector, pool, where, mask, ids)
     return kept
+
+
+def narrow(store, vector: list[float], pool: int, where: dict, mask: np.ndarray, ids: list[str] | None):
+    """A filter that allows few chunks: their own vectors (each the mean of its sentences'), searched by id in the
+    chunk collection, at a cost that grows with the chunks allowed rather than with the store (Chroma's `where` on
+    the sentence collection goes through every vector's metadata: ~0.4 s at 1M vectors, docs/ingest-speed.md).
+    Chroma's filter when there are too many, or the index names a chunk the store no longer holds."""
+    if ids is not None:
+        allowed = [ids[i] for i in np.flatnonzero(mask)]
+        if len(allowed) <= MAX_BY_ID:
+            try:
+                return store.query_chunks_by_id(vector, pool, allowed)
+            except Exception:  # noqa: BLE001 - Chroma raises a bare internal error for an id it does not hold
+                pass
+    return store.query_sentences(vector, pool, where=where)

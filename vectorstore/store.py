@@ -456,6 +456,13 @@ class ArticleStore:
             best[cid] = max(best.get(cid, -1.0), 1.0 - dist)
         return best
 
+    def query_chunks_by_id(self, vector: list[float], k: int, ids: list[str]) -> dict[str, float]:
+        """Chunk vectors' similarity to the vector, searched among `ids` only (vectorstore/prefilter.narrow)."""
+        if not ids:
+            return {}
+        got = self.chunks.query(query_embeddings=[vector], n_results=min(k, len(ids)), ids=ids, include=["distances"])
+        return {cid: 1.0 - dist for cid, dist in zip(got["ids"][0], got["distances"][0])}
+
     def query(self, vector: list[float], k: int, where: dict | None = None) -> list[Passage]:
         got = self.chunks.query(
             query_embeddings=[vector], n_results=k, where=where or None, include=["documents", "metadatas", "distances"]
