@@ -162,3 +162,18 @@ def test_a_who_lead_is_a_full_name_never_a_lone_capitalised_word():
                          "Tuesday night brought more wins for a Hollywood legend.", []) == ""
     assert direct_answer("Who won best actor at the Harbour Film Awards?",
                          "Best actor went to Tomas Lindqvist for his role as a ferry captain.", []) == "Tomas Lindqvist"
+
+
+@pytest.mark.xfail(reason="the shipped reader quotes the bridge's opening sentence, not the mayor's (found with a real "
+                          "0.5B model, whose refusals turn into these quotes; docs/reader.md, open problems)",
+                   strict=False)
+def test_who_cut_the_ribbon_quotes_the_sentence_naming_her(settings, embedder):
+    from conftest import EXAMPLES
+    from engines import engine_over
+
+    engine = engine_over(settings, embedder, EXAMPLES)
+    try:
+        answer = engine.ask("rb", "Who cut the ribbon when the Lantern Bridge reopened?")
+    finally:
+        engine.close()
+    assert "Brandvold" in answer.text, answer.text
