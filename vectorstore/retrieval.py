@@ -383,7 +383,12 @@ class Retriever:
         if idx.by_sentence:
             # filters applied in this process, not by Chroma (whose filter costs time linear in the store)
             nearest = prefilter.nearest_chunks(
-                self.store, vector, max(SENTENCE_POOL, 6 * depth), filters.where(), idx.allowed(filters), idx.row,
+                self.store,
+                vector,
+                max(SENTENCE_POOL, 6 * depth),
+                filters.where(),
+                idx.allowed(filters),
+                idx.row,
                 idx.ids,
             )
             dense = {idx.row[c]: s for c, s in nearest.items() if c in idx.row}
