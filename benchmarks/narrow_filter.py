@@ -55,7 +55,8 @@ def main() -> None:
 
     paths = {"auto": (narrow, expected), "where": (chroma_where, float("inf")), "by-id": (narrow, float("inf"))}
     print(f"{len(questions)} answerable dev questions, since = question date − N days; recall@5 / MRR@5\n")
-    print("| since | " + " | ".join(paths) + " |\n|---" * 1 + "|---" * len(paths) + "|")
+    print("| since | " + " | ".join(paths) + " |")
+    print("|---" * (len(paths) + 1) + "|")
     for days in [int(d) for d in args.days.split(",")]:
         cells = []
         for fn, min_expected in paths.values():

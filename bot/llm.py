@@ -373,7 +373,7 @@ class LLMAnswerer:
         if self.quotes:
             # A small model's sentence can be wrong or vague while the reader's best sentences hold the answer
             # (docs/llm.md: measured with Qwen2.5 0.5B/1.5B); under the answer they let the reader check it.
-            quotes = self.fallback.answer(self._query(question), passages, history, verdict)
+            quotes = self._quote(question, passages, history, "", verdict)
             if quotes.found and quotes.citations:
                 text, cites = append_cited(result.text, result.citations, quotes.text, quotes.citations)
                 return Answer(text, cites, answerer=self.name)
