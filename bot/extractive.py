@@ -209,7 +209,7 @@ _VALUE = re.compile(r"(?<![\w.$£€])([$£€]?\d[\d,]*(?:\.\d+)?)\s?(%|percent
 _NOT_UNIT = frozenset(
     """and or in on at of to the for by from with was were are is has had have people percent""".split()
 )
-CHANGE_SHARE = 0.15  # a differing figure is weighed only in a sentence at least this likely, relative to the best
+CHANGE_SHARE = 0.10  # a differing figure is weighed only in a sentence at least this likely, relative to the best
 SAME_THING = 0.5  # share of the shorter sentence's terms (figures aside) the two must share to be about one thing
 # "million", "percent" and the like say how big, not what: "1 million visitors" and "1.1 million dollars" differ
 _SCALE = frozenset("hundred thousand million billion trillion".split())

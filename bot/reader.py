@@ -57,16 +57,17 @@ def terms(text: str) -> list[str]:
 
 
 def wants(question: str) -> str:
-    """The answer type a question asks for: number, date, name, reason or ''."""
-    if _NUMBER_Q.search(question):
-        return "number"
-    if _DATE_Q.search(question):
-        return "date"
-    if _NAME_Q.search(question):
-        return "name"
-    if _WHY_Q.search(question):
-        return "reason"
-    return ""
+    """The answer type a question asks for: number, date, name, reason or ''. The question word that comes first
+    decides ("Who cut the ribbon when the bridge reopened?" asks for a name, not a date); at one position, in the
+    order number, date, name, reason ("which year" is a date)."""
+    found = [
+        (m.start(), rank, kind)
+        for rank, (kind, pattern) in enumerate(
+            (("number", _NUMBER_Q), ("date", _DATE_Q), ("name", _NAME_Q), ("reason", _WHY_Q))
+        )
+        if (m := pattern.search(question))
+    ]
+    return min(found)[2] if found else ""
 
 
 # --- the sentence --------------------------------------------------------------------------------
@@ -114,6 +115,7 @@ LEXICAL = [
     "list_number",
     "next_name_new",
     "answer_by_question_word",
+    "name_before_question_verb",
 ]
 FULL = LEXICAL + ["sim", "sim_gap"]
 
@@ -135,8 +137,47 @@ def _answer_near(sentence: str, found: list[str], q_terms: set[str]) -> bool:
     return False
 
 
+# "Who cut the ribbon ...", "Which company announced ...": the words right after the question word say what the answer
+# did, and a sentence naming someone new just before them ("Mayor Ilse Brandvold cut the ribbon") says who did it,
+# where an opening sentence that repeats the rest of the question ("... Lantern Bridge reopened ...") does not.
+_ASKS_WHO_DID = re.compile(r"^\W*(?:who|which \w+|what \w+)\s+((?:\S+\s+){0,2}\S+)", re.I)
+
+
+def question_verb_terms(question: str) -> set[str]:
+    """The content terms of the (up to) three words after "who" / "which X" / "what X" opening a question."""
+    m = _ASKS_WHO_DID.match(question)
+    return set(terms(m.group(1))) if m else set()
+
+
+def _name_before(sentence: str, names: list[str], verb: set[str]) -> bool:
+    """A new name followed within four words by one of the question's words after its question word."""
+    if not names or not verb:
+        return False
+    for name in names:
+        at = sentence.find(name)
+        if at >= 0 and verb & set(terms(" ".join(sentence[at + len(name) :].split()[:4]))):
+            return True
+    return False
+
+
+# "killing four people" answers "how many were killed" as well as "killing 4 people" would, so for a "how many"
+# question a count in words is a figure too; "one" is left out (far more often "one of the ..." than a count), and other
+# questions ("how much did the repair cost?") keep to digits: "two years after" is no answer to them
+_NUMBER_WORD = re.compile(
+    r"\b(two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|thousands?|millions?|billions?|"
+    r"(?:twen|thir|for|fif|six|seven|eigh|nine)ty)\b",
+    re.I,
+)
+_HOW_MANY = re.compile(r"\bhow many\b", re.I)
+
+
 def _new_numbers(sentence: str, question: str) -> list[str]:
-    return [n for n in NUMBER.findall(sentence) if n not in question and not re.fullmatch(r"(19|20)\d\d", n)]
+    """The figures a sentence adds to the question: numbers, and counts written out in words."""
+    q_lower = question.lower()
+    digits = [n for n in NUMBER.findall(sentence) if n not in question and not re.fullmatch(r"(19|20)\d\d", n)]
+    if not _HOW_MANY.search(question):
+        return digits
+    return digits + [w for w in _NUMBER_WORD.findall(sentence) if w.lower() not in q_lower]
 
 
 def _days(published: str) -> int | None:
@@ -165,6 +206,7 @@ def lexical_features(question: str, candidates: list[Candidate], passages, sente
     top = max(idf.values()) if idf else None
     rarest = frozenset(t for t, v in idf.items() if v == top)
     kind = wants(question)
+    verb = question_verb_terms(question) if kind == "name" else set()
     q_lower = question.lower()
     timely = bool(TIMELY.search(question))
     # per passage: its sentences' term sets (for the window), title and whole-passage terms, and its date
@@ -228,6 +270,7 @@ def lexical_features(question: str, candidates: list[Candidate], passages, sente
                 float(bool(_LIST_NUMBER.match(s))),
                 float(bool(_new_names(nxt, q_lower))) if nxt else 0.0,
                 float(_answer_near(s, names if kind == "name" else nums if kind == "number" else [], q_terms)),
+                float(_name_before(s, names, verb)),
             ]
         )
     return np.array(rows, dtype=np.float64).reshape(len(rows), len(LEXICAL))

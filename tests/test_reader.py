@@ -41,6 +41,40 @@ def test_who_built_gets_the_sentence_naming_the_builder(engine):
     assert "The barge was built by the Norrvik boatyard of Astrid Holm" in answer.text, answer.text
 
 
+def test_the_question_word_that_opens_the_question_decides_what_it_asks_for():
+    from bot.reader import wants
+
+    assert wants("Who cut the ribbon when the Lantern Bridge reopened?") == "name"
+    assert wants("When did the bridge, which was closed, reopen?") == "date"
+    assert wants("How many people came when the bridge reopened?") == "number"
+    assert wants("In which year did the bridge open?") == "date"  # one position: a date before a name
+    assert wants("Why did the ferry stop running?") == "reason"
+    assert wants("The council said what about the bridge?") == ""
+
+
+def test_a_new_name_just_before_the_questions_verb_is_a_feature():
+    from bot.reader import _name_before, _new_names, question_verb_terms
+
+    q = "Who cut the ribbon when the Lantern Bridge reopened?"
+    verb = question_verb_terms(q)
+    assert verb == {"cut", "ribbon"}
+    mayor = "Mayor Ilse Brandvold cut the ribbon at 7 a.m. and was the first to cross."
+    opening = "Harbor City's Lantern Bridge reopened to cars and cyclists on Friday morning."
+    assert _name_before(mayor, _new_names(mayor, q.lower()), verb)
+    assert not _name_before(opening, _new_names(opening, q.lower()), verb)
+    assert question_verb_terms("What is the name of the mission?") == set()  # framing words only
+
+
+def test_a_count_in_words_is_a_figure_for_how_many_questions_only():
+    from bot.reader import _new_numbers
+
+    shooting = "A gunman opened fire, killing four people and wounding seven, the sheriff said."
+    assert _new_numbers(shooting, "How many people were killed?") == ["four", "seven"]
+    bridge = "The bridge reopened on Friday, two years after engineers closed it."
+    assert _new_numbers(bridge, "How much did the repair cost?") == []  # "two years" is no cost
+    assert _new_numbers("The suspect, a 61-year-old man, died in 2023.", "How many died?") == ["61"]
+
+
 def test_the_reader_reads_a_question_the_same_way_in_every_process():
     """Picking one of several equally rare question words followed the set's hash order, so the same question got
     another reply after a restart (PYTHONHASHSEED)."""
@@ -164,10 +198,10 @@ def test_a_who_lead_is_a_full_name_never_a_lone_capitalised_word():
                          "Best actor went to Tomas Lindqvist for his role as a ferry captain.", []) == "Tomas Lindqvist"
 
 
-@pytest.mark.xfail(reason="the shipped reader quotes the bridge's opening sentence, not the mayor's (found with a real "
-                          "0.5B model, whose refusals turn into these quotes; docs/reader.md, open problems)",
-                   strict=False)
 def test_who_cut_the_ribbon_quotes_the_sentence_naming_her(settings, embedder):
+    """On the README's example articles. "when ... reopened" made this a date question, and a name before the
+    question's verb ("Mayor Ilse Brandvold cut the ribbon") counted for nothing; the bridge's opening sentence, which
+    repeats the rest of the question, is still quoted first (docs/reader.md)."""
     from conftest import EXAMPLES
     from engines import engine_over
 
