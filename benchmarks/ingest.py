@@ -123,10 +123,11 @@ def run_articlebot(path: str, limit: int, name: str, questions: str | None) -> d
 def _record_texts(embedder) -> list[str]:
     """Every text the embedder is given from now on (kept, not tokenized, so the timing is not touched)."""
     texts: list[str] = []
-    for method in ("embed_array", "embed_documents"):
-        if hasattr(embedder, method):
-            inner = getattr(embedder, method)
-            setattr(embedder, method, lambda batch, inner=inner: (texts.extend(batch), inner(batch))[1])
+    # the one the pipeline calls (ingest.pipeline._as_array): the ONNX embedder's embed_documents goes through
+    # embed_array, so wrapping both would count its texts twice
+    method = "embed_array" if hasattr(embedder, "embed_array") else "embed_documents"
+    inner = getattr(embedder, method)
+    setattr(embedder, method, lambda batch: (texts.extend(batch), inner(batch))[1])
     return texts
 
 
