@@ -124,17 +124,20 @@ def _new_names(sentence: str, q_lower: str) -> list[str]:
     return [w for w in PROPER.findall(sentence) if w.lower() not in q_lower and w not in _MONTHS]
 
 
+def _four_words(sentence: str, item: str, before: bool) -> set[str]:
+    """The terms of the four words just before (or just after) where `item` first appears; none where it does not."""
+    at = sentence.find(item)
+    if at < 0:
+        return set()
+    words = sentence[:at].split()[-4:] if before else sentence[at + len(item) :].split()[:4]
+    return set(terms(" ".join(words)))
+
+
 def _answer_near(sentence: str, found: list[str], q_terms: set[str]) -> bool:
     """A new name or figure within four words after one of the question's words: "The barge was *built* by the
     Norrvik boatyard of Astrid Holm" answers "who built ...", where a sentence that merely repeats the question's
     words ("A floating library opened ...") and names something else does not."""
-    if not found or not q_terms:
-        return False
-    for item in found:
-        at = sentence.find(item)
-        if at > 0 and q_terms & set(terms(" ".join(sentence[:at].split()[-4:]))):
-            return True
-    return False
+    return bool(q_terms) and any(q_terms & _four_words(sentence, item, before=True) for item in found)
 
 
 # "Who cut the ribbon ...", "Which company announced ...": the words right after the question word say what the answer
@@ -151,13 +154,7 @@ def question_verb_terms(question: str) -> set[str]:
 
 def _name_before(sentence: str, names: list[str], verb: set[str]) -> bool:
     """A new name followed within four words by one of the question's words after its question word."""
-    if not names or not verb:
-        return False
-    for name in names:
-        at = sentence.find(name)
-        if at >= 0 and verb & set(terms(" ".join(sentence[at + len(name) :].split()[:4]))):
-            return True
-    return False
+    return bool(verb) and any(verb & _four_words(sentence, name, before=False) for name in names)
 
 
 # "killing four people" answers "how many were killed" as well as "killing 4 people" would, so for a "how many"
@@ -173,10 +170,10 @@ _HOW_MANY = re.compile(r"\bhow many\b", re.I)
 
 def _new_numbers(sentence: str, question: str) -> list[str]:
     """The figures a sentence adds to the question: numbers, and counts written out in words."""
-    q_lower = question.lower()
     digits = [n for n in NUMBER.findall(sentence) if n not in question and not re.fullmatch(r"(19|20)\d\d", n)]
     if not _HOW_MANY.search(question):
         return digits
+    q_lower = question.lower()
     return digits + [w for w in _NUMBER_WORD.findall(sentence) if w.lower() not in q_lower]
 
 
