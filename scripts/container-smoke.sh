@@ -137,7 +137,8 @@ healthcheck_beside_bot() {
     local test; test=$(docker inspect articlebot-smoke-hc --format '{{range slice .Config.Healthcheck.Test 1}}{{.}} {{end}}')
     out=$(docker exec articlebot-smoke-hc $test) || fail "HEALTHCHECK ($test) failed: $out"
   fi
-  expect "$out" "^ok: the store is open in a running articlebot process" "HEALTHCHECK beside the running process"
+  # health names the store's location since the data dir moved per user ("the store in /data is open ...")
+  expect "$out" "^ok: the store (in [^ ]+ )?is open in a running articlebot process" "HEALTHCHECK beside the running process"
   $ENGINE kill articlebot-smoke-hc >/dev/null; $ENGINE rm -f articlebot-smoke-hc >/dev/null
 }
 
