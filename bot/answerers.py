@@ -30,8 +30,9 @@ class Answerer(Protocol):
 
 def build_answerer(settings: Settings, embedder) -> Answerer:
     from bot.extractive import ExtractiveAnswerer
+    from bot.reader import reader_for
 
-    extractive = ExtractiveAnswerer(embedder)
+    extractive = ExtractiveAnswerer(embedder, reader_for(settings))
     if settings.llm_configured:
         from bot.llm import LLMAnswerer  # llama-index's LLM classes load only when an LLM is configured
 

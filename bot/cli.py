@@ -113,13 +113,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="learn the extractive reader and the abstention gate from quiz questions "
         "over the current store (docs/reader.md)",
     )
-    p.add_argument("questions", help="questions.jsonl with a 'week' (or 'date') per question")
+    p.add_argument(
+        "questions",
+        nargs="+",
+        help="questions.jsonl with a 'week' (or 'date') per question, or training folders holding questions.jsonl "
+        "and articles.jsonl.gz (shared/train/realtimeqa-train, realtimeqa-more)",
+    )
     p.add_argument("--out", help="folder for the model and its manifest (default: the shipped bot/models)")
     p.add_argument(
         "--articles",
         help="read passages from this articles.jsonl(.gz) (BM25 only, no store needed) instead of the store",
     )
     p.add_argument("--cache", help=argparse.SUPPRESS)  # keeps the read passages between runs (bot/train_reader.py)
+    p.add_argument("--cross", action="store_true", help="fine-tune the cross-encoder reader first (needs torch)")
+    p.add_argument("--cross-from", help="the cross-encoder's adapters (.npz) from an earlier --cross run")
+    p.add_argument("--epochs", type=int, default=1, help="cross-encoder fine-tuning epochs (default 1)")
     return parser
 
 

@@ -378,10 +378,16 @@ def cmd_health(settings, args) -> int:
 
 
 def cmd_prepare_model(settings, args) -> int:
+    from bot.reader import CROSS_DIR, default_reader
     from vectorstore.embeddings import EmbeddingError, prepare_model
 
     try:
-        print("; ".join(f"{path} sha256 {digest}" for path, digest in prepare_model(settings)))
+        files = prepare_model(settings)
+        # the cross-encoder reader's graph too, whichever reader is chosen now: an image drops the base weights
+        # after this (Dockerfile), and READER_MODEL=cross must still work there
+        if CROSS_DIR.is_dir():
+            files.append(default_reader(CROSS_DIR, cache_dir=settings.model_dir).cross.prepare())
+        print("; ".join(f"{path} sha256 {digest}" for path, digest in files))
     except EmbeddingError as exc:
         raise UserError(str(exc)) from None
     return 0
@@ -390,4 +396,4 @@ def cmd_prepare_model(settings, args) -> int:
 def cmd_train_reader(settings, args) -> int:
     from bot.train_reader import main
 
-    return main(settings, args.questions, args.out, args.articles, args.cache)
+    return main(settings, args.questions, args.out, args.articles, args.cache, args.cross, args.cross_from, args.epochs)

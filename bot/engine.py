@@ -12,12 +12,13 @@ from datetime import date, datetime
 
 from bot.answer import Answer
 from bot.corpus import ArticleInfo, CorpusStats, corpus_stats, list_articles
+from bot.follow_up import about, is_follow_up, subject
 from bot.gate import Verdict, judge, not_covered
 from bot.memory import Memory
-from bot.reader import default_reader
+from bot.reader import reader_for
 from bot.settings import Settings
 from vectorstore.analysis import LANGUAGE as CORPUS_LANGUAGE
-from vectorstore.analysis import NAMES, other_language
+from vectorstore.language import NAMES, other_language
 from vectorstore.passages import Passage
 from vectorstore.retrieval import Filters, Retriever
 
@@ -37,7 +38,7 @@ WRONG_LANGUAGE = (
 
 
 def wrong_language(lang: str) -> str:
-    """The one-line reply to a question in another language than the articles' (vectorstore/analysis.py)."""
+    """The one-line reply to a question in another language than the articles' (vectorstore/language.py)."""
     named = NAMES.get(lang, "another language")
     return WRONG_LANGUAGE.format(language=named, corpus=NAMES[CORPUS_LANGUAGE])
 
@@ -72,9 +73,8 @@ class Engine:
         self.answerer = answerer
         self.memory = memory
         self.retriever = retriever or Retriever(settings, store, embedder)
-        self.reader = (
-            reader or default_reader()
-        )  # the trained reader's gate (bot/reader.py); checked against its digest
+        # the trained reader's gate (bot/reader.py); checked against its digest
+        self.reader = reader or reader_for(settings)
         self._ingest_lock = threading.Lock()
         self._last: OrderedDict[str, Answer] = OrderedDict()
         self._last_lock = threading.Lock()
@@ -124,7 +124,7 @@ class Engine:
 
     def judge(self, question: str, passages: list[Passage]) -> Verdict:
         """The abstention gate's verdict: do these passages address the question?"""
-        return judge(question, passages, self.retriever.vocabulary(), reader=self.reader)
+        return judge(question, passages, self.retriever.vocabulary(), reader=self.reader, embedder=self.embedder)
 
     def answer(self, question: str, passages: list[Passage], history: list | None = None) -> Answer:
         """What follows retrieval: the gate, then (only when it lets the question through) the answerer."""
@@ -153,6 +153,10 @@ class Engine:
         # with history: a standalone follow-up; with an LLM, also a question in another language put into English
         query = self.answerer.condense(question, history)
         passages = self.retrieve(query, **filters)
+        if not self.settings.llm_configured and is_follow_up(question, history):
+            # offline nothing rewrites "its workforce": answer from the passages that name what the conversation is
+            # about, not from another company's layoffs that match the follow-up's own words better
+            passages = about(passages, subject(question, history))
         # the standalone query is judged: for "and what did she say?" it carries what the follow-up is about
         verdict = self.judge(query, passages)
         ready = None if verdict.covered else not_covered(verdict, passages, self.answerer.name)

@@ -5,6 +5,8 @@ a CPU reading the prompt is most of its latency. The sentences are scored the wa
 them (idf-weighted overlap with the question, then embedding similarity for the best few) and each chosen one is
 sent with the sentence before and after it, so a pronoun keeps its referent. Passages with nothing chosen are left
 out; the prompt numbers only what it sends, and `Excerpt.index` maps a number back to the retrieved passage.
+With the cross-encoder reader (bot/cross_encoder.py), the pool is re-scored by it instead of by the similarity:
+the sentence the offline reader would quote first is the one the model hears first.
 """
 
 from __future__ import annotations
@@ -31,9 +33,15 @@ class Excerpt:
 
 
 def focus(
-    question: str, passages: list[Passage], embedder, sentences: int = SENTENCES, best_passage: int | None = None
+    question: str,
+    passages: list[Passage],
+    embedder,
+    sentences: int = SENTENCES,
+    best_passage: int | None = None,
+    cross=None,
 ) -> list[Excerpt]:
-    """The excerpts to send, in retrieval order. `best_passage` (the gate's) always contributes its best sentence."""
+    """The excerpts to send, in retrieval order. `best_passage` (the gate's) always contributes its best sentence.
+    `cross`: the reader's cross-encoder, which then ranks the pool."""
     split_passages = [split(p.text) for p in passages]
     cands = [(pi, si, s) for pi, ss in enumerate(split_passages) for si, s in enumerate(ss) if len(s.split()) >= 3]
     if not cands:
@@ -45,7 +53,21 @@ def focus(
     lexical = [sum(idf[t] for t in ts & q_terms) / total + 0.05 / (1 + pi) for (pi, _, _), ts in zip(cands, sent_terms)]
     pool = sorted(range(len(cands)), key=lambda i: -lexical[i])[:POOL]
     score = {i: lexical[i] for i in pool}
-    if embedder is not None and len(pool) > 1:
+    if cross is not None and len(pool) > 1:
+        from bot.cross_encoder import pair
+
+        pairs = [
+            pair(
+                question,
+                cands[i][2],
+                passages[cands[i][0]].title,
+                passages[cands[i][0]].published,
+                _before(cands[i], split_passages),
+            )
+            for i in pool
+        ]
+        score = {i: float(logit) for i, logit in zip(pool, cross.logits(pairs))}
+    elif embedder is not None and len(pool) > 1:
         vectors = np.array(embedder.embed_documents([question] + [cands[i][2] for i in pool]))
         for i, sim in zip(pool, vectors[1:] @ vectors[0]):
             score[i] += float(sim)
@@ -83,3 +105,8 @@ def focus(
             text = GAP.lstrip() + text
         out.append(Excerpt(pi, text))
     return out
+
+
+def _before(cand: tuple[int, int, str], split_passages: list[list[str]]) -> str:
+    pi, si, _ = cand
+    return split_passages[pi][si - 1] if si > 0 else ""

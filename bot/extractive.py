@@ -19,14 +19,18 @@ import numpy as np
 
 from bot.answer import Answer
 from bot.citations import citation, strip_foreign_urls
+from bot.cross_encoder import pair
 from bot.reader import (
     NUMBER,
     POOL,
+    POOL_CROSS,
+    PROPER,
     Candidate,
     Reader,
     default_reader,
     full_features,
     lexical_features,
+    sigmoid,
     terms,
     wants,
 )
@@ -36,11 +40,6 @@ from vectorstore.sentences import MAX_WORDS, MIN_WORDS, quotable, split
 NOT_FOUND = "I couldn't find anything about that in the articles."
 MAX_SENTENCES = 4
 _WORD_KEY = re.compile(r"\w+")
-_FOLLOW_UP = re.compile(
-    r"^(and|but|so|what about|how about|and what|then)\b|\b(it|its|they|them|their|he|she|his|"
-    r"her|him|this|that|those|these|there)\b",
-    re.I,
-)
 
 
 class Choices(Protocol):
@@ -63,6 +62,7 @@ class Reading:
     lexical_probs: np.ndarray
     pool: list[int]
     probs: np.ndarray
+    cross: np.ndarray | None = None  # the cross-encoder's logits, in the order of `pool`, when it read them
 
 
 def candidates(question: str, passages: list[Passage]) -> list[Candidate]:
@@ -103,19 +103,49 @@ def scan(question: str, passages: list[Passage], reader: Reader) -> tuple[list[C
     return cands, lexical, reader.lexical.prob(lexical)
 
 
+def cross_pairs(question: str, passages: list[Passage], cands: list[Candidate], order: list[int]) -> list:
+    """What the cross-encoder reads for each pooled candidate: the question, the sentence and its context."""
+    return [
+        pair(
+            question,
+            cands[i].text,
+            passages[cands[i].passage].title,
+            passages[cands[i].passage].published,
+            cands[i].previous,
+        )
+        for i in order
+    ]
+
+
+def similarities(embedder, question: str, cands: list[Candidate], order: list[int]) -> np.ndarray:
+    """The pooled candidates' embedding similarity to the question."""
+    vectors = np.array(embedder.embed_documents([question] + [cands[i].text for i in order]))
+    return vectors[1:] @ vectors[0]
+
+
 def read(question: str, passages: list[Passage], reader: Reader, embedder, scanned=None) -> Reading:
-    """Both stages: the lexical scan (or the gate's, when it made one), then the best POOL re-scored with their
-    similarity to the question."""
+    """Both stages: the lexical scan (or the gate's, when it made one), then the best few re-scored: by the
+    cross-encoder when the model has one (its probability alone, or stacked with the lexical features), else by
+    their embedding similarity to the question."""
     cands, lexical, p_lex = scanned or scan(question, passages, reader)
     if not cands:
         return Reading([], lexical, p_lex, [], np.zeros(0))
+    if reader.cross is not None:
+        order = [int(i) for i in np.argsort(-p_lex, kind="stable")[:POOL_CROSS]]
+        logits = reader.cross.logits(cross_pairs(question, passages, cands, order))
+        if reader.stacked is not None:
+            probs = reader.stacked.prob(
+                full_features(lexical[order], similarities(embedder, question, cands, order), logits)
+            )
+        else:
+            probs = sigmoid(logits)
+        ranked = np.argsort(-probs, kind="stable")
+        return Reading(cands, lexical, p_lex, [order[k] for k in ranked], probs[ranked], logits[ranked])
     if not reader.use_full:  # training found the lexical stage alone as good: nothing to embed
         ranked = np.argsort(-p_lex, kind="stable")[:POOL]
         return Reading(cands, lexical, p_lex, [int(i) for i in ranked], p_lex[ranked])
     order = [int(i) for i in np.argsort(-p_lex, kind="stable")[:POOL]]
-    vectors = np.array(embedder.embed_documents([question] + [cands[i].text for i in order]))
-    sims = vectors[1:] @ vectors[0]
-    probs = reader.full.prob(full_features(lexical[order], sims))
+    probs = reader.full.prob(full_features(lexical[order], similarities(embedder, question, cands, order)))
     ranked = np.argsort(-probs, kind="stable")
     return Reading(cands, lexical, p_lex, [order[k] for k in ranked], probs[ranked])
 
@@ -130,8 +160,10 @@ class ExtractiveAnswerer:
 
     # --- the interface -----------------------------------------------------------------------
     def answer(self, question: str, passages: list[Passage], history: list | None = None, verdict=None) -> Answer:
-        scanned = getattr(verdict, "scanned", None) if verdict is not None else None
-        reading = read(question, passages, self.reader, self.embedder, scanned)
+        reading = getattr(verdict, "reading", None) if verdict is not None else None
+        if reading is None:  # the gate reads the passages itself when it has the cross-encoder: reused here
+            scanned = getattr(verdict, "scanned", None) if verdict is not None else None
+            reading = read(question, passages, self.reader, self.embedder, scanned)
         picked, lead = choose(question, passages, reading, self.reader)
         if not picked:
             return Answer(NOT_FOUND, answerer=self.name, found=False)
@@ -150,10 +182,11 @@ class ExtractiveAnswerer:
         yield self.answer(question, passages, history, verdict)
 
     def condense(self, question: str, history: list) -> str:
-        """A follow-up ("and what did she say?") is searched together with the question it follows."""
-        if not history or not _FOLLOW_UP.search(question) or len(question.split()) > 20:
-            return question
-        return f"{history[-1][0]} {question}"
+        """A follow-up ("and what share of its workforce is that?") is searched and read with the subject of the
+        question it follows (bot/follow_up.py)."""
+        from bot.follow_up import condense
+
+        return condense(question, history)
 
 
 def choose(
@@ -250,6 +283,7 @@ def changed_value(question: str, passages: list[Passage], reading: Reading) -> t
     if not when_first or not values_first:
         return None
     about_first = set(terms(NUMBER.sub(" ", first.text)))
+    names_first = _names(first.text, question)
     for j, p in zip(reading.pool[1:], reading.probs[1:]):
         other = reading.candidates[j]
         when = passages[other.passage].published[:10]
@@ -257,6 +291,8 @@ def changed_value(question: str, passages: list[Passage], reading: Reading) -> t
             continue
         about = set(terms(NUMBER.sub(" ", other.text)))
         if len(about & about_first) < SAME_THING * min(len(about), len(about_first)):
+            continue
+        if _names(other.text, question) != names_first:  # two games, two teams: not one figure that changed
             continue
         for unit, num in values_first.items():
             then = _values(other.text).get(unit)
@@ -276,6 +312,12 @@ def changed_value(question: str, passages: list[Passage], reading: Reading) -> t
                 ),
             )
     return None
+
+
+def _names(sentence: str, question: str) -> set[str]:
+    """The names a sentence gives that the question does not: who or what its figure is about."""
+    asked = question.lower()
+    return {m.lower() for m in PROPER.findall(sentence) if m.lower() not in asked and not _MONTH_OR_DAY.match(m)}
 
 
 def _unit_word(sentence: str, num: str) -> str:

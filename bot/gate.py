@@ -23,6 +23,8 @@ import re
 import statistics
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from bot.answer import Answer
 from vectorstore.analysis import FRAME_WORDS
 from vectorstore.passages import Passage
@@ -51,6 +53,7 @@ class Verdict:
     keys: tuple[str, ...] = ()  # the question's names and numbers
     probability: float | None = None  # the trained gate's: the passages answer the question
     scanned: tuple | None = field(default=None, repr=False)  # the reader's lexical scan, reused by the answerer
+    reading: object = field(default=None, repr=False)  # the cross-encoder's reading (bot/extractive.py), reused too
 
 
 _TOKEN = re.compile(r"[\w’'.-]+")
@@ -142,6 +145,7 @@ def judge(
     key_share: float = KEY_SHARE,
     window: int = WINDOW,
     reader=None,
+    embedder=None,
 ) -> Verdict:
     """The gate's verdict. With a `reader` (bot/reader.py) the trained gate decides; without one, the rule alone."""
     weights, keys = question_terms(question, vocabulary)
@@ -171,18 +175,27 @@ def judge(
     )
     verdict = Verdict(covered, best, best_i, best_missing, weights, reason, best_keys, tuple(sorted(keys)))
     if reader is not None:
-        decide(verdict, question, passages, reader)
+        decide(verdict, question, passages, reader, embedder)
     return verdict
 
 
-def decide(verdict: Verdict, question: str, passages: list[Passage], reader) -> None:
+def decide(verdict: Verdict, question: str, passages: list[Passage], reader, embedder=None) -> None:
     """The trained gate: the rule's evidence above and the reader's scan of the sentences, weighed by a model
     learned on the training weeks (bot/reader.py), replaces the rule's yes or no."""
-    from bot.extractive import scan
+    from bot.extractive import read, scan
     from bot.reader import gate_features
 
     verdict.scanned = scan(question, passages, reader)
-    x = gate_features(verdict, verdict.scanned[2], passages, verdict.scanned[1])
+    cross = None
+    # the cross-encoder's best probabilities are the trained gate's main evidence (docs/reader.md); when the rule
+    # decides and says no, they matter only for naming the closest article, so the reading (most of a question's
+    # time) is skipped where that cannot happen
+    if reader.cross is not None and (reader.use_gate or verdict.covered or _may_relate(verdict)):
+        verdict.reading = read(question, passages, reader, embedder, verdict.scanned)
+        cross = verdict.reading.cross
+    elif reader.cross is not None:
+        cross = np.zeros(0)
+    x = gate_features(verdict, verdict.scanned[2], passages, verdict.scanned[1], cross)
     verdict.probability = float(reader.gate.prob(x[None, :])[0])
     # the names and numbers asked about must be there whatever the model says: an answer about "Norrvik" cannot come
     # from passages that never name it
@@ -205,7 +218,11 @@ def not_covered(verdict: Verdict, passages: list[Passage], answerer: str) -> Ans
     return Answer(text, answerer=answerer, found=False, verdict=verdict)
 
 
+def _may_relate(verdict: Verdict) -> bool:
+    return verdict.coverage >= RELATED_COVERAGE and verdict.key_share >= 1.0
+
+
 def related(verdict: Verdict) -> bool:
-    if verdict.coverage < RELATED_COVERAGE or verdict.key_share < 1.0:
+    if not _may_relate(verdict):
         return False
     return verdict.probability is None or verdict.probability >= RELATED_PROBABILITY

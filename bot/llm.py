@@ -27,7 +27,8 @@ from bot.citations import MARKER, append_cited, recheck_markers, renumber, strip
 from bot.extractive import NOT_FOUND
 from bot.settings import Settings, reveal
 from prompts import load
-from vectorstore.analysis import other_language, terms
+from vectorstore.analysis import terms
+from vectorstore.language import other_language
 from vectorstore.passages import Passage
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ def restates(reply: str, question: str) -> bool:
 
 
 def looks_english(text: str) -> bool:
-    """False for a question clearly in another language (vectorstore/analysis.py decides, as for the offline reply)."""
+    """False for a question clearly in another language (vectorstore/language.py decides, as for the offline reply)."""
     return other_language(text) is None
 
 
@@ -189,6 +190,7 @@ class LLMAnswerer:
             getattr(self.fallback, "embedder", None),
             self.evidence_sentences,
             getattr(verdict, "best", None),
+            getattr(getattr(self.fallback, "reader", None), "cross", None),
         )
         return [e.text for e in excerpts], [e.index for e in excerpts]
 
@@ -364,7 +366,7 @@ class LLMAnswerer:
             # instead (the rule before) cost Qwen2.5-Coder 0.5B five more false "not found"s on dev's 71 retrieved
             # answers for two more out-of-corpus abstentions of 55 (docs/llm.md); a small model refuses almost
             # everything, so its NOT FOUND says little, and a strong model's shows as the note.
-            if verdict is not None and verdict.covered:
+            if verdict is not None and verdict.covered and self._sure(verdict):
                 self.counts["overruled"] += 1
                 return self._quote(question, passages, history, REFUSED, verdict)
             self.counts["not_found"] += 1
@@ -378,6 +380,16 @@ class LLMAnswerer:
                 text, cites = append_cited(result.text, result.citations, quotes.text, quotes.citations)
                 return Answer(text, cites, answerer=self.name)
         return result
+
+    def _sure(self, verdict) -> bool:
+        """Whether the reader is sure enough of its best sentence to overrule the model's NOT FOUND: with the
+        cross-encoder, its best probability must reach the threshold chosen on the validation weeks (a capable
+        model's refusal is usually right); without one, the gate's yes decides, as before."""
+        reader = getattr(self.fallback, "reader", None)
+        reading = getattr(verdict, "reading", None)
+        if reader is None or getattr(reader, "cross", None) is None or reading is None:
+            return True
+        return bool(len(reading.probs)) and float(reading.probs[0]) >= reader.overrule
 
     def _not_found(self, passages: list[Passage], verdict) -> Answer:
         if verdict is None:

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,9 +27,11 @@ from vectorstore import analysis
 from vectorstore.analysis import FRAME_WORDS
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
+CROSS_DIR = MODEL_DIR / "cross"  # the cross-encoder reader (READER_MODEL=cross; docs/reader.md)
 MODEL_FILE = "reader.json"
 MANIFEST = "MANIFEST.json"
 POOL = 8  # sentences embedded per answer: embedding all of them would cost ~0.5 s on 2 cores, eight a few tens of ms
+POOL_CROSS = 16  # sentences the cross-encoder reads per answer (docs/reader.md: its cost on 2 cores)
 
 
 class ModelError(RuntimeError):
@@ -118,6 +121,7 @@ LEXICAL = [
     "name_before_question_verb",
 ]
 FULL = LEXICAL + ["sim", "sim_gap"]
+STACKED = FULL + ["cross", "cross_gap"]  # the cross-encoder's logit beside the embedding similarity
 
 
 def _new_names(sentence: str, q_lower: str) -> list[str]:
@@ -273,10 +277,13 @@ def lexical_features(question: str, candidates: list[Candidate], passages, sente
     return np.array(rows, dtype=np.float64).reshape(len(rows), len(LEXICAL))
 
 
-def full_features(lexical: np.ndarray, sims: np.ndarray) -> np.ndarray:
-    """The lexical rows of the pooled sentences, with their similarity to the question and its gap to the best."""
-    gap = sims - (sims.max() if len(sims) else 0.0)
-    return np.hstack([lexical, sims[:, None], gap[:, None]])
+def full_features(lexical: np.ndarray, sims: np.ndarray, cross: np.ndarray | None = None) -> np.ndarray:
+    """The lexical rows of the pooled sentences, with their similarity to the question and its gap to the best
+    (FULL); with `cross`, the cross-encoder's logits and their gap to the best too (STACKED)."""
+    columns = [lexical]
+    for v in (sims,) if cross is None else (sims, cross):
+        columns += [v[:, None], (v - (v.max() if len(v) else 0.0))[:, None]]
+    return np.hstack(columns)
 
 
 # --- the gate's features ---------------------------------------------------------------------------
@@ -299,14 +306,18 @@ GATE = [
     "passage_max",
     "coverage_x_keys",
 ]
+GATE_CROSS = GATE + ["cross_max", "cross_second"]  # the cross-encoder's two best probabilities
 
 
-def gate_features(verdict, reader_probs: np.ndarray, passages, lexical: np.ndarray) -> np.ndarray:
+def gate_features(
+    verdict, reader_probs: np.ndarray, passages, lexical: np.ndarray, cross: np.ndarray | None = None
+) -> np.ndarray:
     """One row of GATE features for a question and its passages: the rule-based gate's evidence (coverage of the
-    question's words in two consecutive sentences, share of its names and numbers held) and the reader's."""
+    question's words in two consecutive sentences, share of its names and numbers held) and the reader's; with
+    `cross` (the cross-encoder's logits of the pooled sentences) a GATE_CROSS row."""
     probs = np.sort(reader_probs)[::-1] if len(reader_probs) else np.zeros(1)
     n_keys = len(getattr(verdict, "keys", ()) or ())
-    return np.array(
+    row = np.array(
         [
             1.0,
             verdict.coverage,
@@ -322,6 +333,10 @@ def gate_features(verdict, reader_probs: np.ndarray, passages, lexical: np.ndarr
             verdict.coverage * verdict.key_share,
         ]
     )
+    if cross is None:
+        return row
+    best = np.sort(sigmoid(cross))[::-1] if len(cross) else np.zeros(1)
+    return np.concatenate([row, [float(best[0]), float(best[1] if len(best) > 1 else 0.0)]])
 
 
 def _column_max(lexical: np.ndarray, name: str) -> float:
@@ -376,9 +391,13 @@ class Reader:
     meta: dict
     use_full: bool = True  # re-score the pooled sentences with their similarity to the question
     use_gate: bool = True  # the trained gate decides (else the rule does, bot/gate.py)
+    cross: Any = None  # the cross-encoder (bot/cross_encoder.py) when the model has one: it re-scores the pool
+    stacked: Linear | None = None  # lexical features + the cross-encoder's logit; None: its probability alone
+    overrule: float = 1.1  # the best sentence's probability above which an LLM's NOT FOUND is overruled
 
     @classmethod
-    def load(cls, folder: Path = MODEL_DIR) -> Reader:
+    def load(cls, folder: Path = MODEL_DIR, cache_dir: Path | None = None) -> Reader:
+        """`cache_dir`: where the cross-encoder's merged ONNX file is kept (Settings.model_dir)."""
         path = folder / MODEL_FILE
         try:
             raw = path.read_bytes()
@@ -401,26 +420,43 @@ class Reader:
                 f"the reader model {path} was trained on other data than the manifest records; "
                 "run `articlebot train-reader` to rebuild it"
             )
+        cross = None
+        if d.get("cross"):
+            from bot.cross_encoder import ADAPTER_FILE, CrossEncoder, check_adapters
+
+            # checked at start, so a swapped file stops the bot before its first question
+            cross = CrossEncoder(cache_dir or _cache_dir(), folder / ADAPTER_FILE, check_adapters(folder))
         return cls(
             Linear.from_json(d["lexical"], LEXICAL),
             Linear.from_json(d["full"], FULL),
-            Linear.from_json(d["gate"], GATE),
+            Linear.from_json(d["gate"], GATE_CROSS if cross is not None else GATE),
             float(d["gate_threshold"]),
             float(d["lead_threshold"]),
             float(d["nearly"]),
-            {k: v for k, v in d.items() if k not in ("lexical", "full", "gate")},
+            {k: v for k, v in d.items() if k not in ("lexical", "full", "gate", "stacked")},
             bool(d.get("use_full", True)),
             bool(d.get("use_gate", True)),
+            cross,
+            Linear.from_json(d["stacked"], STACKED) if cross is not None and d.get("stacked") else None,
+            float(d.get("overrule", 1.1)),
         )
 
 
-def save(folder: Path, model: dict) -> str:
-    """Write the model and the manifest recording its sha256 and training data digest; returns the sha256."""
+def _cache_dir() -> Path:
+    """Where the merged cross-encoder goes when no Settings.model_dir was passed (tests, library use)."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("articlebot", appauthor=False)) / "models"
+
+
+def save(folder: Path, model: dict, extra: dict[str, str] | None = None) -> str:
+    """Write the model and the manifest recording its sha256 (and `extra` files' digests: the cross-encoder's
+    adapters) and training data digest; returns the sha256."""
     folder.mkdir(parents=True, exist_ok=True)
     raw = (json.dumps(model, indent=1, sort_keys=True) + "\n").encode()
     digest = hashlib.sha256(raw).hexdigest()
     (folder / MODEL_FILE).write_bytes(raw)
-    manifest = {"files": {MODEL_FILE: digest}, "training_data": model["training_data"]}
+    manifest = {"files": {MODEL_FILE: digest, **(extra or {})}, "training_data": model["training_data"]}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return digest
 
@@ -428,9 +464,14 @@ def save(folder: Path, model: dict) -> str:
 _loaded: dict[Path, Reader] = {}
 
 
-def default_reader(folder: Path | None = None) -> Reader:
+def reader_for(settings) -> Reader:
+    """The reader Settings choose (READER_MODEL), its cross-encoder's graph cached in the model dir."""
+    return default_reader(CROSS_DIR if settings.reader_model == "cross" else None, cache_dir=settings.model_dir)
+
+
+def default_reader(folder: Path | None = None, cache_dir: Path | None = None) -> Reader:
     """The shipped reader, loaded and checked once per process."""
     folder = folder or MODEL_DIR
     if folder not in _loaded:
-        _loaded[folder] = Reader.load(folder)
+        _loaded[folder] = Reader.load(folder, cache_dir)
     return _loaded[folder]

@@ -139,7 +139,8 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(
         20.0,
         validation_alias=AliasChoices("MAX_FILE_MB", "max_file_mb"),
-        description="Files and downloads larger than this are skipped.",
+        description="Files and downloads larger than this are skipped; in a .jsonl or .jsonl.gz collection, each "
+        "article (line) larger than this.",
     )
     fetch_timeout: float = Field(20.0, validation_alias=AliasChoices("FETCH_TIMEOUT", "fetch_timeout"))
     allow_private_urls: bool = Field(
@@ -219,6 +220,13 @@ class Settings(BaseSettings):
         description="Under the language model's answer, the offline reader's best sentences from the articles, so "
         "every reply shows the words it rests on (a small local model's answer can miss; docs/llm.md). Off: the "
         "model's answer alone.",
+    )
+    reader_model: Literal["logistic", "cross"] = Field(
+        "logistic",
+        validation_alias=AliasChoices("READER_MODEL", "reader_model"),
+        description="The offline reader: logistic (lexical features and embedding similarity; the default) or "
+        "cross (a fine-tuned MiniLM cross-encoder stacked with it: better on held-out quiz weeks, worse on some "
+        "short articles; docs/reader.md).",
     )
     memory_turns: int = Field(
         6,

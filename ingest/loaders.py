@@ -6,6 +6,7 @@ Loaders never raise for bad input: whatever cannot be read becomes a Skip with a
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from ingest import collection
 from ingest.article import Article, Skip
 from ingest.datelines import stated_date, stated_outlet
 from ingest.decoding import decode_bytes, looks_binary
@@ -81,7 +83,7 @@ class Loader:
                     if name.startswith("."):
                         continue
                     file = Path(root) / name
-                    if file.suffix.lower() in SUPPORTED:
+                    if file.suffix.lower() in SUPPORTED or collection.is_collection(file):
                         yield str(file.resolve())
                     else:
                         yield Skip(str(file), f"unsupported file type {file.suffix or '(none)'}")
@@ -94,9 +96,14 @@ class Loader:
         """How many articles or skips loading an expanded item gives, where that is known without fetching: a JSON
         file's objects (read twice, which costs little beside embedding them), 1 for anything else; a feed reports
         its further entries through on_found once it is fetched."""
-        if is_url(item) or Path(item).suffix.lower() not in JSON_SUFFIXES:
+        if is_url(item) or Path(item).suffix.lower() not in JSON_SUFFIXES and not collection.is_collection(Path(item)):
             return 1
         try:
+            if collection.is_collection(Path(item)):  # a line is an article or a skip: no need to parse it
+                got = list(itertools.islice(collection.lines(Path(item), self.max_bytes), 1))
+                if not got or isinstance(got[0], tuple) and looks_binary(got[0][1]):
+                    return 1  # "empty file", "binary file": one skip
+                return sum(1 for _ in collection.lines(Path(item), self.max_bytes))
             return sum(1 for _ in self._load_file(Path(item)))
         except Exception:  # load() turns the same failure into one Skip
             return 1
@@ -117,6 +124,9 @@ class Loader:
         except OSError as exc:
             yield Skip(str(path), f"unreadable ({exc.strerror or exc})")
             return
+        if collection.is_collection(path):  # many articles: the limit is each one's (ingest/collection.py)
+            yield from self._collection(path)
+            return
         if size > self.max_bytes:
             yield Skip(str(path), f"too large ({size / 1e6:.1f} MB; the limit is {self.max_bytes / 1e6:.0f} MB)")
             return
@@ -129,10 +139,7 @@ class Loader:
             yield Skip(str(path), "empty file")
             return
         suffix = path.suffix.lower()
-        mtime = dt.datetime.fromtimestamp(path.stat().st_mtime).date().isoformat()
-        base = Article(
-            text="", path=str(path), source_key=str(path), origin=str(path), published=mtime, published_from="file-time"
-        )
+        base = self._file_base(path)
         if suffix == ".pdf":
             yield from self._pdf(data, base)
             return
@@ -146,6 +153,53 @@ class Loader:
             yield self._html(text, base, url="")
         else:
             yield self._plain(text, base, markdown=suffix in {".md", ".markdown"})
+
+    @staticmethod
+    def _file_base(path: Path) -> Article:
+        """What every article of a file starts from: its path, and its modification time as a date of last resort."""
+        mtime = dt.datetime.fromtimestamp(path.stat().st_mtime).date().isoformat()
+        return Article(
+            text="", path=str(path), source_key=str(path), origin=str(path), published=mtime, published_from="file-time"
+        )
+
+    def _collection(self, path: Path) -> Iterator[Item]:
+        """A JSON-lines collection, a line at a time: one article, or one Skip, per line."""
+        base = self._file_base(path)
+        empty = first = True
+        try:
+            for got in collection.lines(path, self.max_bytes):
+                empty = False
+                if isinstance(got, collection.Oversize):
+                    yield Skip(
+                        f"{path}:{got.number}",
+                        f"article too large ({got.size / 1e6:.3g} MB; the limit is {self.max_bytes / 1e6:g} MB "
+                        "per article)",
+                    )
+                    continue
+                number, line = got
+                if looks_binary(line):
+                    yield Skip(str(path), "binary file, not text")
+                    return
+                opening, first = first, False
+                try:
+                    obj = json.loads(decode_bytes(line))
+                except json.JSONDecodeError as exc:
+                    if opening and line.lstrip()[:1] in (b"{", b"[") and path.stat().st_size <= self.max_bytes:
+                        # not JSON lines after all but one pretty-printed object or list, as a .json file holds
+                        with collection.open_collection(path) as fh:
+                            yield from self._json(decode_bytes(fh.read()), base)
+                        return
+                    yield Skip(f"{path}:{number}", f"malformed JSON line ({exc.msg})")
+                    continue
+                for i, one in enumerate(obj if isinstance(obj, list) else [obj]):  # a line may hold a list
+                    yield self._from_object(
+                        one, f"line {number}" + (f" item {i + 1}" if isinstance(obj, list) else ""), base
+                    )
+        except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError; EOFError: cut off mid-stream
+            yield Skip(str(path), f"unreadable compressed file ({type(exc).__name__}: {exc})")
+            return
+        if empty:
+            yield Skip(str(path), "empty file")
 
     def _plain(self, text: str, base: Article, markdown: bool) -> Item:
         lines = text.strip().split("\n")
@@ -243,26 +297,29 @@ class Loader:
                             pass
                     yield Skip(f"{base.path}:{n}", f"malformed JSON line ({exc.msg})")
         for where, obj in objects:
-            if not isinstance(obj, dict):
-                yield Skip(f"{base.path} {where}", "not a JSON object")
-                continue
-            body = obj.get("text") or obj.get("content") or obj.get("body")
-            if not isinstance(body, str) or not body.strip():
-                yield Skip(f"{base.path} {where}", "no text field")
-                continue
-            url = str(obj.get("url") or obj.get("link") or "")
-            ident = url or str(obj.get("id") or where)
-            published = normalise_date(obj.get("published") or obj.get("date"))
-            yield base.with_(
-                text=body,
-                title=str(obj.get("title") or "").strip() or Path(base.path).stem,
-                url=url,
-                outlet=str(obj.get("source") or obj.get("outlet") or obj.get("site") or (host_of(url) if url else "")),
-                author=str(obj.get("author") or ""),
-                source_key=f"{base.path}#{ident}",
-                published=published or base.published,
-                published_from="json" if published else base.published_from,
-            )
+            yield self._from_object(obj, where, base)
+
+    @staticmethod
+    def _from_object(obj: object, where: str, base: Article) -> Item:
+        """One JSON object (an article with title and text) as an Article, or the Skip saying what it lacks."""
+        if not isinstance(obj, dict):
+            return Skip(f"{base.path} {where}", "not a JSON object")
+        body = obj.get("text") or obj.get("content") or obj.get("body")
+        if not isinstance(body, str) or not body.strip():
+            return Skip(f"{base.path} {where}", "no text field")
+        url = str(obj.get("url") or obj.get("link") or "")
+        ident = url or str(obj.get("id") or where)
+        published = normalise_date(obj.get("published") or obj.get("date"))
+        return base.with_(
+            text=body,
+            title=str(obj.get("title") or "").strip() or Path(base.path).stem,
+            url=url,
+            outlet=str(obj.get("source") or obj.get("outlet") or obj.get("site") or (host_of(url) if url else "")),
+            author=str(obj.get("author") or ""),
+            source_key=f"{base.path}#{ident}",
+            published=published or base.published,
+            published_from="json" if published else base.published_from,
+        )
 
     # --- the web -----------------------------------------------------------------------------
     def fetch(self, url: str) -> tuple[bytes, str] | Skip:

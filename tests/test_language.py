@@ -6,6 +6,7 @@ import json
 from typing import ClassVar
 
 import pytest
+
 from engines import engine_over
 
 SHOOTING = {
@@ -38,6 +39,30 @@ def test_a_spanish_question_gets_the_language_reply(engine):
     streamed = list(engine.stream("t1", SPANISH))
     assert [a.text for a in streamed] == [answer.text]
     assert engine.memory.history("t1") == []  # not a turn: a follow-up in English starts afresh
+
+
+@pytest.mark.parametrize("question, named", [
+    ("Wie viele Menschen starben bei der Schießerei in Valderrey?", "German"),
+    ("Was ist im Tanzsaal passiert?", "German"),
+    ("Combien de personnes sont mortes dans la fusillade de Valderrey?", "French"),
+    ("Quante persone sono morte nella sparatoria di Valderrey?", "Italian"),
+    ("Quantas pessoas morreram no tiroteio de Valderrey?", "Portuguese"),
+    ("Hoeveel mensen zijn omgekomen bij de schietpartij in Valderrey?", "Dutch"),
+])
+def test_questions_in_other_european_languages_get_the_language_line(engine, question, named):
+    answer = engine.ask("t1", question)
+    assert not answer.found and answer.citations == []
+    assert answer.text == (f"Your question looks like {named}. Without an LLM I can only answer questions in "
+                           "English, the language of the articles: please ask it in English.")
+
+
+@pytest.mark.parametrize("question", [
+    "Did the Lucero Dance Studio shooting in Valderrey happen at a Die Hard screening?",
+    "What did Le Monde say about the Valderrey dance hall shooting?",
+    "Did Sheriff van der Berg name the Valderrey suspect?",
+])
+def test_english_questions_with_foreign_names_are_not_turned_away(engine, question):
+    assert "looks like" not in engine.ask("t1", question).text
 
 
 def test_the_same_question_in_english_is_answered(engine):

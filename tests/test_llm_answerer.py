@@ -345,6 +345,39 @@ def test_not_found_when_the_gate_let_the_question_through_falls_back_to_the_quot
     assert llm_engine.answerer.counts["overruled"] == 2
 
 
+def test_with_the_cross_encoder_a_not_found_is_overruled_only_when_the_reader_is_sure(llm_engine, openai_server):
+    """A capable model's refusal is usually right: the quotes replace it only when the reader's best sentence is at
+    least as likely as the threshold chosen on the validation weeks (docs/reader.md)."""
+    import dataclasses
+
+    import numpy as np
+
+    from bot.extractive import Reading, read
+    from bot.gate import Verdict
+
+    openai_server.default = Reply("NOT FOUND")
+    question = "How much did the Lantern Bridge repair cost?"
+    passages = llm_engine.retrieve(question)
+    answerer = llm_engine.answerer
+    reader = answerer.fallback.reader
+    base = read(question, passages, reader, llm_engine.embedder)
+    class Flat:  # the evidence for the prompt is ranked by the cross-encoder too: any scores will do here
+        def logits(self, pairs):
+            return np.zeros(len(pairs))
+
+    answerer.fallback.reader = dataclasses.replace(reader, cross=reader.cross or Flat(), overrule=0.6)
+    try:
+        for best, overruled in ((0.9, True), (0.3, False)):
+            reading = Reading(base.candidates, base.lexical, base.lexical_probs, base.pool,
+                              np.array([best] + [best / 2] * (len(base.pool) - 1)))
+            verdict = Verdict(covered=True, coverage=0.9, best=0, reading=reading)
+            got = answerer.answer(question, passages, [], verdict)
+            assert (got.answerer == "extractive" and "found no answer" in got.note) == overruled, got
+            assert got.found == overruled and bool(got.citations) == overruled
+    finally:
+        answerer.fallback.reader = reader
+
+
 # --- other languages ----------------------------------------------------------------------------
 def test_a_question_in_another_language_is_retrieved_in_english_and_answered_in_its_own(llm_engine, openai_server):
     def reply(body):

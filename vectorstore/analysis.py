@@ -1,5 +1,5 @@
-"""The one text analyser: how every part of articlebot splits text into words, drops stop words, stems, and tells
-which language a text is in.
+"""The one text analyser: how every part of articlebot splits text into words, drops stop words and stems (which
+language a question is in: vectorstore/language.py).
 
 BM25 indexes what `terms` returns; the abstention gate and the extractive answerer weigh a question's words with
 the same `terms`, so a word the index stores under one stem is never looked up under another; the near-duplicate
@@ -8,10 +8,6 @@ stale indexes rebuild at their next load (vectorstore/bm25index.py).
 
 Stemming is Snowball's English stemmer (PyStemmer). A PyStemmer object keeps a cache and is not safe to share
 between threads (Telegram answers several chats at once), so each thread gets its own.
-
-`language` is a small function-word and script detector, written here because the only model the project ships is
-the English MiniLM and nothing may be downloaded: it says "es" for "¿Quién ganó el Balón de Oro?" and stays
-None (unsure) for a few capitalised names, so a question is only turned away on clear evidence.
 """
 
 from __future__ import annotations
@@ -19,7 +15,6 @@ from __future__ import annotations
 import math
 import re
 import threading
-import unicodedata
 from collections.abc import Iterable
 
 # bm25s's own token pattern and English stop list: the saved indexes were built with exactly these
@@ -101,126 +96,6 @@ def shingles(text: str, n: int = 5) -> set[int]:
 
 def jaccard(a: set, b: set) -> float:
     return len(a & b) / max(1, len(a | b))
-
-
-# --- language ----------------------------------------------------------------------------------------------------
-# Function words that are not English words too ("die", "war", "come", "as", "do" are left out), lower-case in
-# running text; a capitalised one is part of a name ("El Paso", "Banco do Brasil") unless it opens the text.
-_FUNCTION_WORDS = {
-    "en": frozenset(
-        """the a an of in on at to is was were are did does do who what which when where why how many much
-has have had will would and for with by from this that its it be been not after about""".split()
-    ),
-    "es": frozenset(
-        """el los las del una unos unas por para con que qué cuál cuáles cuánto cuánta cuántos cuántas
-quién quiénes dónde cuándo cómo porqué es fue fueron son está están han ha hay se su sus lo al y o pero más muy este
-esta esto ese esa entre sobre desde hasta según también sido ganó dijo semana año en la de le""".split()
-    ),
-    "fr": frozenset(
-        """le les des du une est sont qui quel quelle quels quelles combien où quand comment pourquoi dans
-avec pour par sur pas ne il elle ils elles ce cette ces été au aux et ou mais plus qu cette semaine année en la de
-un""".split()
-    ),
-    "de": frozenset(
-        """der das den dem des ein eine einen einer und oder ist sind wurde wurden hat haben wer wie wo
-wann warum welche welcher welches mit für auf von zu im nicht auch diese dieser woche jahr gewann sagte""".split()
-    ),
-    "it": frozenset(
-        """il gli della delle degli dello nel nella che chi quale quali quanti quante quanto dove quando
-perché è sono stato stata hanno non per con una uno di da si questa questo settimana anno la le""".split()
-    ),
-    "pt": frozenset(
-        """os um uma da dos das na nos nas que quem qual quais quantos quantas onde quando como porque é
-foi são está estão tem têm com para pelo pela não mais esta este semana ano ganhou em de""".split()
-    ),
-    "nl": frozenset(
-        """het een van de en zijn wie wat waar wanneer hoe waarom welke met voor niet ook dat deze dit
-werd heeft hebben week jaar won""".split()
-    ),
-}
-_MARKS = {"es": "¿¡ñ", "de": "ßäöü", "pt": "ãõ", "fr": "œ"}  # letters and signs that point to one language
-_SCRIPTS = (
-    ("CYRILLIC", "ru"),
-    ("GREEK", "el"),
-    ("ARABIC", "ar"),
-    ("HEBREW", "he"),
-    ("HIRAGANA", "ja"),
-    ("KATAKANA", "ja"),
-    ("HANGUL", "ko"),
-    ("CJK", "zh"),
-    ("DEVANAGARI", "hi"),
-    ("THAI", "th"),
-)
-NAMES = {
-    "en": "English",
-    "es": "Spanish",
-    "fr": "French",
-    "de": "German",
-    "it": "Italian",
-    "pt": "Portuguese",
-    "nl": "Dutch",
-    "ru": "Russian",
-    "el": "Greek",
-    "ar": "Arabic",
-    "he": "Hebrew",
-    "ja": "Japanese",
-    "ko": "Korean",
-    "zh": "Chinese",
-    "hi": "Hindi",
-    "th": "Thai",
-}
-_TOKEN = re.compile(r"\w+", re.UNICODE)
-
-
-def _script(text: str) -> str | None:
-    """The language of a non-Latin script that most of the text's letters are written in."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return None
-    counts: dict[str, int] = {}
-    for c in letters:
-        name = unicodedata.name(c, "")
-        for prefix, lang in _SCRIPTS:
-            if name.startswith(prefix):
-                counts[lang] = counts.get(lang, 0) + 1
-                break
-    if not counts:
-        return None
-    lang = max(counts, key=counts.__getitem__)
-    if lang == "zh" and "ja" in counts:  # Japanese mixes kanji with kana
-        lang = "ja"
-    return lang if sum(counts.values()) > len(letters) / 2 else None
-
-
-def language(text: str) -> str | None:
-    """The text's language as a two-letter code, or None when the evidence is too thin to say (a name, a number).
-
-    Latin-script languages are told apart by their function words (two at least, more than the English ones);
-    other scripts by their letters."""
-    by_script = _script(text)
-    if by_script:
-        return by_script
-    tokens = _TOKEN.findall(text)
-    hits = dict.fromkeys(_FUNCTION_WORDS, 0.0)
-    for i, tok in enumerate(tokens):
-        low = tok.lower()
-        opening = i == 0
-        for lang, fw in _FUNCTION_WORDS.items():
-            if low in fw and (tok == low or opening or lang == "en"):
-                hits[lang] += 1
-    for lang, marks in _MARKS.items():
-        hits[lang] += sum(text.count(m) for m in marks) + sum(text.count(m.upper()) for m in marks if m.isalpha())
-    english = hits.pop("en")
-    lang, best = max(hits.items(), key=lambda kv: kv[1])
-    if best >= 2 and best > english:
-        return lang
-    return "en" if english >= 1 else None
-
-
-def other_language(text: str, expected: str = LANGUAGE) -> str | None:
-    """The language of `text` when it is clearly not `expected`, else None."""
-    lang = language(text)
-    return lang if lang is not None and lang != expected else None
 
 
 def idf_weights(q_terms: set[str], sentence_terms: list[set[str]]) -> dict[str, float]:

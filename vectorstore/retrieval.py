@@ -11,7 +11,9 @@ Measured on shared/eval/realtimeqa-2023-01 (97 answerable questions, top 5; benc
   closest sentence. The embedding model reads only the first ~half of a 512-token chunk, so a chunk vector misses
   facts near its end: 0.763 / 0.611 against 0.701 / 0.595 with chunk vectors.
 - News is about time: relative to `as_of` (default now), articles published after it are pushed down and those
-  from the ten days before it pushed up, strongly when the question says "this week", "latest", ...
+  from the ten days before it pushed up, strongly when the question says "this week", "latest", ... Such a question
+  asked without `as_of` counts from the newest article of the collection, not the clock: over an archive, "who is
+  the Speaker now?" means the archive's last word on it.
 - The fusion weight, the time prior and the candidate pool are fitted on the training weeks
   (benchmarks/fit_retrieval.py), not chosen on the eval questions.
 - One passage per article, and near-duplicate passages (one wire story republished) collapsed: the top k are
@@ -56,7 +58,7 @@ NEAR_DUPLICATE = 0.6  # Jaccard of word 5-shingles above which two passages say 
 
 TIMELY = re.compile(
     r"\b(this (week|month|year|weekend|morning)|last (week|month|weekend|night)|yesterday|today|"
-    r"tonight|currently|recent(ly)?|latest|newest|just|now|upcoming|so far|ongoing|this past)\b",
+    r"tonight|current(ly)?|recent(ly)?|latest|newest|just|now|upcoming|so far|ongoing|this past)\b",
     re.I,
 )
 
@@ -201,6 +203,10 @@ class _Index:
         self._cache_lock = threading.Lock()
         self.docs = _Column(self, 0)
         self.metas = _Column(self, 1)
+        # the newest article's day, for "now" over an archive (Retriever.reference_day); known from the index's own
+        # dates, so it costs no store call and is new after every ingest, which makes a new index
+        dated = self.lexical.published_ts[self.lexical.published_ts >= 0]
+        self.newest = int(dated.max()) if dated.size else None
         bm25 = self.lexical.bm25
         # a term's document frequency is the length of its posting list in bm25s's sparse score matrix
         df = np.diff(bm25.scores["indptr"]) if bm25 is not None else np.zeros(0, dtype=np.int64)
@@ -369,9 +375,24 @@ class Retriever:
             return []
         dense, sparse = self.candidates(query, idx, filters, self.weights.pool)
         scores = fuse(dense, sparse, self.weights)
-        today = ((filters.as_of or datetime.now()).date() - _EPOCH).days
-        time_prior(scores, idx.published_ts, today, bool(TIMELY.search(query)), self.weights)
+        timely = bool(TIMELY.search(query))
+        time_prior(scores, idx.published_ts, self.reference_day(idx, filters, timely), timely, self.weights)
         return self._select(idx, scores, k)
+
+    @staticmethod
+    def reference_day(idx: _Index, filters: Filters, timely: bool) -> int:
+        """The day (since 1970) the time prior counts from: `as_of` when given. Otherwise today, except for a
+        question about "now", "latest", "this week": then the newest article's day (within `until`), because the
+        collection may be an archive that ends years ago, and its latest fact is the answer, not whichever article
+        happens to match best."""
+        if filters.as_of is not None:
+            return (filters.as_of.date() - _EPOCH).days
+        today = (datetime.now().date() - _EPOCH).days
+        if not timely or idx.newest is None:
+            return today
+        # an article dated in the future (a typo, a scheduled post) does not move "now" past today
+        newest = min(idx.newest, today)
+        return min(newest, (filters.until - _EPOCH).days) if filters.until else newest
 
     # --- stages ------------------------------------------------------------------------------
     def candidates(

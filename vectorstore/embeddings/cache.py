@@ -87,16 +87,7 @@ def convert_model(dest: Path, kind: str) -> dict:
         staged = work / dest.name
         onnx.save(bert_graph(load_file(str(source / "model.safetensors"))), str(staged))
         if kind == "int8":
-            from onnxruntime.quantization import QuantType, quantize_dynamic
-
-            # per channel: per-tensor int8 lost too much (mean cosine 0.958 to fp32, against 0.992)
-            root = logging.getLogger()
-            level, root.level = root.level, logging.ERROR  # its advice to pre-process lands on the root logger
-            try:
-                quantize_dynamic(staged, work / "int8.onnx", per_channel=True, weight_type=QuantType.QInt8)
-            finally:
-                root.setLevel(level)
-            os.replace(work / "int8.onnx", staged)
+            quantize_int8(staged)
         model = onnx.load(str(staged))
         onnx.helper.set_model_props(model, {"tokenizer.json": (source / "tokenizer.json").read_text(encoding="utf-8")})
         staged.unlink()
@@ -131,6 +122,21 @@ def convert_model(dest: Path, kind: str) -> dict:
     tmp_record.write_text(json.dumps(record, indent=2) + "\n")
     os.replace(tmp_record, record_path)
     return record
+
+
+def quantize_int8(path: Path) -> None:
+    """Replace an fp32 ONNX graph by its dynamically quantized int8 version, in place."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # per channel: per-tensor int8 lost too much (mean cosine 0.958 to fp32, against 0.992)
+    tmp = path.with_name(path.name + ".int8")
+    root = logging.getLogger()
+    level, root.level = root.level, logging.ERROR  # its advice to pre-process lands on the root logger
+    try:
+        quantize_dynamic(path, tmp, per_channel=True, weight_type=QuantType.QInt8)
+    finally:
+        root.setLevel(level)
+    os.replace(tmp, path)
 
 
 def model_path(settings: Settings, kind: str) -> Path:

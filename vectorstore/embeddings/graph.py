@@ -5,10 +5,12 @@ from __future__ import annotations
 from bot.settings import DEFAULT_EMBED_MODEL
 
 
-def bert_graph(w: dict):
+def bert_graph(w: dict, head: bool = False):
     """all-MiniLM-L6-v2 (BERT: 6 layers, 12 heads, hidden 384) as an ONNX graph, with sentence-transformers' mean
     pooling over the attention mask and L2 normalisation at the end. Plain ONNX ops: onnxruntime fuses attention,
-    LayerNorm and GELU itself when it loads the graph (emitting its fused contrib ops here measured no faster)."""
+    LayerNorm and GELU itself when it loads the graph (emitting its fused contrib ops here measured no faster).
+    `head`: the cross-encoder (bot/cross_encoder.py): the mean-pooled vector goes through w["head.weight"] and
+    w["head.bias"] to one logit per row ("score", (batch, 1)) instead of being normalised."""
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
@@ -99,8 +101,13 @@ def bert_graph(w: dict):
     mean = node(
         "Div", [summed, node("Max", [node("ReduceSum", [mask3, axis1], keepdims=0), const("eps9", np.array(1e-9))])]
     )
-    norm = node("Max", [node("ReduceL2", [mean], axes=[1], keepdims=1), const("eps12", np.array(1e-12))])
-    nodes.append(helper.make_node("Div", [mean, norm], ["sentence_embedding"]))
+    if head:
+        logit = node("MatMul", [mean, const("head.wT", w["head.weight"].T)])
+        nodes.append(helper.make_node("Add", [logit, const("head.b", w["head.bias"])], ["score"]))
+    else:
+        norm = node("Max", [node("ReduceL2", [mean], axes=[1], keepdims=1), const("eps12", np.array(1e-12))])
+        nodes.append(helper.make_node("Div", [mean, norm], ["sentence_embedding"]))
+    output, width = ("score", 1) if head else ("sentence_embedding", hidden)
     graph = helper.make_graph(
         nodes,
         DEFAULT_EMBED_MODEL,
@@ -108,7 +115,7 @@ def bert_graph(w: dict):
             helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "tokens"])
             for n in ("input_ids", "attention_mask")
         ],
-        [helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", hidden])],
+        [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["batch", width])],
         inits,
     )
     # The newest onnx writes IR version 14, which onnxruntime 1.30 and older refuse to load; IR 8 is the lowest that
