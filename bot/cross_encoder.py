@@ -2,8 +2,8 @@
 
 The bundled all-MiniLM-L6-v2 reads "question [SEP] sentence | title | date | sentence before" as one text; mean
 pooling and one linear head give a logit. Fine-tuning (bot/train_cross.py, docs/reader.md) learned low-rank
-adapters (LoRA) for every linear layer, the LayerNorms and the head: `bot/models/cross.npz`, a few MB, recorded in
-bot/models/MANIFEST.json. At first use they are merged into the digest-checked base weights and written as one
+adapters (LoRA) for every linear layer, the LayerNorms and the head: `bot/models/cross/cross.npz`, a few MB,
+recorded in bot/models/cross/MANIFEST.json (READER_MODEL=cross chooses this reader). At first use they are merged into the digest-checked base weights and written as one
 int8 ONNX graph (vectorstore/embeddings/graph.py, no torch) under the model dir, beside a record of its sha256;
 every load checks that record and rebuilds a damaged file. A swapped or damaged adapter file is refused in one
 line (ModelError).
