@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import threading
 from pathlib import Path
 
 import numpy as np
-
-log = logging.getLogger("bot.cross_encoder")
 
 ADAPTER_FILE = "cross.npz"
 MAX_TOKENS = 88  # question + sentence + context; the context is cut first
@@ -42,10 +39,15 @@ def pair(question: str, sentence: str, title: str = "", published: str = "", pre
 
 
 def tokenizer(source: Path):
-    """The bundled tokenizer set up for pairs: at most MAX_TOKENS word pieces, the second text cut first."""
+    """The bundled tokenizer set up for pairs (`pair_tokenizer`)."""
+    return pair_tokenizer((source / "tokenizer.json").read_text(encoding="utf-8"))
+
+
+def pair_tokenizer(tokenizer_json: str):
+    """A tokenizer for pairs: at most MAX_TOKENS word pieces, the second text cut first, padded per batch."""
     from tokenizers import Tokenizer
 
-    tok = Tokenizer.from_file(str(source / "tokenizer.json"))
+    tok = Tokenizer.from_str(tokenizer_json)
     tok.enable_truncation(MAX_TOKENS, strategy="only_second")
     tok.no_padding()
     return tok
@@ -149,24 +151,14 @@ def _problem(dest: Path, adapters_sha: str) -> str | None:
 
 
 def converted(model_dir: Path, adapters: Path, sha: str) -> Path:
-    """The merged ONNX file for the `adapters` (whose sha256 is `sha`), built once (under a lock) and checked at
-    every load."""
-    from filelock import FileLock
-
+    """The merged ONNX file for the `adapters` (whose sha256 is `sha`), built once and checked at every load
+    (vectorstore/embeddings/cache.built_once)."""
     from bot.reader import ModelError
+    from vectorstore.embeddings.cache import built_once
 
     dest = Path(model_dir) / f"cross-encoder-{sha[:12]}-int8.onnx"
-    problem = _problem(dest, sha)
-    if problem is None:
-        return dest
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(dest) + ".lock"):
-            problem = _problem(dest, sha)
-            if problem is not None:
-                if problem != "missing":
-                    log.warning("the cross-encoder %s is %s; rebuilding it", dest, problem)
-                build(adapters, dest)
+        built_once(dest, lambda: _problem(dest, sha), lambda: build(adapters, dest))
     except OSError as exc:
         raise ModelError(
             f"cannot write the cross-encoder to {dest.parent} ({exc.strerror or exc}): set ARTICLEBOT_MODEL_DIR "
@@ -191,19 +183,12 @@ class CrossEncoder:
         with self._lock:
             if self._session is None:
                 import onnxruntime as ort
-                from tokenizers import Tokenizer
 
-                from vectorstore.embeddings.onnx_backend import _cpus
+                from vectorstore.embeddings.onnx_backend import session_options
 
                 path = converted(self.model_dir, self.adapters, self.sha)
-                options = ort.SessionOptions()
-                options.intra_op_num_threads = _cpus()
-                options.inter_op_num_threads = 1
-                options.log_severity_level = 3
-                session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-                tok = Tokenizer.from_str(session.get_modelmeta().custom_metadata_map["tokenizer.json"])
-                tok.enable_truncation(MAX_TOKENS, strategy="only_second")
-                tok.no_padding()
+                session = ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
+                tok = pair_tokenizer(session.get_modelmeta().custom_metadata_map["tokenizer.json"])
                 self._tok, self._session = tok, session
         return self._session
 

@@ -621,7 +621,7 @@ def main(
         reads = training_reads.cached(
             Path(cache) if cache else Path(tempfile.mkdtemp()) / "reads.pkl", folders, settings, settings.top_k, log
         )
-        merged = _merged_questions(folders, target)
+        merged = _merged_questions(folders)
         encoder = None
         if cross or cross_from:
             adapters = Path(cross_from) if cross_from else target / ADAPTER_FILE
@@ -652,7 +652,7 @@ def main(
     return 0
 
 
-def _merged_questions(folders: list[Path], target: Path) -> Path:
+def _merged_questions(folders: list[Path]) -> Path:
     """All folders' questions in one file beside the model's temporary work: the training-data digest covers them."""
     import tempfile
 

@@ -179,26 +179,38 @@ def _cache_problem(path: Path, kind: str, full: bool) -> str | None:
     return None
 
 
-def converted_model(settings: Settings, kind: str, *, full_check: bool = False) -> Path:
-    """The cached ONNX model, checked against its record; converted when missing, rebuilt (one log line) when not
-    matching. A lock beside it makes a second process wait for the first one's conversion instead of repeating it."""
-    path = model_path(settings, kind)
-    problem = _cache_problem(path, kind, full_check)
-    if problem is None:
-        return path
+def built_once(path: Path, problem, build, announce: str | None = None) -> None:
+    """Build `path` unless `problem()` (None when sound, else what is wrong) finds it sound. Under a lock beside it,
+    rechecked inside, so a second process waits for the first one's build instead of repeating it; a file found
+    damaged is rebuilt with one warning, a missing one with `announce` logged (when given). OSError reaches the
+    caller, which words it for its own users."""
+    if problem() is None:
+        return
     from filelock import FileLock
 
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock"):
+        found = problem()
+        if found is None:
+            return
+        if found != "missing":
+            log.warning("the converted model %s is %s; rebuilding it", path, found)
+        elif announce:
+            log.info(announce)
+        build()
+
+
+def converted_model(settings: Settings, kind: str, *, full_check: bool = False) -> Path:
+    """The cached ONNX model, checked against its record; converted when missing, rebuilt (one log line) when not
+    matching, once (`built_once`)."""
+    path = model_path(settings, kind)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(path) + ".lock"):
-            problem = _cache_problem(path, kind, full_check)
-            if problem is None:
-                return path
-            if problem == "missing":
-                log.info("converting the bundled %s to ONNX (%s) in %s, once", DEFAULT_EMBED_MODEL, kind, path.parent)
-            else:
-                log.warning("the converted model %s is %s; rebuilding it", path, problem)
-            convert_model(path, kind)
+        built_once(
+            path,
+            lambda: _cache_problem(path, kind, full_check),
+            lambda: convert_model(path, kind),
+            f"converting the bundled {DEFAULT_EMBED_MODEL} to ONNX ({kind}) in {path.parent}, once",
+        )
     except OSError as exc:
         raise EmbeddingError(
             f"cannot write the converted model to {path.parent} ({exc.strerror or exc}): "

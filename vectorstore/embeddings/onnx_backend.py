@@ -87,10 +87,7 @@ class OnnxEmbedder:
         if backend == "cuda" and hasattr(ort, "preload_dlls"):
             # CUDA and cuDNN from the nvidia-* wheels (or torch's) when the system has none on its library path
             ort.preload_dlls()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = _cpus()
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3  # ORT's own warnings would land in every CLI run's output
+        options = session_options()
         path = converted_model(self.settings, kind)
         try:
             session = ort.InferenceSession(str(path), options, providers=_providers(backend))
@@ -161,6 +158,17 @@ class OnnxEmbedder:
                 mask[row, :n] = 1
             out[batch] = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         return out
+
+
+def session_options():
+    """ONNX Runtime's options for this process: its CPUs for one run, quiet."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = _cpus()
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3  # ORT's own warnings would land in every CLI run's output
+    return options
 
 
 def _cpus() -> int:
