@@ -2,7 +2,7 @@
 # Runtime, converted at build time, so the container never downloads or converts anything at run time.
 #
 # Stage 1 (builder): installs the app and its dependencies into /venv, then converts the digest-checked bundled
-# model to ONNX (`articlebot prepare-model`; no torch needed) into /opt/articlebot/models.
+# model to ONNX (`articlebot prepare-model`; no torch needed) into /opt/articlebot/answering/models.
 # Stage 2: python:3.11-slim with /venv and the converted model only (run by onnxruntime + tokenizers); no weights
 # package, converter, pip caches or torch.
 FROM python:3.11-slim AS builder
@@ -11,7 +11,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     HF_HUB_OFFLINE=1 \
-    ARTICLEBOT_MODEL_DIR=/opt/articlebot/models
+    ARTICLEBOT_MODEL_DIR=/opt/articlebot/answering/models
 
 RUN python -m venv /venv
 ENV PATH=/venv/bin:$PATH
@@ -59,11 +59,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     TOKENIZERS_PARALLELISM=false \
     ARTICLEBOT_DATA_DIR=/data \
     # Read-only and owned by root: the converted model is part of the image, not of the data volume.
-    ARTICLEBOT_MODEL_DIR=/opt/articlebot/models \
+    ARTICLEBOT_MODEL_DIR=/opt/articlebot/answering/models \
     PATH=/venv/bin:$PATH
 
 COPY --from=builder /venv /venv
-COPY --from=builder /opt/articlebot/models /opt/articlebot/models
+COPY --from=builder /opt/articlebot/answering/models /opt/articlebot/answering/models
 WORKDIR /app
 COPY examples ./examples
 

@@ -3,7 +3,7 @@
     python benchmarks/abstention.py [--data-dir DIR]
 
 Every question of questions.jsonl and out-of-corpus.jsonl is retrieved once (as of its date, top 5), then the
-gate (bot/gate.py) is judged over a grid of its settings. Abstention = the gate turns an out-of-corpus question
+gate (bot/answering/gate.py) is judged over a grid of its settings. Abstention = the gate turns an out-of-corpus question
 down; false abstention = it turns down a `supported` question whose answer is in the top 5 passages. To keep the
 choice honest, the settings are chosen on the tuning half (the first half of each file by id) and reported on
 the held-out half too; the product's settings are marked with *.
@@ -15,9 +15,9 @@ import itertools
 
 from _common import corpus_settings, eval_path
 
-from bot import gate
-from bot.evaluate import question_as_of
-from bot.metrics import answer_rank, load_questions
+from bot.answering import gate
+from bot.learning.evaluate import question_as_of
+from bot.learning.metrics import answer_rank, load_questions
 
 
 def halves(rows: list[dict]) -> tuple[list[dict], list[dict]]:

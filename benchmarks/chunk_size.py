@@ -13,7 +13,7 @@ import time
 import numpy as np
 from _common import eval_path
 
-from bot.metrics import answer_rank, load_articles, load_questions, mrr_at_k, recall_at_k
+from bot.learning.metrics import answer_rank, load_articles, load_questions, mrr_at_k, recall_at_k
 from bot.settings import Settings
 from ingest.article import Article
 from ingest.chunking import chunk

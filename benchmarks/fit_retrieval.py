@@ -3,7 +3,7 @@
     python benchmarks/fit_retrieval.py --data-dir STORE [--questions FILE] [--dev-data-dir DEV_STORE]
 
 STORE holds the training articles (../shared/train/realtimeqa-train, ingested); its questions are split by week
-with the seeded split of `articlebot eval --split` (bot/evaluate.py). Every answerable question's candidates are
+with the seeded split of `articlebot eval --split` (bot/learning/evaluate.py). Every answerable question's candidates are
 read once (the deepest pool tried), then each setting re-fuses, re-weighs by time and re-selects them exactly as
 vectorstore/retrieval.py does, so a setting costs no embedding or store query. The fit is coordinate ascent on
 recall@5 + MRR@5 over the training weeks' questions, from the current defaults (the future penalty is kept); the validation weeks are
@@ -21,8 +21,8 @@ from pathlib import Path
 
 import _common  # noqa: F401 - puts the repository on the path
 
-from bot.evaluate import question_as_of, split_questions, week_of
-from bot.metrics import answer_rank, load_questions, normalise
+from bot.learning.evaluate import question_as_of, split_questions, week_of
+from bot.learning.metrics import answer_rank, load_questions, normalise
 from bot.settings import Settings
 from vectorstore import analysis
 from vectorstore.embeddings import build_embedder

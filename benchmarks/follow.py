@@ -83,9 +83,9 @@ def main() -> int:
     parser.add_argument("--questions", type=int, default=15, help="idle questions (the baseline)")
     args = parser.parse_args()
 
-    from bot.answerers import build_answerer
+    from bot.answering.answerers import build_answerer
     from bot.engine import Engine
-    from bot.memory import Memory
+    from bot.answering.memory import Memory
     from bot.settings import Settings
     from bot.telegram import build_application
     from peers.botapi_server import TOKEN, AppThread, BotAPIServer

@@ -57,7 +57,7 @@ def train_subset(weeks: int, seed: int, per_question: int, distractors: int, out
     (at most `per_question` a question: what a news search for it returns), and `distractors` other articles drawn with the
     same seed. The training articles carry no week, so this stands in for "the weeks' articles"; it measures
     variants against each other, not the product's absolute recall."""
-    from bot.metrics import normalise
+    from bot.learning.metrics import normalise
 
     questions = [json.loads(line) for line in (TRAIN / "questions.jsonl").open(encoding="utf-8")]
     rng = random.Random(seed)
@@ -184,8 +184,8 @@ def evaluate_store(data_dir: str, questions: str) -> dict:
 
 
 def _quality(settings, store, embedder, questions: str) -> dict:
-    from bot.evaluate import question_as_of
-    from bot.metrics import answer_rank, load_questions, mrr_at_k, recall_at_k
+    from bot.learning.evaluate import question_as_of
+    from bot.learning.metrics import answer_rank, load_questions, mrr_at_k, recall_at_k
     from vectorstore.retrieval import Filters, Retriever
 
     retriever = Retriever(settings, store, embedder)

@@ -144,7 +144,7 @@ def start_server(gguf: Path, threads: int, ctx: int, log_path: Path) -> tuple[su
 
 
 def pick_questions(supported: int, ooc: int, seed: int) -> list[dict]:
-    from bot.metrics import load_questions
+    from bot.learning.metrics import load_questions
 
     sup = [q for q in load_questions(EVAL / "questions.jsonl") if q.get("supported")]
     out = [q for q in load_questions(EVAL / "out-of-corpus.jsonl")]
@@ -174,8 +174,8 @@ _MARK = re.compile(r"\[(\d+)\]")
 
 
 def row_for(q, answer, passages, seconds: float) -> dict:
-    from bot.evaluate import citation_correct, citation_marks
-    from bot.metrics import answer_in_reply, answer_rank
+    from bot.learning.evaluate import citation_correct, citation_marks
+    from bot.learning.metrics import answer_in_reply, answer_rank
 
     texts = [p.text for p in passages]
     listed = {c.n: c for c in answer.citations}
@@ -294,9 +294,9 @@ def main() -> None:
             update["llm_max_tokens"] = args.max_tokens
         settings = settings.model_copy(update=update)
         from bot.engine import Engine
-        from bot.evaluate import question_as_of
-        from bot.extractive import ExtractiveAnswerer
-        from bot.llm import LLMAnswerer
+        from bot.learning.evaluate import question_as_of
+        from bot.answering.extractive import ExtractiveAnswerer
+        from bot.answering.llm import LLMAnswerer
 
         engine = Engine.from_settings(settings)
         extractive = ExtractiveAnswerer(engine.embedder)

@@ -20,8 +20,8 @@ from _common import EVAL, corpus_settings
 
 
 def measure(engine, questions, days: int, window: bool = False) -> tuple[float, float]:
-    from bot.evaluate import question_as_of
-    from bot.metrics import answer_rank
+    from bot.learning.evaluate import question_as_of
+    from bot.learning.metrics import answer_rank
 
     found = mrr = 0.0
     for q in questions:
@@ -48,8 +48,8 @@ def main() -> None:
         print(f"skipped: questions not found at {source}")
         return
     from bot.engine import Engine
-    from bot.evaluate import split_questions
-    from bot.metrics import load_questions
+    from bot.learning.evaluate import split_questions
+    from bot.learning.metrics import load_questions
     from bot.settings import Settings
     from vectorstore import prefilter
 

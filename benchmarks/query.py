@@ -19,8 +19,8 @@ import time
 
 from _common import REPO, corpus_settings, current_rss_mb, eval_path, peak_rss_mb, percentile, run_measured
 
-from bot.evaluate import question_as_of
-from bot.metrics import load_questions
+from bot.learning.evaluate import question_as_of
+from bot.learning.metrics import load_questions
 
 
 def main() -> None:

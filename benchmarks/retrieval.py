@@ -15,8 +15,8 @@ import time
 
 from _common import corpus_settings, eval_path, percentile
 
-from bot.evaluate import question_as_of
-from bot.metrics import answer_rank, load_questions, mrr_at_k, recall_at_k
+from bot.learning.evaluate import question_as_of
+from bot.learning.metrics import answer_rank, load_questions, mrr_at_k, recall_at_k
 from vectorstore.embeddings import build_embedder
 from vectorstore.retrieval import SENTENCE_POOL, Filters, Retriever
 from vectorstore.store import open_store

@@ -37,7 +37,7 @@ class Answer:
     note: str = ""  # one line, e.g. "The language model was unreachable; ..."
     found: bool = True  # False when the articles had nothing relevant
     lead: str = ""  # a short direct answer ("17 goals") shown before the quotes, or ""
-    verdict: Any = field(default=None, repr=False)  # the abstention gate's bot.gate.Verdict, when it ran
+    verdict: Any = field(default=None, repr=False)  # the abstention gate's bot.answering.gate.Verdict, when it ran
 
     def quoted(self) -> dict[int, str]:
         """For each cited source, the passage of it this answer rests on: the sentences the reply attached to its

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from bot.answer import Answer
-from bot.corpus import ArticleInfo, CorpusStats, corpus_stats, list_articles
-from bot.follow_up import about, is_follow_up, subject
-from bot.gate import Verdict, judge, not_covered
-from bot.memory import Memory
-from bot.reader import reader_for
+from bot.answering.corpus import ArticleInfo, CorpusStats, corpus_stats, list_articles
+from bot.answering.follow_up import about, is_follow_up, subject
+from bot.answering.gate import Verdict, judge, not_covered
+from bot.answering.memory import Memory
+from bot.answering.reader import reader_for
 from bot.settings import Settings
 from vectorstore.analysis import LANGUAGE as CORPUS_LANGUAGE
 from vectorstore.language import NAMES, other_language
@@ -73,7 +73,7 @@ class Engine:
         self.answerer = answerer
         self.memory = memory
         self.retriever = retriever or Retriever(settings, store, embedder)
-        # the trained reader's gate (bot/reader.py); checked against its digest
+        # the trained reader's gate (bot/answering/reader.py); checked against its digest
         self.reader = reader or reader_for(settings)
         self._ingest_lock = threading.Lock()
         self._last: OrderedDict[str, Answer] = OrderedDict()
@@ -84,7 +84,7 @@ class Engine:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
-        from bot.answerers import build_answerer
+        from bot.answering.answerers import build_answerer
         from vectorstore.embeddings import build_embedder
         from vectorstore.store import open_store
 

@@ -161,9 +161,9 @@ def api():
 
 
 def bot_engine(settings, embedder, answerer=None, sources=(str(EXAMPLES),)):
-    from bot.answerers import build_answerer
+    from bot.answering.answerers import build_answerer
     from bot.engine import Engine
-    from bot.memory import Memory
+    from bot.answering.memory import Memory
     from vectorstore.store import open_store
 
     store = open_store(settings)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 def engine_over(settings, embedder, folder, answerer=None):
     """Ingest `folder` into the settings' store and return an Engine on it (the answerer Settings choose, unless given)."""
-    from bot.answerers import build_answerer
+    from bot.answering.answerers import build_answerer
     from bot.engine import Engine
-    from bot.memory import Memory
+    from bot.answering.memory import Memory
     from ingest.pipeline import ingest
     from vectorstore.store import open_store
 

@@ -79,9 +79,9 @@ def test_latest_marks_file_dates_in_chat_and_telegram(capsys, tmp_path, monkeypa
     import io
 
     from bot.engine import Engine
-    from bot.repl import run_repl
+    from bot.cli.repl import run_repl
     from bot.settings import Settings
-    from bot.telegram_render import render_latest
+    from bot.telegram.render import render_latest
 
     _write(tmp_path / "news", "barrier.txt", ARTICLE, mtime=1_735_776_000)
     assert main(["ingest", "--quiet", str(tmp_path / "news")]) == 0

@@ -1,4 +1,4 @@
-"""The cross-encoder reader (bot/cross_encoder.py): adapters merged into the digest-checked base weights give the
+"""The cross-encoder reader (bot/answering/cross_encoder.py): adapters merged into the digest-checked base weights give the
 same logits in the ONNX graph as in torch, a swapped adapter file is refused in one line, a damaged cached graph is
 rebuilt, and the shipped model reads the sentence that answers above the one that repeats the question."""
 
@@ -13,7 +13,7 @@ import pytest
 
 @pytest.fixture
 def model_copy(tmp_path):
-    from bot.reader import CROSS_DIR
+    from bot.answering.reader import CROSS_DIR
 
     folder = tmp_path / "model"
     shutil.copytree(CROSS_DIR, folder)
@@ -21,7 +21,7 @@ def model_copy(tmp_path):
 
 
 def test_pairs_put_the_sentence_first_so_truncation_cuts_its_context():
-    from bot.cross_encoder import MAX_TOKENS, pair, tokenizer
+    from bot.answering.cross_encoder import MAX_TOKENS, pair, tokenizer
     from vectorstore.embeddings.cache import verified_bundled_model
 
     q, b = pair("Who built the barge?", "The barge was built by Astrid Holm.", "A library", "2025-01-12", "x " * 400)
@@ -35,8 +35,8 @@ def test_pairs_put_the_sentence_first_so_truncation_cuts_its_context():
 def test_the_merged_onnx_graph_gives_the_torch_models_logits(tmp_path):
     torch = pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from bot.cross_encoder import batch_arrays, build, pair, tokenizer
-    from bot.train_cross import _model, adapters, score
+    from bot.answering.cross_encoder import batch_arrays, build, pair, tokenizer
+    from bot.learning.train_cross import _model, adapters, score
     from vectorstore.embeddings.cache import verified_bundled_model
 
     torch.manual_seed(3)
@@ -61,8 +61,8 @@ def test_the_merged_onnx_graph_gives_the_torch_models_logits(tmp_path):
 
 
 def test_a_swapped_adapter_file_is_refused_in_one_line(model_copy):
-    from bot.cross_encoder import ADAPTER_FILE
-    from bot.reader import ModelError, Reader
+    from bot.answering.cross_encoder import ADAPTER_FILE
+    from bot.answering.reader import ModelError, Reader
 
     raw = bytearray((model_copy / ADAPTER_FILE).read_bytes())
     raw[len(raw) // 2] ^= 0x01
@@ -73,8 +73,8 @@ def test_a_swapped_adapter_file_is_refused_in_one_line(model_copy):
 
 
 def test_a_damaged_cached_graph_is_rebuilt(model_copy, tmp_path, caplog):
-    from bot.cross_encoder import ADAPTER_FILE
-    from bot.reader import Reader
+    from bot.answering.cross_encoder import ADAPTER_FILE
+    from bot.answering.reader import Reader
 
     reader = Reader.load(model_copy, tmp_path / "cache")
     pairs = [("Who built the barge?", "The barge was built by the Norrvik boatyard of Astrid Holm.")]
@@ -93,8 +93,8 @@ def test_a_damaged_cached_graph_is_rebuilt(model_copy, tmp_path, caplog):
 
 def test_the_shipped_cross_encoder_prefers_the_answer_to_the_echo(tmp_path):
     """The sentence that says who did it, over the one that repeats the question's words."""
-    from bot.cross_encoder import pair
-    from bot.reader import CROSS_DIR, Reader
+    from bot.answering.cross_encoder import pair
+    from bot.answering.reader import CROSS_DIR, Reader
 
     reader = Reader.load(CROSS_DIR, tmp_path / "cache")
     assert reader.cross is not None and reader.stacked is not None
@@ -115,12 +115,12 @@ def test_train_reader_with_the_cross_encoder_end_to_end(settings, embedder, tmp_
     pytest.importorskip("transformers")
     from reader_fixture import write_articles, write_questions
 
-    from bot.cross_encoder import ADAPTER_FILE, CrossEncoder
-    from bot.reader import MANIFEST, POOL_CROSS, Reader, default_reader
-    from bot.train_cross import train as fine_tune
-    from bot.train_reader import _reads, train
-    from bot.metrics import load_questions
-    from bot.evaluate import validation_weeks
+    from bot.answering.cross_encoder import ADAPTER_FILE, CrossEncoder
+    from bot.answering.reader import MANIFEST, POOL_CROSS, Reader, default_reader
+    from bot.learning.train_cross import train as fine_tune
+    from bot.learning.train_reader import _reads, train
+    from bot.learning.metrics import load_questions
+    from bot.learning.evaluate import validation_weeks
     from ingest.pipeline import ingest
     from vectorstore.retrieval import Retriever
     from vectorstore.store import open_store

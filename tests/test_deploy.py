@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.cli import build_parser
+from bot.cli.main import build_parser
 from bot.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]

@@ -14,9 +14,9 @@ from ingest.pipeline import ingest
 
 @pytest.fixture
 def engine(settings, embedder):
-    from bot.answerers import build_answerer
+    from bot.answering.answerers import build_answerer
     from bot.engine import Engine
-    from bot.memory import Memory
+    from bot.answering.memory import Memory
     from vectorstore.store import open_store
 
     store = open_store(settings)
@@ -70,7 +70,7 @@ def test_follow_up_uses_the_conversation_and_reset_forgets_it(engine):
 
 
 def test_memory_survives_a_restart_and_is_bounded(settings):
-    from bot.memory import Memory
+    from bot.answering.memory import Memory
 
     path = settings.data_dir / "memory.sqlite3"
     first = Memory(path, max_turns=3)
@@ -92,9 +92,9 @@ def test_outlet_and_date_filters_restrict_retrieval(engine):
 
 
 def test_empty_question_and_empty_corpus_get_a_helpful_reply(settings, embedder, tmp_path):
-    from bot.answerers import build_answerer
+    from bot.answering.answerers import build_answerer
     from bot.engine import Engine
-    from bot.memory import Memory
+    from bot.answering.memory import Memory
     from vectorstore.store import open_store
 
     store = open_store(settings)
@@ -167,7 +167,7 @@ def test_cli_without_any_readable_source_exits_nonzero(tmp_path):
 
 
 def test_help_is_instant_because_nothing_heavy_is_imported():
-    code = ("import sys; from bot.cli import build_parser; build_parser();"
+    code = ("import sys; from bot.cli.main import build_parser; build_parser();"
             "heavy = [m for m in ('torch', 'sentence_transformers', 'chromadb', 'llama_index.core', 'telegram')"
             " if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,

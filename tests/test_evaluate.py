@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.answer import Answer, Citation
-from bot.evaluate import _same_answer, evaluate, split_questions, validation_weeks
+from bot.learning.evaluate import _same_answer, evaluate, split_questions, validation_weeks
 
 
 class FixedEngine:

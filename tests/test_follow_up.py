@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bot.follow_up import condense, names, subject
+from bot.answering.follow_up import condense, names, subject
 
 from engines import engine_over
 

@@ -14,7 +14,7 @@ LONG_URL = "https://feeds.example/story?" + "&".join(f"utm_param{i}=value{i:04d}
 # --- a 4 KB URL breaks nothing -----------------------------------------------------------------
 def test_a_4_kb_url_renders_as_the_title_alone_and_splits():
     from bot.answer import Answer, Citation
-    from bot.telegram_render import LIMIT, render_answer, render_sources, split_html
+    from bot.telegram.render import LIMIT, render_answer, render_sources, split_html
 
     assert len(LONG_URL) > 4200
     answer = Answer("The tunnel cost 42 million crowns [1].", [

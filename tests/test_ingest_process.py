@@ -92,11 +92,11 @@ def test_a_new_process_sees_the_same_store_after_reopening(tmp_path, env):
 # of the resumed run before its kill and was killed while updating the BM25 index, so nothing was left to resume).
 FAST_PROGRESS = """
 import sys
-import bot.progress
-class Fast(bot.progress.Progress):
+import bot.cli.progress
+class Fast(bot.cli.progress.Progress):
     def __init__(self, quiet, **kw):
         super().__init__(quiet, every=0.2, **kw)
-bot.progress.Progress = Fast
+bot.cli.progress.Progress = Fast
 from bot.cli import main
 sys.exit(main())
 """

@@ -219,7 +219,7 @@ def test_build_llm_picks_the_class_and_sets_timeouts(settings):
     from llama_index.llms.openai import OpenAI
     from llama_index.llms.openai_like import OpenAILike
 
-    from bot.llm import build_llm
+    from bot.answering.llm import build_llm
 
     official = build_llm(settings.model_copy(update={"openai_api_key": "sk-test", "openai_model": "gpt-4o-mini"}))
     assert type(official) is OpenAI
@@ -283,7 +283,7 @@ def test_a_reply_that_starts_repeating_itself_is_cut(llm_engine, openai_server):
 
 
 def test_cut_repetition_leaves_an_ordinary_answer_alone():
-    from bot.llm import cut_repetition
+    from bot.answering.llm import cut_repetition
 
     text = "The bank raised its key rate to 4.5 percent [1]. The bank raised it again in May, to 5 percent [2]."
     assert cut_repetition(text) == (text, False)
@@ -327,7 +327,7 @@ def test_focused_evidence_sends_the_best_sentences_with_neighbours_not_whole_pas
 
 # --- never worse than the quotes ----------------------------------------------------------------
 def test_not_found_when_the_gate_let_the_question_through_falls_back_to_the_quotes(llm_engine, openai_server):
-    from bot.gate import Verdict
+    from bot.answering.gate import Verdict
 
     openai_server.default = Reply("NOT FOUND")
     question = "How much did the Lantern Bridge repair cost?"
@@ -352,8 +352,8 @@ def test_with_the_cross_encoder_a_not_found_is_overruled_only_when_the_reader_is
 
     import numpy as np
 
-    from bot.extractive import Reading, read
-    from bot.gate import Verdict
+    from bot.answering.extractive import Reading, read
+    from bot.answering.gate import Verdict
 
     openai_server.default = Reply("NOT FOUND")
     question = "How much did the Lantern Bridge repair cost?"
@@ -401,7 +401,7 @@ def test_a_question_in_another_language_is_retrieved_in_english_and_answered_in_
 
 
 def test_looks_english():
-    from bot.llm import looks_english
+    from bot.answering.llm import looks_english
 
     assert looks_english("Who won the election in Examplia?")
     assert looks_english("Damar Hamlin: what happened?")
@@ -464,7 +464,7 @@ def test_an_article_cannot_forge_a_source_or_close_its_fence(settings, embedder,
 def test_bare_domains_are_stripped_but_the_sources_own_host_is_kept():
     from vectorstore.passages import Passage
 
-    from bot.citations import strip_foreign_urls
+    from bot.answering.citations import strip_foreign_urls
 
     p = Passage(id="1", text="", score=1.0, url="https://news.example.org/a/1")
     text = ("Visit evil.com, WWW.Evil.Co.UK/prize or news.example.org; rates rose 4.5% in the U.S. at 7 a.m., "
@@ -525,7 +525,7 @@ def test_a_reply_that_only_restates_the_question_gets_the_quotes_without_a_retry
 
 
 def test_restates():
-    from bot.llm import restates
+    from bot.answering.llm import restates
 
     q = "Chris Licht, the embattled CEO of which company, stepped down this week?"
     assert restates("Chris Licht, the embattled CEO, stepped down this week. [1]", q)

@@ -62,8 +62,8 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
 def test_the_wheel_holds_every_module_and_model_file_of_the_tree(wheel):
     want = tree_files(REPO)
     # the tree really has what the issue was about: subpackages and the reader's model files
-    assert {"bot/telegram/app.py", "vectorstore/embeddings/__init__.py", "bot/models/reader.json",
-            "bot/models/cross/cross.npz"} <= want
+    assert {"bot/telegram/app.py", "vectorstore/embeddings/__init__.py", "bot/answering/models/reader.json",
+            "bot/answering/models/cross/cross.npz"} <= want
     assert sorted(want - set(wheel.namelist())) == []
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from bot.progress import Progress
+from bot.cli.progress import Progress
 
 
 class Clock:

@@ -1,4 +1,4 @@
-"""The trained reader and gate (bot/reader.py): the sentence that answers rather than the one beside it, the newest
+"""The trained reader and gate (bot/answering/reader.py): the sentence that answers rather than the one beside it, the newest
 figure first with both dates, a lead line that is a whole answer or absent, a model file checked against its
 digest, and the training command end to end. Fictional articles (tests/reader_fixture.py)."""
 from __future__ import annotations
@@ -42,7 +42,7 @@ def test_who_built_gets_the_sentence_naming_the_builder(engine):
 
 
 def test_the_question_word_that_opens_the_question_decides_what_it_asks_for():
-    from bot.reader import wants
+    from bot.answering.reader import wants
 
     assert wants("Who cut the ribbon when the Lantern Bridge reopened?") == "name"
     assert wants("When did the bridge, which was closed, reopen?") == "date"
@@ -53,7 +53,7 @@ def test_the_question_word_that_opens_the_question_decides_what_it_asks_for():
 
 
 def test_a_new_name_just_before_the_questions_verb_is_a_feature():
-    from bot.reader import _name_before, _new_names, question_verb_terms
+    from bot.answering.reader import _name_before, _new_names, question_verb_terms
 
     q = "Who cut the ribbon when the Lantern Bridge reopened?"
     verb = question_verb_terms(q)
@@ -66,7 +66,7 @@ def test_a_new_name_just_before_the_questions_verb_is_a_feature():
 
 
 def test_a_count_in_words_is_a_figure_for_how_many_questions_only():
-    from bot.reader import _new_numbers
+    from bot.answering.reader import _new_numbers
 
     shooting = "A gunman opened fire, killing four people and wounding seven, the sheriff said."
     assert _new_numbers(shooting, "How many people were killed?") == ["four", "seven"]
@@ -81,7 +81,7 @@ def test_the_reader_reads_a_question_the_same_way_in_every_process():
     import subprocess
     import sys
 
-    probe = ("from bot.reader import lexical_features; from bot.extractive import candidates; "
+    probe = ("from bot.answering.reader import lexical_features; from bot.answering.extractive import candidates; "
              "from vectorstore.passages import Passage; from vectorstore.sentences import split; "
              "p = Passage(id='a:0', text='A floating library opened this week. The barge was built by Astrid Holm.', "
              "title='A library that floats', score=1.0); q = 'Who built the floating library?'; "
@@ -104,8 +104,8 @@ def test_figures_from_two_different_games_are_no_changed_figure():
     """"71 points as of 2 January, moved from 32 points (22 October)" read two games as one revised figure."""
     import numpy as np
 
-    from bot.extractive import Reading, changed_value
-    from bot.reader import Candidate
+    from bot.answering.extractive import Reading, changed_value
+    from bot.answering.reader import Candidate
     from vectorstore.passages import Passage
 
     def reading(first: str, second: str) -> tuple[list[Passage], Reading]:
@@ -125,7 +125,7 @@ def test_figures_from_two_different_games_are_no_changed_figure():
 
 
 def test_the_lead_line_is_never_a_list_number_and_counts_what_was_asked():
-    from bot.extractive import direct_answer
+    from bot.answering.extractive import direct_answer
 
     assert direct_answer("How many ballots did it take?", "3. It took 15 ballots over four days.", []) == "15 ballots"
     assert direct_answer("How many ballots did it take?", "3. The vote went on for days.", []) == ""
@@ -141,7 +141,7 @@ def test_a_question_the_articles_do_not_cover_is_turned_down_without_an_unrelate
 # --- the model file ------------------------------------------------------------------------------------
 @pytest.fixture
 def model_copy(tmp_path):
-    from bot.reader import MODEL_DIR
+    from bot.answering.reader import MODEL_DIR
 
     folder = tmp_path / "model"
     shutil.copytree(MODEL_DIR, folder)
@@ -149,7 +149,7 @@ def model_copy(tmp_path):
 
 
 def test_a_damaged_model_file_is_refused_with_one_line(model_copy):
-    from bot.reader import MODEL_FILE, ModelError, Reader
+    from bot.answering.reader import MODEL_FILE, ModelError, Reader
 
     raw = bytearray((model_copy / MODEL_FILE).read_bytes())
     raw[len(raw) // 2] ^= 0x01
@@ -160,7 +160,7 @@ def test_a_damaged_model_file_is_refused_with_one_line(model_copy):
 
 
 def test_a_swapped_model_file_is_refused(model_copy):
-    from bot.reader import MODEL_FILE, ModelError, Reader
+    from bot.answering.reader import MODEL_FILE, ModelError, Reader
 
     model = json.loads((model_copy / MODEL_FILE).read_text())
     model["gate_threshold"] = 0.0  # a valid model, but not the one the manifest records
@@ -170,13 +170,13 @@ def test_a_swapped_model_file_is_refused(model_copy):
 
 
 def test_the_cli_refuses_a_damaged_model_in_one_line(model_copy, monkeypatch, capsys):
-    import bot.reader
+    import bot.answering.reader
     from bot.cli import main
-    from bot.reader import MODEL_FILE
+    from bot.answering.reader import MODEL_FILE
 
     (model_copy / MODEL_FILE).write_text("{}")
-    monkeypatch.setattr(bot.reader, "MODEL_DIR", model_copy)
-    monkeypatch.setattr(bot.reader, "_loaded", {})
+    monkeypatch.setattr(bot.answering.reader, "MODEL_DIR", model_copy)
+    monkeypatch.setattr(bot.answering.reader, "_loaded", {})
     assert main(["ask", "Who won best actor?"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("articlebot: the reader model") and "\n" not in err and "train-reader" in err
@@ -184,8 +184,8 @@ def test_the_cli_refuses_a_damaged_model_in_one_line(model_copy, monkeypatch, ca
 
 # --- training ----------------------------------------------------------------------------------------------
 def test_the_training_command_runs_end_to_end_and_its_model_loads(settings, embedder, tmp_path):
-    from bot.reader import MANIFEST, Reader
-    from bot.train_reader import train
+    from bot.answering.reader import MANIFEST, Reader
+    from bot.learning.train_reader import train
     from ingest.pipeline import ingest
     from vectorstore.retrieval import Retriever
     from vectorstore.store import open_store
@@ -214,7 +214,7 @@ def test_the_training_command_runs_end_to_end_and_its_model_loads(settings, embe
 
 def test_a_who_lead_is_a_full_name_never_a_lone_capitalised_word():
     """"Tuesday night featured ... more wins for a Hollywood legend." once led a "who won" reply with "Hollywood."."""
-    from bot.extractive import direct_answer
+    from bot.answering.extractive import direct_answer
 
     assert direct_answer("Who won best actor at the Harbour Film Awards?",
                          "Tuesday night brought more wins for a Hollywood legend.", []) == ""

@@ -25,7 +25,7 @@ HOSTILE = '<b>Fed & "rates"</b> *now*'
 # --- rendering (unit) --------------------------------------------------------------------------
 def test_hostile_title_and_url_render_literally():
     from bot.answer import Answer, Citation
-    from bot.telegram_render import render_answer
+    from bot.telegram.render import render_answer
 
     url = 'https://example.com/a?x=1&y="2"><script>'
     answer = Answer("Rates went up <fast> & far [1] [2].", [
@@ -43,7 +43,7 @@ def test_hostile_title_and_url_render_literally():
 
 def test_ten_thousand_character_answer_splits_into_valid_parts():
     from bot.answer import Answer, Citation
-    from bot.telegram_render import LIMIT, render_answer, split_html
+    from bot.telegram.render import LIMIT, render_answer, split_html
 
     sentence = "Prices & wages <rose> by \"3%\" in the region, officials said [1]. "
     paragraphs = [(sentence * (4 + i % 5)).strip() for i in range(60)]
@@ -64,7 +64,7 @@ def test_ten_thousand_character_answer_splits_into_valid_parts():
 
 
 def test_split_falls_back_to_lines_words_and_reopens_a_too_long_tag():
-    from bot.telegram_render import split_html
+    from bot.telegram.render import split_html
 
     lines = "\n".join(f"line {i} &amp; more" for i in range(400))
     parts = split_html(lines, 500)
@@ -323,7 +323,7 @@ def test_llm_failure_is_answered_gracefully(api, make_bot):
 def test_llm_answer_streams_by_editing_one_message(api, make_bot, openai_server):
     from peers.openai_server import Reply
 
-    # a claim the cited passage bears out: one it does not is moved or dropped (bot/citations.py)
+    # a claim the cited passage bears out: one it does not is moved or dropped (bot/answering/citations.py)
     openai_server.default = Reply("The repair cost 86 million crowns [1].")
     engine = make_bot(openai_base_url=openai_server_url(openai_server), openai_api_key="test")
     assert engine.answerer.name == "llm"

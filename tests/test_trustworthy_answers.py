@@ -92,10 +92,10 @@ def test_the_llm_is_called_when_the_articles_cover_the_question_and_its_not_foun
 def test_not_covered_names_the_closest_article_only_when_it_holds_every_name_asked_about(engine):
     answer = engine.ask("c", "Which goalkeeper did Stonewake United sign from Norrvik?")
     # the teaser line was page furniture: removed at ingest, so the derby report does not answer; it never says
-    # "Norrvik", so it is not close enough to be offered either (bot/gate.py, related)
+    # "Norrvik", so it is not close enough to be offered either (bot/answering/gate.py, related)
     assert not answer.found and answer.citations == []
     assert "closest" not in answer.text
-    from bot.gate import Verdict, related
+    from bot.answering.gate import Verdict, related
 
     close = Verdict(False, coverage=0.5, best=0, key_share=1.0, probability=0.3)
     assert related(close)
@@ -114,7 +114,7 @@ def test_a_place_adjective_describing_the_subject_need_not_be_in_the_article_but
 
 def test_an_abbreviated_amount_is_looked_for_as_it_is_spelled_out(engine):
     # "$2tn" in one outlet is "$2 trillion" in another: the gate looks for the number and the word, not "2tn"
-    from bot.gate import question_terms
+    from bot.answering.gate import question_terms
 
     weights, keys = question_terms("Which company fell below $2tn this week?", engine.retriever.vocabulary())
     assert "2tn" not in weights and "2tn" not in keys and any(t.startswith("trillion") for t in weights)
@@ -186,7 +186,7 @@ def test_chat_sources_shows_the_last_answers_sources_in_full_and_latest_the_newe
 
 def test_one_sentence_from_two_copies_of_a_wire_story_is_quoted_once(embedder):
     """Republished copies differ in punctuation ("—" against "–"); a reader should not get the sentence twice."""
-    from bot.extractive import ExtractiveAnswerer
+    from bot.answering.extractive import ExtractiveAnswerer
     from vectorstore.passages import Passage
 
     fact = ("The harbour board has been reviewing whether to add the Kettlevik ferry {d} which also serves Stillwater "

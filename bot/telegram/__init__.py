@@ -10,7 +10,7 @@ No answering logic lives here (that is the Engine's, testable without Telegram).
 - following: /follow, /unfollow, /following and the job that polls followed sources;
 - front: the state the handlers share; app: building and running the Application; tokens: the bot token kept out
   of logs.
-Rendering (escaping, splitting) is bot/telegram_render.py; reaching the Bot API at start-up is bot/telegram_start.py.
+Rendering (escaping, splitting) is bot/telegram/render.py; reaching the Bot API at start-up is bot/telegram/start.py.
 """
 
 from bot.telegram.app import build_application, run

@@ -24,7 +24,7 @@ from telegram.ext import ContextTypes
 from bot.settings import Settings
 from bot.telegram.access import Access
 from bot.telegram.chat import keep_typing, send_html
-from bot.telegram_render import escape
+from bot.telegram.render import escape
 
 if TYPE_CHECKING:
     from bot.engine import Engine

@@ -135,7 +135,7 @@ def run(settings: Settings) -> int:
             log.warning(
                 "Neither TELEGRAM_ALLOWED_USERS nor TELEGRAM_ALLOWED_CHATS is set: anyone who finds the bot can use it."
             )
-        from bot.telegram_start import BOOTSTRAP_RETRIES, StartFailed, connect_blocking
+        from bot.telegram.start import BOOTSTRAP_RETRIES, StartFailed, connect_blocking
 
         try:
             connect_blocking(app, settings)

@@ -10,7 +10,7 @@ from telegram import Message, ReplyParameters
 from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 
-from bot.telegram_render import LIMIT, split_html
+from bot.telegram.render import LIMIT, split_html
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from telegram.ext import Application, ContextTypes
 
 from bot.telegram.access import Access
 from bot.telegram.chat import send_html
-from bot.telegram_render import escape
+from bot.telegram.render import escape
 
 if TYPE_CHECKING:
     from bot.engine import Engine

@@ -26,8 +26,8 @@ from bot.settings import Settings
 from bot.telegram.access import Access
 from bot.telegram.bridge import ThreadStream
 from bot.telegram.chat import keep_typing, reply_to, send_html
+from bot.telegram.render import LIMIT, escape, render_answer, render_latest, render_sources, split_html
 from bot.telegram.throttle import Throttle
-from bot.telegram_render import LIMIT, escape, render_answer, render_latest, render_sources, split_html
 
 if TYPE_CHECKING:
     from bot.engine import Engine

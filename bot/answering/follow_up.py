@@ -1,7 +1,7 @@
 """What an offline follow-up question is about: the names of the question it follows.
 
 "How many jobs is Corvanta cutting?" then "And what share of its workforce is that?": the second question never
-says whose workforce. An LLM rewrites it (bot/llm.py); without one, the follow-up is searched and read together
+says whose workforce. An LLM rewrites it (bot/answering/llm.py); without one, the follow-up is searched and read together
 with the subject it carries over (`condense`), and only the passages that name that subject are answered from
 (`about`), so a second company's layoffs, which match "share of its workforce" better, are not quoted.
 

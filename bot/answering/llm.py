@@ -23,8 +23,8 @@ from typing import Any
 from llama_index.core.llms import ChatMessage, MessageRole
 
 from bot.answer import Answer
-from bot.citations import MARKER, append_cited, recheck_markers, renumber, strip_foreign_urls
-from bot.extractive import NOT_FOUND
+from bot.answering.citations import MARKER, append_cited, recheck_markers, renumber, strip_foreign_urls
+from bot.answering.extractive import NOT_FOUND
 from bot.settings import Settings, reveal
 from prompts import load
 from vectorstore.analysis import terms
@@ -182,7 +182,7 @@ class LLMAnswerer:
         """The evidence texts to send and, for each, the index of its retrieved passage."""
         if self.evidence == "passages":
             return [p.text.strip() for p in passages], list(range(len(passages)))
-        from bot.evidence import focus
+        from bot.answering.evidence import focus
 
         excerpts = focus(
             self._query(question),
@@ -394,7 +394,7 @@ class LLMAnswerer:
     def _not_found(self, passages: list[Passage], verdict) -> Answer:
         if verdict is None:
             return Answer(NOT_FOUND, answerer=self.name, found=False)
-        from bot.gate import not_covered
+        from bot.answering.gate import not_covered
 
         return not_covered(verdict, passages, self.name)
 

@@ -2,12 +2,12 @@
 be that the retrieved passages answer it at all.
 
 Both are logistic models over a few dozen cheap features, learned on the training weeks of
-shared/train/realtimeqa-train by `articlebot train-reader` (bot/train_reader.py; model card in docs/reader.md).
+shared/train/realtimeqa-train by `articlebot train-reader` (bot/learning/train_reader.py; model card in docs/reader.md).
 Scoring is two-stage to stay within the latency budget: the lexical model scores every candidate sentence (term
 overlap weighted by rarity, the answer type the question asks for against the sentence's numbers, dates and
 names, position, retrieval rank and score, recency), then the best few are embedded and the full model adds their
 similarity to the question. Run time needs numpy only; the weights are a small JSON file whose sha256 and training
-data digest are recorded in bot/models/MANIFEST.json and checked at load.
+data digest are recorded in bot/answering/models/MANIFEST.json and checked at load.
 """
 
 from __future__ import annotations
@@ -390,8 +390,8 @@ class Reader:
     nearly: float  # a further sentence is quoted when its probability is at least this share of the best's
     meta: dict
     use_full: bool = True  # re-score the pooled sentences with their similarity to the question
-    use_gate: bool = True  # the trained gate decides (else the rule does, bot/gate.py)
-    cross: Any = None  # the cross-encoder (bot/cross_encoder.py) when the model has one: it re-scores the pool
+    use_gate: bool = True  # the trained gate decides (else the rule does, bot/answering/gate.py)
+    cross: Any = None  # the cross-encoder (cross_encoder.py) when the model has one: it re-scores the pool
     stacked: Linear | None = None  # lexical features + the cross-encoder's logit; None: its probability alone
     overrule: float = 1.1  # the best sentence's probability above which an LLM's NOT FOUND is overruled
 
@@ -422,7 +422,7 @@ class Reader:
             )
         cross = None
         if d.get("cross"):
-            from bot.cross_encoder import ADAPTER_FILE, CrossEncoder, check_adapters
+            from bot.answering.cross_encoder import ADAPTER_FILE, CrossEncoder, check_adapters
 
             # checked at start, so a swapped file stops the bot before its first question
             cross = CrossEncoder(cache_dir or _cache_dir(), folder / ADAPTER_FILE, check_adapters(folder))

@@ -11,7 +11,7 @@ import re
 from pathlib import PurePath
 
 from bot.answer import Answer, Citation
-from bot.corpus import ArticleInfo
+from bot.answering.corpus import ArticleInfo
 from ingest.wording import plural
 
 LIMIT = 4096

@@ -15,7 +15,7 @@ Turn = tuple[str, str]  # (question, answer text), oldest first
 class Answerer(Protocol):
     name: str
 
-    # `verdict` is the abstention gate's (bot/gate.py): the engine calls an answerer only for questions it lets
+    # `verdict` is the abstention gate's (bot/answering/gate.py): the engine calls an answerer only for questions it lets
     # through, and the answerer builds on its evidence rather than judging relevance again.
     def answer(self, question: str, passages: list[Passage], history: list[Turn], verdict=None) -> Answer: ...
 
@@ -29,12 +29,12 @@ class Answerer(Protocol):
 
 
 def build_answerer(settings: Settings, embedder) -> Answerer:
-    from bot.extractive import ExtractiveAnswerer
-    from bot.reader import reader_for
+    from bot.answering.extractive import ExtractiveAnswerer
+    from bot.answering.reader import reader_for
 
     extractive = ExtractiveAnswerer(embedder, reader_for(settings))
     if settings.llm_configured:
-        from bot.llm import LLMAnswerer  # llama-index's LLM classes load only when an LLM is configured
+        from bot.answering.llm import LLMAnswerer  # llama-index's LLM classes load only when an LLM is configured
 
         return LLMAnswerer.from_settings(settings, fallback=extractive)
     return extractive

@@ -119,12 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="questions.jsonl with a 'week' (or 'date') per question, or training folders holding questions.jsonl "
         "and articles.jsonl.gz (shared/train/realtimeqa-train, realtimeqa-more)",
     )
-    p.add_argument("--out", help="folder for the model and its manifest (default: the shipped bot/models)")
+    p.add_argument("--out", help="folder for the model and its manifest (default: the shipped bot/answering/models)")
     p.add_argument(
         "--articles",
         help="read passages from this articles.jsonl(.gz) (BM25 only, no store needed) instead of the store",
     )
-    p.add_argument("--cache", help=argparse.SUPPRESS)  # keeps the read passages between runs (bot/train_reader.py)
+    p.add_argument("--cache", help=argparse.SUPPRESS)  # keeps the read passages between runs (train_reader)
     p.add_argument("--cross", action="store_true", help="fine-tune the cross-encoder reader first (needs torch)")
     p.add_argument("--cross-from", help="the cross-encoder's adapters (.npz) from an earlier --cross run")
     p.add_argument("--epochs", type=int, default=1, help="cross-encoder fine-tuning epochs (default 1)")
@@ -173,8 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings(**overrides)
     if settings.data_dir_note:
         print(f"articlebot: {settings.data_dir_note}", file=sys.stderr)
-    from bot import commands
-    from bot.reader import ModelError
+    from bot.answering.reader import ModelError
+    from bot.cli import commands
     from vectorstore.embeddings import EmbeddingError
     from vectorstore.store import StoreError
 

@@ -1,9 +1,9 @@
 """The cross-encoder: how likely one sentence answers a question, read together by a fine-tuned MiniLM-L6.
 
 The bundled all-MiniLM-L6-v2 reads "question [SEP] sentence | title | date | sentence before" as one text; mean
-pooling and one linear head give a logit. Fine-tuning (bot/train_cross.py, docs/reader.md) learned low-rank
-adapters (LoRA) for every linear layer, the LayerNorms and the head: `bot/models/cross/cross.npz`, a few MB,
-recorded in bot/models/cross/MANIFEST.json (READER_MODEL=cross chooses this reader). At first use they are merged into the digest-checked base weights and written as one
+pooling and one linear head give a logit. Fine-tuning (bot/learning/train_cross.py, docs/reader.md) learned low-rank
+adapters (LoRA) for every linear layer, the LayerNorms and the head: `bot/answering/models/cross/cross.npz`, a few MB,
+recorded in bot/answering/models/cross/MANIFEST.json (READER_MODEL=cross chooses this reader). At first use they are merged into the digest-checked base weights and written as one
 int8 ONNX graph (vectorstore/embeddings/graph.py, no torch) under the model dir, beside a record of its sha256;
 every load checks that record and rebuilds a damaged file. A swapped or damaged adapter file is refused in one
 line (ModelError).
@@ -86,7 +86,7 @@ def _sha256(path: Path) -> str:
 
 def check_adapters(folder: Path) -> str:
     """The adapter file's sha256 once it matches the manifest; ModelError (one line) when not."""
-    from bot.reader import MANIFEST, ModelError
+    from bot.answering.reader import MANIFEST, ModelError
 
     path = folder / ADAPTER_FILE
     try:
@@ -153,7 +153,7 @@ def _problem(dest: Path, adapters_sha: str) -> str | None:
 def converted(model_dir: Path, adapters: Path, sha: str) -> Path:
     """The merged ONNX file for the `adapters` (whose sha256 is `sha`), built once and checked at every load
     (vectorstore/embeddings/cache.built_once)."""
-    from bot.reader import ModelError
+    from bot.answering.reader import ModelError
     from vectorstore.embeddings.cache import built_once
 
     dest = Path(model_dir) / f"cross-encoder-{sha[:12]}-int8.onnx"

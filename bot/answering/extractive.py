@@ -1,7 +1,7 @@
 """The offline answerer: quotes the 1-4 retrieved sentences that best answer the question, each with its [n].
 
 Which sentences, in which order, and whether a short direct answer line leads them, is decided by the trained
-reader (bot/reader.py, docs/reader.md): it scores every quotable sentence of the passages, embeds the best few and
+reader (bot/answering/reader.py, docs/reader.md): it scores every quotable sentence of the passages, embeds the best few and
 re-scores them with their similarity to the question (when training found that better than the lexical stage
 alone). When the sources give different figures for the same thing (a count, a price, "100 seconds to midnight"
 then "90"), the newest source's figure leads and the reply says what it moved from, with both dates.
@@ -18,9 +18,9 @@ from typing import Protocol
 import numpy as np
 
 from bot.answer import Answer
-from bot.citations import citation, strip_foreign_urls
-from bot.cross_encoder import pair
-from bot.reader import (
+from bot.answering.citations import citation, strip_foreign_urls
+from bot.answering.cross_encoder import pair
+from bot.answering.reader import (
     NUMBER,
     POOL,
     POOL_CROSS,
@@ -183,8 +183,8 @@ class ExtractiveAnswerer:
 
     def condense(self, question: str, history: list) -> str:
         """A follow-up ("and what share of its workforce is that?") is searched and read with the subject of the
-        question it follows (bot/follow_up.py)."""
-        from bot.follow_up import condense
+        question it follows (bot/answering/follow_up.py)."""
+        from bot.answering.follow_up import condense
 
         return condense(question, history)
 

@@ -10,7 +10,7 @@ frequencies), so it does not move when the embedding model or its quantisation c
 - its names and numbers: one retrieved passage (title included) must hold most of their weight;
 - and two consecutive sentences of that passage must hold enough of the whole question's weight: facts that
   answer a question sit together, and a passage that only shares a name with it is related, not an answer.
-With the trained reader (bot/reader.py, docs/reader.md), that evidence and the reader's scan of the sentences
+With the trained reader (bot/answering/reader.py, docs/reader.md), that evidence and the reader's scan of the sentences
 go into a model learned on the training weeks, which decides (the names and numbers must still be held) when
 training found it better than the rule on the validation weeks; the shipped model did not, so the rule decides. Without
 one (`reader=None`), the rule's thresholds below decide; they were chosen on the first half of the eval files and
@@ -53,7 +53,7 @@ class Verdict:
     keys: tuple[str, ...] = ()  # the question's names and numbers
     probability: float | None = None  # the trained gate's: the passages answer the question
     scanned: tuple | None = field(default=None, repr=False)  # the reader's lexical scan, reused by the answerer
-    reading: object = field(default=None, repr=False)  # the cross-encoder's reading (bot/extractive.py), reused too
+    reading: object = field(default=None, repr=False)  # the cross-encoder's reading (extractive.py), reused too
 
 
 _TOKEN = re.compile(r"[\w’'.-]+")
@@ -147,7 +147,7 @@ def judge(
     reader=None,
     embedder=None,
 ) -> Verdict:
-    """The gate's verdict. With a `reader` (bot/reader.py) the trained gate decides; without one, the rule alone."""
+    """The gate's verdict. With a `reader` (bot/answering/reader.py) the trained gate decides; without one, the rule alone."""
     weights, keys = question_terms(question, vocabulary)
     if not passages:
         return Verdict(False, weights=weights, reason="nothing retrieved")
@@ -181,9 +181,9 @@ def judge(
 
 def decide(verdict: Verdict, question: str, passages: list[Passage], reader, embedder=None) -> None:
     """The trained gate: the rule's evidence above and the reader's scan of the sentences, weighed by a model
-    learned on the training weeks (bot/reader.py), replaces the rule's yes or no."""
-    from bot.extractive import read, scan
-    from bot.reader import gate_features
+    learned on the training weeks (bot/answering/reader.py), replaces the rule's yes or no."""
+    from bot.answering.extractive import read, scan
+    from bot.answering.reader import gate_features
 
     verdict.scanned = scan(question, passages, reader)
     cross = None

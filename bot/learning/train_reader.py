@@ -1,8 +1,8 @@
-"""`articlebot train-reader`: learn the reader and the gate (bot/reader.py) from quiz questions over a store.
+"""`articlebot train-reader`: learn the reader and the gate (bot/answering/reader.py) from quiz questions over a store.
 
 For every question (asked as of its date, as `articlebot eval` asks it):
 - in the corpus: the passages the engine retrieves; each quotable sentence is a positive when it holds the
-  normalised answer (bot/metrics.py), else a negative. The question is a positive for the gate when a retrieved
+  normalised answer (bot/learning/metrics.py), else a negative. The question is a positive for the gate when a retrieved
   passage holds the answer.
 - out of the corpus: the same question against the store without its own weeks: only articles published more than
   OOC_GAP_DAYS before it (the quiz weeks are three weeks apart, so none of its own or later weeks' articles) and
@@ -26,9 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.evaluate import validation_weeks as week_split
-from bot.gate import KEY_SHARE
-from bot.reader import (
+from bot.answering.gate import KEY_SHARE
+from bot.answering.reader import (
     FULL,
     GATE,
     GATE_CROSS,
@@ -43,6 +42,7 @@ from bot.reader import (
     save,
     sigmoid,
 )
+from bot.learning.evaluate import validation_weeks as week_split
 
 SEED = 21
 OOC_GAP_DAYS = 21
@@ -100,10 +100,10 @@ def fit(x: np.ndarray, y: np.ndarray, names: list[str], l2: float = L2, iteratio
 
 
 def _reads(retriever, top_k, questions, validation_weeks, progress) -> list[Read]:
-    from bot.evaluate import question_as_of
-    from bot.extractive import candidates
-    from bot.gate import judge
-    from bot.metrics import normalise
+    from bot.answering.extractive import candidates
+    from bot.answering.gate import judge
+    from bot.learning.evaluate import question_as_of
+    from bot.learning.metrics import normalise
     from vectorstore.retrieval import Filters
     from vectorstore.sentences import split
 
@@ -197,13 +197,13 @@ def train(
 
     `cache`: a file keeping the questions' passages, features and embedded similarities between runs (for trying
     out changes to the fitting and choosing; delete it when the retrieval or the features change). `reads`: the
-    reads already made (bot/training_reads.py: (reads, validation weeks, chunk ids)), from several folders.
+    reads already made (bot/learning/training_reads.py: (reads, validation weeks, chunk ids)), from several folders.
     `cross`: the fine-tuned cross-encoder (bot/cross_encoder.CrossEncoder); the reader with it (its probability
     alone, or stacked into the logistic model) is measured against the two-stage logistic one, and the best ships.
     """
-    from bot.evaluate import _same_answer
-    from bot.extractive import MAX_SENTENCES, Reading, choose, cross_pairs
-    from bot.metrics import load_questions, normalise
+    from bot.answering.extractive import MAX_SENTENCES, Reading, choose, cross_pairs
+    from bot.learning.evaluate import _same_answer
+    from bot.learning.metrics import load_questions, normalise
 
     started = time.perf_counter()
     questions = load_questions(questions_path)
@@ -443,7 +443,7 @@ def train(
     if with_cross:
         import shutil
 
-        from bot.cross_encoder import ADAPTER_FILE
+        from bot.answering.cross_encoder import ADAPTER_FILE
 
         model["cross"] = {"mode": mode, "pool": POOL_CROSS, "sha256": cross.sha}
         if mode == "stacked" and stacked is not None:
@@ -589,9 +589,9 @@ def main(
     epochs: int = 1,
 ) -> int:
     """`questions`: one questions.jsonl (with --articles, or over the store), or training folders each holding
-    questions.jsonl and articles.jsonl.gz (read with BM25, bot/training_reads.py). `cross`: fine-tune the
+    questions.jsonl and articles.jsonl.gz (read with BM25, bot/learning/training_reads.py). `cross`: fine-tune the
     cross-encoder first (needs torch); `cross_from`: its adapters from an earlier run."""
-    from bot.reader import MODEL_DIR
+    from bot.answering.reader import MODEL_DIR
     from vectorstore.embeddings import build_embedder
     from vectorstore.retrieval import Retriever
     from vectorstore.store import open_store
@@ -615,8 +615,8 @@ def main(
     if folders:
         import tempfile
 
-        from bot import training_reads
-        from bot.cross_encoder import ADAPTER_FILE, CrossEncoder
+        from bot.answering.cross_encoder import ADAPTER_FILE, CrossEncoder
+        from bot.learning import training_reads
 
         reads = training_reads.cached(
             Path(cache) if cache else Path(tempfile.mkdtemp()) / "reads.pkl", folders, settings, settings.top_k, log
@@ -626,8 +626,8 @@ def main(
         if cross or cross_from:
             adapters = Path(cross_from) if cross_from else target / ADAPTER_FILE
             if not cross_from:
-                from bot.reader import POOL_CROSS, default_reader
-                from bot.train_cross import train as fine_tune
+                from bot.answering.reader import POOL_CROSS, default_reader
+                from bot.learning.train_cross import train as fine_tune
 
                 target.mkdir(parents=True, exist_ok=True)
                 log(json.dumps(fine_tune(reads[0], default_reader().lexical, POOL_CROSS, adapters, epochs, log)))

@@ -1,7 +1,7 @@
 """The training reads: every training question's retrieved passages and candidate sentences, from several folders.
 
 A folder is a `questions.jsonl` with its `articles.jsonl.gz` (shared/train/realtimeqa-train, realtimeqa-more).
-Each folder's questions are read against its own articles (bot/train_reader.py's `_reads`: in the corpus, and
+Each folder's questions are read against its own articles (bot/learning/train_reader.py's `_reads`: in the corpus, and
 out of it with the question's own weeks removed). The validation weeks: the first folder's seeded split (the 8
 weeks `articlebot eval --split validation` uses, kept fixed), plus a seeded share of every further folder's weeks
 (more validation questions make choices steadier); none of them is trained on. The reads are cached in one pickle,
@@ -15,8 +15,8 @@ import random
 import time
 from pathlib import Path
 
-from bot.evaluate import validation_weeks, week_of
-from bot.metrics import load_questions
+from bot.learning.evaluate import validation_weeks, week_of
+from bot.learning.metrics import load_questions
 
 EXTRA_VALIDATION_SHARE = 0.12  # of a further folder's weeks: 11 of realtimeqa-more's 91
 EXTRA_SEED = 26
@@ -34,7 +34,7 @@ def split_weeks(folders: list[list[dict]]) -> set[str]:
 
 def build(folders: list[Path], settings, top_k: int, log=print) -> tuple[list, set[str], list[str]]:
     """(reads of every folder's questions, the validation weeks, the chunk ids read from) ."""
-    from bot.train_reader import ArticleRetriever, _reads
+    from bot.learning.train_reader import ArticleRetriever, _reads
 
     sets = [load_questions(f / "questions.jsonl") for f in folders]
     held = split_weeks(sets)

@@ -25,7 +25,7 @@ def _open_store(settings):
 def cmd_ingest(settings, args) -> int:
     from pathlib import Path
 
-    from bot.progress import Progress
+    from bot.cli.progress import Progress
     from ingest.loaders import is_url
     from ingest.pipeline import ingest
     from vectorstore.embeddings import EmbeddingError
@@ -60,7 +60,7 @@ def cmd_ingest(settings, args) -> int:
 
 
 def cmd_sources(settings, args) -> int:
-    from bot.corpus import list_articles
+    from bot.answering.corpus import list_articles
 
     store = _open_store(settings)
     try:
@@ -161,7 +161,7 @@ def cmd_ask(settings, args) -> int:
 
 
 def cmd_chat(settings, args) -> int:
-    from bot.repl import run_repl
+    from bot.cli.repl import run_repl
 
     interactive = sys.stdin.isatty()
     if interactive:
@@ -182,7 +182,7 @@ def cmd_chat(settings, args) -> int:
 
 
 def cmd_eval(settings, args) -> int:
-    from bot.evaluate import run_eval
+    from bot.learning.evaluate import run_eval
 
     engine = _engine(settings)
     try:
@@ -378,7 +378,7 @@ def cmd_health(settings, args) -> int:
 
 
 def cmd_prepare_model(settings, args) -> int:
-    from bot.reader import CROSS_DIR, default_reader
+    from bot.answering.reader import CROSS_DIR, default_reader
     from vectorstore.embeddings import EmbeddingError, prepare_model
 
     try:
@@ -394,6 +394,6 @@ def cmd_prepare_model(settings, args) -> int:
 
 
 def cmd_train_reader(settings, args) -> int:
-    from bot.train_reader import main
+    from bot.learning.train_reader import main
 
     return main(settings, args.questions, args.out, args.articles, args.cache, args.cross, args.cross_from, args.epochs)

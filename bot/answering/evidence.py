@@ -5,7 +5,7 @@ a CPU reading the prompt is most of its latency. The sentences are scored the wa
 them (idf-weighted overlap with the question, then embedding similarity for the best few) and each chosen one is
 sent with the sentence before and after it, so a pronoun keeps its referent. Passages with nothing chosen are left
 out; the prompt numbers only what it sends, and `Excerpt.index` maps a number back to the retrieved passage.
-With the cross-encoder reader (bot/cross_encoder.py), the pool is re-scored by it instead of by the similarity:
+With the cross-encoder reader (bot/answering/cross_encoder.py), the pool is re-scored by it instead of by the similarity:
 the sentence the offline reader would quote first is the one the model hears first.
 """
 
@@ -54,7 +54,7 @@ def focus(
     pool = sorted(range(len(cands)), key=lambda i: -lexical[i])[:POOL]
     score = {i: lexical[i] for i in pool}
     if cross is not None and len(pool) > 1:
-        from bot.cross_encoder import pair
+        from bot.answering.cross_encoder import pair
 
         pairs = [
             pair(

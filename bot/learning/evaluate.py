@@ -15,7 +15,7 @@ import sys
 import time
 from datetime import datetime
 
-from bot.metrics import (
+from bot.learning.metrics import (
     answer_in_reply,
     answer_rank,
     is_echo,

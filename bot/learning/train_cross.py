@@ -1,4 +1,4 @@
-"""Fine-tuning the cross-encoder (bot/cross_encoder.py) on the training weeks' reads, with torch (the `train` extra).
+"""Fine-tuning the cross-encoder (bot/answering/cross_encoder.py) on the training weeks' reads, with torch (the `train` extra).
 
 Examples: for each in-corpus training question, the sentences the run-time reader would pool (the lexical model's
 best POOL_CROSS) plus a few more: every one holding the answer is a positive, the others are hard negatives (the
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.cross_encoder import TARGETS, tokenizer
+from bot.answering.cross_encoder import TARGETS, tokenizer
 
 SEED = 26
 RANK = 16
@@ -33,7 +33,7 @@ LR = 6e-4
 
 
 def pairs_of(read, order: list[int]) -> list[tuple[str, str]]:
-    from bot.extractive import cross_pairs
+    from bot.answering.extractive import cross_pairs
 
     return cross_pairs(read.question["question"], read.passages, read.candidates, order)
 
@@ -140,7 +140,7 @@ def adapters(model) -> dict[str, np.ndarray]:
 def _tensors(tok, batch):
     import torch
 
-    from bot.cross_encoder import batch_arrays
+    from bot.answering.cross_encoder import batch_arrays
 
     ids, mask = batch_arrays(tok.encode_batch([x for x, _ in batch]))
     return torch.from_numpy(ids), torch.from_numpy(mask)
@@ -255,11 +255,11 @@ def train(
     return report
 
 
-if __name__ == "__main__":  # python -m bot.train_cross READS.pkl OUT.npz [EPOCHS] [INIT.npz LISTWISE LR]
+if __name__ == "__main__":  # python -m bot.learning.train_cross READS.pkl OUT.npz [EPOCHS] [INIT.npz LISTWISE LR]
     import json
     import pickle
 
-    from bot.reader import POOL_CROSS, default_reader
+    from bot.answering.reader import POOL_CROSS, default_reader
 
     reads, held, _ = pickle.loads(Path(sys.argv[1]).read_bytes())
     rep = train(
