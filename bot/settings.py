@@ -9,20 +9,15 @@ from typing import Annotated, Literal, cast
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_EMBED_MODEL = "all-MiniLM-L6-v2"
+from vectorstore.config import DEFAULT_EMBED_MODEL, reveal
+
+__all__ = ["DEFAULT_EMBED_MODEL", "Settings", "reveal"]
+
 # The default data dir of earlier versions, relative to the working directory: a store there is still used.
 OLD_DATA_DIR = Path("data")
 # Comma/space separated in the environment, not JSON.
 Ids = Annotated[frozenset[int], NoDecode]
 Sources = Annotated[tuple[str, ...], NoDecode]
-
-
-def reveal(secret: SecretStr | str | None) -> str:
-    """The plain text of a secret setting ("" when unset). Secrets are SecretStr so that repr(settings), a log line or
-    a traceback's locals show '**********'; only the code that sends one reveals it."""
-    if secret is None:
-        return ""
-    return secret.get_secret_value() if isinstance(secret, SecretStr) else str(secret)
 
 
 def _ids(value: object) -> frozenset[int]:

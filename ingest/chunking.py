@@ -30,6 +30,11 @@ def _splitter(chunk_size: int, chunk_overlap: int):
     )
 
 
+def split_text(text: str, chunk_size: int, chunk_overlap: int) -> list[str]:
+    """The chunks' texts, in order, none empty."""
+    pieces = (p.strip() for p in _splitter(chunk_size, chunk_overlap).split_text(text))
+    return [p for p in pieces if p]
+
+
 def chunk(article: Article, chunk_size: int, chunk_overlap: int) -> list[Chunk]:
-    pieces = [p.strip() for p in _splitter(chunk_size, chunk_overlap).split_text(article.text)]
-    return [Chunk(article, i, p) for i, p in enumerate(p for p in pieces if p)]
+    return [Chunk(article, i, p) for i, p in enumerate(split_text(article.text, chunk_size, chunk_overlap))]

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bot.settings import Settings
 from ingest.article import Article, Skip
 from ingest.chunking import Chunk, chunk
 from ingest.cleaning import CLEANING, clean
+from ingest.config import IngestConfig
 from ingest.loaders import Loader, is_url
 from ingest.wording import plural
 from vectorstore import bm25index
@@ -129,7 +129,7 @@ class Ingestor:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: IngestConfig,
         store: ArticleStore,
         embedder,
         on_article: Callable[[Article | Skip, str], None] | None = None,
@@ -436,7 +436,7 @@ class Ingestor:
 
 
 def ingest(
-    settings: Settings,
+    settings: IngestConfig,
     store: ArticleStore,
     sources: Iterable[str],
     embedder=None,
@@ -491,7 +491,7 @@ def ingest(
     return run.report
 
 
-def ingest_items(settings: Settings, store: ArticleStore, items: Iterable[Article | Skip], embedder) -> Report:
+def ingest_items(settings: IngestConfig, store: ArticleStore, items: Iterable[Article | Skip], embedder) -> Report:
     """Ingest articles already loaded (following picks a feed's new entries itself), with the same dedupe."""
     started = time.time()
     run = Ingestor(settings, store, embedder)

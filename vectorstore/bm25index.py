@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.settings import Settings
 from vectorstore import analysis
+from vectorstore.config import StoreConfig
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class Lexical:
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if s > 0]
 
 
-def index_dir(settings: Settings) -> Path:
+def index_dir(settings: StoreConfig) -> Path:
     key = settings.collection
     if settings.server_mode:
         key = f"{settings.chroma_host}_{settings.chroma_port}_{settings.collection}"
@@ -92,7 +92,7 @@ def _digest(path: Path) -> str:
         return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
-def save(settings: Settings, lex: Lexical) -> None:
+def save(settings: StoreConfig, lex: Lexical) -> None:
     """Write the index to a fresh folder and swap it in, so a reader never sees half a save."""
     final = index_dir(settings)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -117,7 +117,7 @@ def save(settings: Settings, lex: Lexical) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def load(settings: Settings, version: tuple) -> Lexical | None:
+def load(settings: StoreConfig, version: tuple) -> Lexical | None:
     """The saved index when it mirrors this version of the store and its files are intact; None otherwise."""
     path = index_dir(settings)
     try:
@@ -152,7 +152,7 @@ def load(settings: Settings, version: tuple) -> Lexical | None:
         return None
 
 
-def load_or_build(settings: Settings, store) -> Lexical:
+def load_or_build(settings: StoreConfig, store) -> Lexical:
     """The saved index if it mirrors the store, else a fresh one (saved for the next process)."""
     version = store.version()
     lex = load(settings, version)
@@ -165,6 +165,6 @@ def load_or_build(settings: Settings, store) -> Lexical:
     return lex
 
 
-def update(settings: Settings, store) -> Lexical:
+def update(settings: StoreConfig, store) -> Lexical:
     """After a write: bring the saved index up to date, so the next process that answers loads it at once."""
     return load_or_build(settings, store)

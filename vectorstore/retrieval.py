@@ -35,8 +35,8 @@ from datetime import date, datetime
 
 import numpy as np
 
-from bot.settings import Settings
 from vectorstore import analysis, prefilter
+from vectorstore.config import RetrievalConfig
 from vectorstore.passages import Passage
 from vectorstore.store import ArticleStore, split_chunk_id
 
@@ -185,7 +185,7 @@ class _Index:
 
     CACHE = 4096  # chunks kept after reading; a long-running bot's cache is emptied when it grows past this
 
-    def __init__(self, settings: Settings, store: ArticleStore):
+    def __init__(self, settings: RetrievalConfig, store: ArticleStore):
         from vectorstore.bm25index import load_or_build
 
         self.store = store
@@ -325,7 +325,7 @@ def _merge(a: str, b: str) -> str:
 
 
 class Retriever:
-    def __init__(self, settings: Settings, store: ArticleStore, embedder, weights: Weights | None = None):
+    def __init__(self, settings: RetrievalConfig, store: ArticleStore, embedder, weights: Weights | None = None):
         self.settings = settings
         self.weights = weights or Weights()
         self.store = store

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.settings import Settings, reveal
+from vectorstore.config import StoreConfig, reveal
 from vectorstore.passages import Passage
 
 MANIFEST_SUFFIX = "__articles"
@@ -161,7 +161,7 @@ class _ServerGuard:
         return call
 
 
-def open_client(settings: Settings):
+def open_client(settings: StoreConfig):
     """Embedded Chroma under the data dir unless CHROMA_HOST names a server."""
     import chromadb
 
@@ -182,7 +182,7 @@ def _transport_error(exc: BaseException | None):
     return None
 
 
-def _wait_for_server(settings: Settings):
+def _wait_for_server(settings: StoreConfig):
     """A connected HttpClient, retried with capped exponential backoff and jitter for CHROMA_START_TIMEOUT seconds
     (compose may start the bot before Chroma answers, and podman-compose ignores `condition: service_healthy`).
     One log line per failed try; a server that answers with an error is not retried."""
@@ -244,7 +244,7 @@ def _wait_for_server(settings: Settings):
 class ArticleStore:
     """Chunks and manifest of one collection, and the operations ingest and retrieval need."""
 
-    def __init__(self, settings: Settings, client=None, lock: DataDirLock | None = None):
+    def __init__(self, settings: StoreConfig, client=None, lock: DataDirLock | None = None):
         self.settings = settings
         self.client = client if client is not None else open_client(settings)
         self._lock = lock
@@ -291,7 +291,7 @@ class ArticleStore:
                     f"collection {self.name!r} holds vectors of {recorded!r}, but EMBED_VARIANT={self.settings.embed_variant} "
                     f"embeds {self.embed_identity!r}: {hint}"
                 )
-            from bot.settings import DEFAULT_EMBED_MODEL
+            from vectorstore.config import DEFAULT_EMBED_MODEL
 
             model = DEFAULT_EMBED_MODEL if recorded.startswith(DEFAULT_EMBED_MODEL + "+") else recorded
             raise StoreError(
@@ -493,7 +493,7 @@ def _upsert(
         )
 
 
-def open_store(settings: Settings) -> ArticleStore:
+def open_store(settings: StoreConfig) -> ArticleStore:
     """Open the configured store; embedded mode takes the data dir's lock first."""
     lock = None
     if not settings.server_mode:

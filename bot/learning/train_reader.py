@@ -484,7 +484,7 @@ class ArticleRetriever:
 
         import bm25s
 
-        from ingest.chunking import _splitter
+        from ingest.chunking import split_text
         from ingest.cleaning import clean_text
         from ingest.loaders import normalise_date
         from vectorstore import analysis
@@ -494,18 +494,14 @@ class ArticleRetriever:
         opener = gzip.open if str(path).endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8") as fh:
             articles = [json.loads(line) for line in fh if line.strip()]
-        splitter = _splitter(settings.chunk_size, settings.chunk_overlap)
         self.passages: list[Passage] = []
         self.article: list[int] = []
         self.days: list[int] = []
         for a, art in enumerate(articles):
             title = art.get("title") or ""
             published = normalise_date(art.get("published") or "")
-            for pos, piece in enumerate(
-                p.strip() for p in splitter.split_text(clean_text(art.get("text") or "", title))
-            ):
-                if not piece:
-                    continue
+            text = clean_text(art.get("text") or "", title)
+            for pos, piece in enumerate(split_text(text, settings.chunk_size, settings.chunk_overlap)):
                 self.passages.append(
                     Passage(
                         id=f"{art.get('id', a)}-{pos:05d}",

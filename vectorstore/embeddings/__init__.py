@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 
-from bot.settings import DEFAULT_EMBED_MODEL, Settings
+from vectorstore.config import DEFAULT_EMBED_MODEL, EmbedderConfig
 
 from .base import (
     DEFAULT_VARIANT,
@@ -85,7 +85,7 @@ _cache: dict[tuple, Embedder] = {}
 _cache_lock = threading.Lock()
 
 
-def build_embedder(settings: Settings) -> Embedder:
+def build_embedder(settings: EmbedderConfig) -> Embedder:
     """The embedder EMBED_MODEL names; one instance per process so the model loads once."""
     key = (
         settings.embed_model,
@@ -100,7 +100,7 @@ def build_embedder(settings: Settings) -> Embedder:
         return _cache[key]
 
 
-def _new_embedder(settings: Settings) -> Embedder:
+def _new_embedder(settings: EmbedderConfig) -> Embedder:
     if settings.embed_model.startswith("openai:"):
         if not settings.llm_configured:
             raise EmbeddingError("EMBED_MODEL=openai:... needs OPENAI_API_KEY or OPENAI_BASE_URL")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
-from bot.settings import DEFAULT_EMBED_MODEL, Settings
+from vectorstore.config import DEFAULT_EMBED_MODEL, EmbedderConfig
+
+C = TypeVar("C", bound=EmbedderConfig)
 
 # EMBED_VARIANT -> (model file for documents, model file for queries)
 VARIANTS = {"fp32": ("fp32", "fp32"), "int8": ("int8", "int8"), "int8-docs": ("int8", "fp32")}
@@ -27,7 +29,7 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> list[float]: ...
 
 
-def variant(settings: Settings) -> str:
+def variant(settings: EmbedderConfig) -> str:
     """The bundled model's variant these settings run: EMBED_VARIANT, with auto read as DEFAULT_VARIANT, or fp32 when
     EMBED_DEVICE=cuda (on a GPU fp32 is fast and int8's dynamic quantization gains nothing). A store resolves auto to
     the variant it was built with first: resolve_variant."""
@@ -36,7 +38,7 @@ def variant(settings: Settings) -> str:
     return "fp32" if settings.embed_device == "cuda" else DEFAULT_VARIANT
 
 
-def embedder_identity(settings: Settings) -> str:
+def embedder_identity(settings: EmbedderConfig) -> str:
     """The name a collection records for its vectors; a collection never holds vectors of two identities.
 
     fp32 ONNX vectors equal sentence-transformers' (cosine 1.0000 on 600 news sentences), so they keep the model's
@@ -48,13 +50,13 @@ def embedder_identity(settings: Settings) -> str:
     return DEFAULT_EMBED_MODEL if docs == "fp32" else f"{DEFAULT_EMBED_MODEL}+{docs}"
 
 
-def _variants_for(settings: Settings, recorded: str) -> list[str]:
+def _variants_for(settings: EmbedderConfig, recorded: str) -> list[str]:
     if settings.embed_model != DEFAULT_EMBED_MODEL:
         return []
     return [v for v in VARIANTS if embedder_identity(settings.model_copy(update={"embed_variant": v})) == recorded]
 
 
-def resolve_variant(settings: Settings, recorded: str | None) -> Settings:
+def resolve_variant(settings: C, recorded: str | None) -> C:
     """Settings whose EMBED_VARIANT fits a collection that records `recorded` vectors, when EMBED_VARIANT is auto:
     a store keeps embedding (and answering) with the variant it was built with. Other settings come back as given."""
     if settings.embed_variant != "auto":
@@ -63,7 +65,7 @@ def resolve_variant(settings: Settings, recorded: str | None) -> Settings:
     return settings.model_copy(update={"embed_variant": fits[0] if fits else variant(settings)})
 
 
-def variant_hint(settings: Settings, recorded: str) -> str | None:
+def variant_hint(settings: EmbedderConfig, recorded: str) -> str | None:
     """What to run when a collection holds vectors of another variant of the bundled model; None if it is not one."""
     fits = _variants_for(settings, recorded)
     if not fits:

@@ -13,7 +13,7 @@ import logging
 import os
 from pathlib import Path
 
-from bot.settings import DEFAULT_EMBED_MODEL, Settings
+from vectorstore.config import DEFAULT_EMBED_MODEL, EmbedderConfig
 
 from .base import VARIANTS, EmbeddingError, variant
 
@@ -139,7 +139,7 @@ def quantize_int8(path: Path) -> None:
     os.replace(tmp, path)
 
 
-def model_path(settings: Settings, kind: str) -> Path:
+def model_path(settings: EmbedderConfig, kind: str) -> Path:
     assert settings.model_dir is not None  # Settings fills it in (the data dir's models/)
     return Path(settings.model_dir) / f"{DEFAULT_EMBED_MODEL}-{kind}.onnx"
 
@@ -200,7 +200,7 @@ def built_once(path: Path, problem, build, announce: str | None = None) -> None:
         build()
 
 
-def converted_model(settings: Settings, kind: str, *, full_check: bool = False) -> Path:
+def converted_model(settings: EmbedderConfig, kind: str, *, full_check: bool = False) -> Path:
     """The cached ONNX model, checked against its record; converted when missing, rebuilt (one log line) when not
     matching, once (`built_once`)."""
     path = model_path(settings, kind)
@@ -220,14 +220,14 @@ def converted_model(settings: Settings, kind: str, *, full_check: bool = False) 
     return path
 
 
-def _kinds(settings: Settings) -> tuple[str, ...]:
+def _kinds(settings: EmbedderConfig) -> tuple[str, ...]:
     """The model files EMBED_VARIANT may load: with auto, both (a store keeps the variant it was built with)."""
     if settings.embed_variant == "auto":
         return ("fp32", "int8")
     return tuple(dict.fromkeys(VARIANTS[variant(settings)]))
 
 
-def prepare_model(settings: Settings) -> list[tuple[Path, str]]:
+def prepare_model(settings: EmbedderConfig) -> list[tuple[Path, str]]:
     """Convert or fully verify the model files EMBED_VARIANT uses; (path, sha256) of each file."""
     if settings.embed_model != DEFAULT_EMBED_MODEL:
         raise EmbeddingError(
@@ -242,7 +242,7 @@ def prepare_model(settings: Settings) -> list[tuple[Path, str]]:
     return out
 
 
-def check_model_files(settings: Settings) -> str:
+def check_model_files(settings: EmbedderConfig) -> str:
     """What can be checked of the embedding model without loading it: digests of the weights and converted files."""
     if settings.embed_model != DEFAULT_EMBED_MODEL:
         return f"embedding model {settings.embed_model} not loaded (--quick)"

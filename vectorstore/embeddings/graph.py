@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from bot.settings import DEFAULT_EMBED_MODEL
+from vectorstore.config import DEFAULT_EMBED_MODEL
 
 
 def bert_graph(w: dict, head: bool = False):
     """all-MiniLM-L6-v2 (BERT: 6 layers, 12 heads, hidden 384) as an ONNX graph, with sentence-transformers' mean
     pooling over the attention mask and L2 normalisation at the end. Plain ONNX ops: onnxruntime fuses attention,
     LayerNorm and GELU itself when it loads the graph (emitting its fused contrib ops here measured no faster).
-    `head`: the cross-encoder (bot/cross_encoder.py): the mean-pooled vector goes through w["head.weight"] and
+    `head`: the cross-encoder (bot/answering/cross_encoder.py): the mean-pooled vector goes through w["head.weight"] and
     w["head.bias"] to one logit per row ("score", (batch, 1)) instead of being normalised."""
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper

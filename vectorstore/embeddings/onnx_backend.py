@@ -8,7 +8,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from bot.settings import DEFAULT_EMBED_MODEL, Settings
+from vectorstore.config import DEFAULT_EMBED_MODEL, EmbedderConfig
 
 from .base import VARIANTS, EmbeddingError, embedder_identity, variant
 from .cache import converted_model
@@ -52,7 +52,7 @@ class OnnxEmbedder:
     threads: sessions, the tokenizer and the GPU fallback are created under one lock.
     """
 
-    def __init__(self, settings: Settings, batch_size: int = 32):
+    def __init__(self, settings: EmbedderConfig, batch_size: int = 32):
         self.settings = settings
         self.name = embedder_identity(settings)
         self.batch_size = batch_size

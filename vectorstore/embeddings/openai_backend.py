@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.settings import Settings, reveal
+from vectorstore.config import OpenAIConfig, reveal
 
 from .base import EmbeddingError
 
@@ -12,7 +12,7 @@ from .base import EmbeddingError
 class OpenAIEmbedder:
     """An OpenAI (or compatible) embedding endpoint, for `EMBED_MODEL=openai:<model>`."""
 
-    def __init__(self, settings: Settings, model: str):
+    def __init__(self, settings: OpenAIConfig, model: str):
         from openai import OpenAI
 
         self.name = f"openai:{model}"

@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Sequence
 
-from bot.settings import DEFAULT_EMBED_MODEL
+from vectorstore.config import DEFAULT_EMBED_MODEL
 
 from .base import EmbeddingError
 from .cache import verified_bundled_model
