@@ -128,6 +128,19 @@ def test_a_saved_digest_is_scheduled_again_at_start(api, make_bot, tmp_path):
     assert "5 new articles" in plain and "Other new articles" in plain and "Lantern Bridge reopens" in plain
 
 
+def test_digest_times_and_zones_are_checked_in_one_line(api, make_bot):
+    make_bot(telegram_timezone="Europe/Oslo")
+    api.push_text(48, 48, "/digest 25:00")
+    assert TelegramHTML.check(reply(api, 48)[0]).plain == "Not a time of day: '25:00'. Use HH:MM, e.g. /digest 07:30"
+    api.push_text(48, 48, "/digest 7:05 Mars/Olympus")
+    assert TelegramHTML.check(reply(api, 48, 2)[1]).plain == (
+        "Unknown time zone: 'Mars/Olympus'. Use a name like Europe/Oslo or UTC.")
+    api.push_text(48, 48, "/digest 7.05")
+    assert "Daily digest at 07:05 (Europe/Oslo)" in reply(api, 48, 3)[2]  # the bot's zone when the chat names none
+    api.push_text(48, 48, "/digest")
+    assert reply(api, 48, 4)[3].startswith("This chat's digest comes daily at 07:05 (Europe/Oslo).")
+
+
 # --- inline mode ---------------------------------------------------------------------------------
 def test_inline_query_answers_with_a_source_link_refuses_strangers_and_helps_on_empty(api, make_bot):
     engine = make_bot(telegram_allowed_users={1})
@@ -143,7 +156,7 @@ def test_inline_query_answers_with_a_source_link_refuses_strangers_and_helps_on_
     first = results[0]["input_message_content"]
     parsed = TelegramHTML.check(first["message_text"])
     assert "three weeks earlier than usual" in parsed.plain and FERRY_URL in parsed.links
-    assert first["parse_mode"] == "HTML" and first["link_preview_options"]["url"] == FERRY_URL
+    assert first["parse_mode"] == "HTML" and first["link_preview_options"] == {"is_disabled": False, "url": FERRY_URL}
 
     again = api.push_inline_query(1, "When did the Glacier  Lake ferry resume?")
     api.wait_for(lambda s: [c for c in s.sent(method="answerInlineQuery") if c.params["inline_query_id"] == again])

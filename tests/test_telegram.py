@@ -92,7 +92,8 @@ def test_question_answered_with_citations_and_links(api, make_bot):
     text = call.params["text"]
     assert call.params["parse_mode"] == "HTML"
     # the preview is the first cited article's, not whichever link comes first in the text
-    assert call.params["link_preview_options"] == {"url": "https://northwind-wire.example/2025/03/21/glacier-lake-ferry"}
+    assert call.params["link_preview_options"] == {
+        "is_disabled": False, "url": "https://northwind-wire.example/2025/03/21/glacier-lake-ferry"}
     parsed = TelegramHTML.check(text)
     assert "three weeks earlier than usual" in parsed.plain and "[1]" in parsed.plain
     assert "Sources:" in parsed.plain

@@ -23,7 +23,8 @@ WEB_LINK = re.compile(r"^https?://", re.I)
 def preview_for(url: str, settings: Settings) -> LinkPreviewOptions:
     """A preview of this web page, or none (a file path, no link, or previews turned off)."""
     if settings.telegram_link_preview and url and WEB_LINK.match(url):
-        return LinkPreviewOptions(url=url)
+        # is_disabled said outright: PTB fills what is left unsaid from the bot's defaults, which disable previews
+        return LinkPreviewOptions(is_disabled=False, url=url)
     return NO_PREVIEW
 
 
