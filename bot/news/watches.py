@@ -3,13 +3,12 @@ and, each time new articles reach the collection, one alert per new article that
 
 The state (news.sqlite3): the watches; every match found (watch, article), which is what makes an alert go out once,
 across restarts; and per consumer (the bot, `follow run`) and collection the ingest time up to which new articles
-have been looked at. Only articles stored after a watch was made are news to it. At most ALERTS_PER_HOUR alerts a watch an hour go out one by one; the rest of a scan's matches are summed up in
-one line.
+have been looked at. Only articles stored after a watch was made are news to it. At most WATCH_ALERTS_PER_HOUR
+alerts a watch an hour go out one by one; the rest of a look's matches are summed up in one line.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
@@ -18,8 +17,6 @@ from dataclasses import dataclass, field
 from bot.news.articles import NewArticle, new_articles
 from bot.news.db import Database
 from bot.news.matching import MAX_TOPIC_CHARS, Match, matches
-
-log = logging.getLogger(__name__)
 
 TERMINAL = 0  # the chat id of watches made with `articlebot watch add`: printed by `articlebot follow run`
 MAX_WATCHES = 20  # per chat: each watch costs a retrieval whenever new articles arrive
@@ -137,8 +134,7 @@ class Watches:
             watches = [w for w in self.all() if wanted(w)]
             since = self._mark(mark)
             if not watches:
-                self._set_mark(mark, time.time())  # nothing to match; the next watch starts from its own creation
-                return []
+                return []  # nothing to match: a watch made later counts from its own creation anyway
             if since is None:
                 since = min(w.created_at for w in watches)
             articles, newest = new_articles(engine.store, since)

@@ -53,8 +53,9 @@ class WatchCommands:
         assert jobs is not None
         jobs.run_repeating(self.watch_tick, interval=WATCH_RECHECK, first=1.0, name="watch")
 
-        def after_write() -> None:  # in the writing thread; before the first tick the loop is unknown, and the
-            loop = self._loop  # first tick looks anyway
+        def after_write() -> None:
+            """In the writing thread: a look now (before the first tick the loop is not known; that tick looks)."""
+            loop = self._loop
             if loop is not None and not loop.is_closed():
                 loop.call_soon_threadsafe(lambda: jobs.run_once(self.watch_tick, 0.0))
 
