@@ -6,7 +6,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -81,6 +81,8 @@ class Engine:
         self._corpus_lock = threading.Lock()  # one manifest scan at a time; the others wait for its result
         self._corpus: tuple[int, float, list[ArticleInfo]] | None = None
         self._writes = 0
+        # called (in the writing thread) after a write through this engine stored something: watch alerts
+        self.on_write: list[Callable[[], None]] = []
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
@@ -170,14 +172,16 @@ class Engine:
             while len(self._last) > LAST_ANSWERS:
                 self._last.popitem(last=False)
 
-    def ask(self, conversation_id: str, question: str, **filters) -> Answer:
+    def ask(self, conversation_id: str, question: str, *, remember: bool = True, **filters) -> Answer:
+        """The answer to a question; `remember=False` for a one-off (an inline query) that is no turn of a
+        conversation."""
         p = self._prepare(conversation_id, question, filters)
         if p.ready is not None:
             answer = p.ready
         else:
             assert p.verdict is not None  # a question not answered at once has been judged
             answer = self._answer(p.question, p.passages, p.history, p.verdict)
-        if p.remember:
+        if p.remember and remember:
             self._remember(conversation_id, p.question, answer)
         return answer
 
@@ -227,6 +231,8 @@ class Engine:
             report = ingest(self.settings, self.store, sources, self.embedder)
             self.retriever.refresh()
             self._writes += 1
+        if report.wrote:
+            self._wrote()
         return report
 
     def add_articles(self, items):
@@ -238,7 +244,16 @@ class Engine:
             if report.wrote:
                 self.retriever.rebuild()
                 self._writes += 1
+        if report.wrote:
+            self._wrote()
         return report
+
+    def _wrote(self) -> None:
+        for listener in list(self.on_write):
+            try:
+                listener()
+            except Exception:  # noqa: BLE001 - a listener's failure must not fail the write that succeeded
+                log.exception("a write listener failed")
 
     def close(self) -> None:
         self.memory.close()

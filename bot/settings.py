@@ -168,6 +168,20 @@ class Settings(BaseSettings):
         description="New or changed feed entries taken per source per poll; the rest wait.",
     )
 
+    # --- watches and digests (bot/news/) -----------------------------------------------------
+    watch_alerts_per_hour: int = Field(
+        5,
+        ge=0,
+        validation_alias=AliasChoices("WATCH_ALERTS_PER_HOUR", "watch_alerts_per_hour"),
+        description="Alerts one watched topic sends an hour, one article each; more matches are summed up in one line.",
+    )
+    digest_period: float = Field(
+        0.0,
+        ge=0,
+        validation_alias=AliasChoices("DIGEST_PERIOD", "digest_period"),
+        description="Seconds between digests instead of a day at the chat's /digest time (tests, demos); 0 = daily.",
+    )
+
     # --- answering ---------------------------------------------------------------------------
     top_k: int = Field(5, validation_alias=AliasChoices("TOP_K", "top_k"))
     openai_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key"))
@@ -261,6 +275,27 @@ class Settings(BaseSettings):
         10,
         validation_alias=AliasChoices("TELEGRAM_USER_RATE", "telegram_user_rate"),
         description="Questions one user may ask per minute.",
+    )
+    telegram_timezone: str = Field(
+        "UTC",
+        validation_alias=AliasChoices("TELEGRAM_TIMEZONE", "telegram_timezone"),
+        description="Time zone of a /digest time when the chat names none (e.g. Europe/Oslo).",
+    )
+    telegram_link_preview: bool = Field(
+        True,
+        validation_alias=AliasChoices("TELEGRAM_LINK_PREVIEW", "telegram_link_preview"),
+        description="Preview the first cited article under an answer or alert; false: no link previews.",
+    )
+    telegram_inline_cache: int = Field(
+        300,
+        ge=0,
+        validation_alias=AliasChoices("TELEGRAM_INLINE_CACHE", "telegram_inline_cache"),
+        description="Seconds an inline answer (@bot question) is reused for the same question (cache_time).",
+    )
+    telegram_feedback: bool = Field(
+        True,
+        validation_alias=AliasChoices("TELEGRAM_FEEDBACK", "telegram_feedback"),
+        description="👍 / 👎 buttons under each answer; votes are kept for `articlebot feedback`.",
     )
     telegram_start_timeout: float = Field(
         300.0,

@@ -91,7 +91,9 @@ def test_question_answered_with_citations_and_links(api, make_bot):
     call = api.wait_for(lambda s: s.sent(101), 60)[0]
     text = call.params["text"]
     assert call.params["parse_mode"] == "HTML"
-    assert call.params["link_preview_options"]["is_disabled"] is True
+    # the preview is the first cited article's, not whichever link comes first in the text
+    assert call.params["link_preview_options"] == {
+        "is_disabled": False, "url": "https://northwind-wire.example/2025/03/21/glacier-lake-ferry"}
     parsed = TelegramHTML.check(text)
     assert "three weeks earlier than usual" in parsed.plain and "[1]" in parsed.plain
     assert "Sources:" in parsed.plain
@@ -327,13 +329,14 @@ def test_llm_answer_streams_by_editing_one_message(api, make_bot, openai_server)
     openai_server.default = Reply("The repair cost 86 million crowns [1].")
     engine = make_bot(openai_base_url=openai_server_url(openai_server), openai_api_key="test")
     assert engine.answerer.name == "llm"
-    api.push_text(802, 1, "How much did the Lantern Bridge repair cost?")
+    # in a group (a private chat streams into drafts: tests/test_news_telegram.py)
+    api.push_text(-802, 1, f"@{BOT_USERNAME} How much did the Lantern Bridge repair cost?", chat_type="group")
     final = api.wait_for(lambda s: [c for c in s.calls if c.method in ("sendMessage", "editMessageText")
                                     and "Sources" in c.params.get("text", "")], 60)[-1]
     parsed = TelegramHTML.check(final.params["text"])
     assert "The repair cost 86 million crowns [1]." in parsed.plain
     assert "Lantern Bridge reopens" in parsed.plain
-    drafts = api.sent(802)
+    drafts = api.sent(-802)
     assert len(drafts) == 1 and drafts[0].params["text"].endswith(" …")  # a draft as the text arrived ...
     assert final.method == "editMessageText"                              # ... replaced in place by the answer
     assert int(final.params["message_id"]) == drafts[0].result["message_id"]
@@ -347,14 +350,14 @@ def test_long_streamed_answer_is_split_into_valid_messages(api, make_bot, openai
     openai_server.default = Reply(text)
     # the model's text alone (LLM_QUOTES off): the count below is of its sentences
     make_bot(openai_base_url=openai_server_url(openai_server), openai_api_key="test", llm_quotes=False)
-    api.push_text(803, 1, "How much did the Lantern Bridge repair cost?")
+    api.push_text(-803, 1, f"@{BOT_USERNAME} How much did the Lantern Bridge repair cost?", chat_type="group")
     api.wait_for(lambda s: any("Sources" in c.params.get("text", "") for c in s.calls
                                if c.method in ("sendMessage", "editMessageText")), 90)
     # the chat's lock goes once its question's handler has returned, that is, once every part is sent
-    api.wait_for(lambda s: 803 not in make_bot.front.chat_locks, 30)
+    api.wait_for(lambda s: -803 not in make_bot.front.chat_locks, 30)
     calls = [c for c in api.calls if c.method in ("sendMessage", "editMessageText")
-             and int(c.params.get("chat_id", 803)) == 803 and not c.params["text"].endswith(" …")]
-    draft = api.sent(803)[0]
+             and int(c.params.get("chat_id", -803)) == -803 and not c.params["text"].endswith(" …")]
+    draft = api.sent(-803)[0]
     assert draft.params["text"].endswith(" …") and len(draft.params["text"]) <= 4096
     final = [c for c in calls if c.method == "editMessageText"][-1:] + [c for c in calls if c.method == "sendMessage"]
     assert int(final[0].params["message_id"]) == draft.result["message_id"]  # the draft became part one

@@ -199,14 +199,12 @@ def cmd_telegram(settings, args) -> int:
 
 def cmd_follow(settings, args) -> int:
     """`articlebot follow add|remove|list|run`: the list lives in SQLite under the data dir, beside a running bot."""
-    from ingest.follow import FollowError, Following
+    from ingest.follow import FollowError, Following, format_every
 
     following = Following(settings)
     for problem in following.seed_problems:
         print(f"articlebot: {problem}", file=sys.stderr)
     if args.follow_action == "add":
-        from ingest.follow import format_every
-
         failed, due = 0, []
         for source in args.sources:
             try:
@@ -298,7 +296,9 @@ def _follow_list(following, as_json: bool) -> int:
 
 
 def _follow_run(settings, following, once: bool) -> int:
-    """Poll when due, printing one line per source polled; with --once, poll what is due now and exit."""
+    """Poll when due, printing one line per source polled and the alerts of watched topics; with --once, poll what is
+    due now and exit."""
+    from bot.cli.news import print_alerts
     from bot.engine import Engine
     from vectorstore.store import DataDirBusy, StoreError
 
@@ -318,6 +318,7 @@ def _follow_run(settings, following, once: bool) -> int:
             for result in following.poll_due(engine.add_articles):
                 failed |= result.outcome == "failed"
                 print(result.line(), flush=True)
+            print_alerts(settings, engine)
             if once:
                 return 1 if failed else 0
             next_due = following.list.next_due()

@@ -11,6 +11,8 @@ import os
 import sys
 from datetime import date, datetime
 
+from bot.cli import news
+
 log = logging.getLogger("articlebot")
 
 
@@ -89,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the figures and every question's outcome as JSON")
 
     _follow_parser(sub)
+    news.add_parsers(sub)
 
     sub.add_parser("telegram", help="run the Telegram bot (TELEGRAM_BOT_TOKEN)")
     p = sub.add_parser(
@@ -178,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     from vectorstore.embeddings import EmbeddingError
     from vectorstore.store import StoreError
 
-    handler = getattr(commands, f"cmd_{args.command.replace('-', '_')}")
+    name = f"cmd_{args.command.replace('-', '_')}"
+    handler = getattr(commands, name, None) or getattr(news, name)
     try:
         return handler(settings, args) or 0
     except KeyboardInterrupt:

@@ -14,8 +14,10 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    CallbackQueryHandler,
     CommandHandler,
     Defaults,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
@@ -35,11 +37,17 @@ COMMANDS = [
     BotCommand("sources", "the sources of my last answer, in full"),
     BotCommand("latest", "the newest articles I have"),
     BotCommand("reset", "forget this chat's conversation"),
+    BotCommand("watch", "post each new article about a topic here"),
+    BotCommand("watches", "the topics this chat watches"),
+    BotCommand("unwatch", "stop watching a topic"),
+    BotCommand("digest", "the day's new articles at a time of day (HH:MM, or off)"),
     BotCommand("ingest", "add an article or feed by URL (admins)"),
     BotCommand("follow", "keep a feed or page current (admins)"),
     BotCommand("unfollow", "stop following a source (admins)"),
     BotCommand("following", "followed sources and how their last check went (admins)"),
 ]
+
+UPDATES = [Update.MESSAGE, Update.INLINE_QUERY, Update.CALLBACK_QUERY]  # what the bot asks Telegram for
 
 
 async def _post_init(app: Application) -> None:
@@ -79,6 +87,7 @@ def build_application(settings: Settings, engine, *, rate_limit: bool = True) ->
     app.add_handler(CommandHandler("latest", front.on_latest))
     app.add_handler(CommandHandler("ingest", front.on_ingest))
     _add_following(app, front, settings)
+    _add_news(app, front)
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, front.on_text))
     app.add_handler(MessageHandler(filters.Document.ALL, front.on_document))
     app.add_error_handler(front.on_error)
@@ -92,7 +101,10 @@ def _add_following(app: Application, front: TelegramFrontEnd, settings: Settings
     app.add_handler(CommandHandler("unfollow", front.on_unfollow))
     app.add_handler(CommandHandler("following", front.on_following))
     if app.job_queue is None:
-        log.warning("python-telegram-bot[job-queue] is not installed: followed sources are not polled")
+        log.warning(
+            "python-telegram-bot[job-queue] is not installed: followed sources are not polled, "
+            "watches send no alerts and no digest goes out"
+        )
         return
     from ingest.follow import Following
 
@@ -100,6 +112,22 @@ def _add_following(app: Application, front: TelegramFrontEnd, settings: Settings
     for problem in front.following.seed_problems:
         log.warning("%s", problem)
     app.job_queue.run_repeating(front.follow_tick, interval=FOLLOW_TICK, first=1.0, name="follow")
+
+
+def _add_news(app: Application, front: TelegramFrontEnd) -> None:
+    """Watches and digests (their jobs on the JobQueue), inline answers, and the feedback buttons' presses."""
+    for command, handler in (
+        ("watch", front.on_watch),
+        ("watches", front.on_watches),
+        ("unwatch", front.on_unwatch),
+        ("digest", front.on_digest),
+    ):
+        app.add_handler(CommandHandler(command, handler))
+    app.add_handler(InlineQueryHandler(front.on_inline))
+    app.add_handler(CallbackQueryHandler(front.on_vote, pattern=r"^fb:"))
+    if app.job_queue is not None:  # without it _add_following has said so
+        front.start_watching(app)
+        front.start_digests(app)
 
 
 def run(settings: Settings) -> int:
@@ -150,11 +178,11 @@ def run(settings: Settings) -> int:
                 url_path=urlsplit(settings.telegram_webhook_url).path.lstrip("/"),
                 webhook_url=settings.telegram_webhook_url,
                 secret_token=secret,
-                allowed_updates=[Update.MESSAGE],
+                allowed_updates=UPDATES,
                 bootstrap_retries=BOOTSTRAP_RETRIES,
             )
         else:
-            app.run_polling(allowed_updates=[Update.MESSAGE], bootstrap_retries=BOOTSTRAP_RETRIES)
+            app.run_polling(allowed_updates=UPDATES, bootstrap_retries=BOOTSTRAP_RETRIES)
     finally:
         engine.close()
     return 0

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from telegram import Message, ReplyParameters
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ChatAction, ChatType
 from telegram.error import TelegramError
 
@@ -15,6 +15,7 @@ from bot.telegram.render import LIMIT, split_html
 log = logging.getLogger(__name__)
 
 TYPING_EVERY = 4.0  # Telegram shows "typing…" for about 5 s
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 def reply_to(message: Message) -> ReplyParameters | None:
@@ -24,15 +25,26 @@ def reply_to(message: Message) -> ReplyParameters | None:
     return None
 
 
-async def send_html(message: Message, html: str) -> list[Message]:
+async def send_html(
+    message: Message,
+    html: str,
+    *,
+    markup: InlineKeyboardMarkup | None = None,
+    preview: LinkPreviewOptions | None = None,
+) -> list[Message]:
+    """`html` in as many messages as it takes; `preview` on the first (else the bot's default: none), `markup`
+    (buttons) under the last."""
     sent = []
-    for i, part in enumerate(split_html(html, LIMIT)):
+    parts = split_html(html, LIMIT)
+    for i, part in enumerate(parts):
         sent.append(
             await message.get_bot().send_message(
                 message.chat_id,
                 part,
                 reply_parameters=reply_to(message) if i == 0 else None,
                 message_thread_id=message.message_thread_id if message.is_topic_message else None,
+                link_preview_options=preview if i == 0 and preview is not None else NO_PREVIEW,
+                reply_markup=markup if i == len(parts) - 1 else None,
             )
         )
     return sent

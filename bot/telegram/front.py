@@ -1,23 +1,31 @@
 """The state the handlers share (one TelegramFrontEnd per Application): settings, engine, access policy, throttle,
-per-chat locks and the worker pools; the handlers themselves live in questions, admin and following."""
+per-chat locks, the worker pools and the news state (watches, digests, feedback); the handlers themselves live in
+questions, admin, following, watching, digest, inline and feedback."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import weakref
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes
 
+from bot.news.digests import Digests
+from bot.news.feedback import Feedback
+from bot.news.watches import Watches
 from bot.settings import Settings
 from bot.telegram.access import Access
 from bot.telegram.admin import AdminIngest
+from bot.telegram.digest import DigestCommands
 from bot.telegram.following import FollowCommands
+from bot.telegram.inline import InlineAnswers
 from bot.telegram.questions import Questions
 from bot.telegram.throttle import Throttle
+from bot.telegram.watching import WatchCommands
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +36,14 @@ SORRY = "Sorry, something went wrong — please try again."
 QUESTION_WORKERS = 8
 
 
-class TelegramFrontEnd(Questions, AdminIngest, FollowCommands):
+class TelegramFrontEnd(
+    Questions,
+    InlineAnswers,
+    AdminIngest,
+    FollowCommands,
+    WatchCommands,
+    DigestCommands,
+):
     """Handlers and the little state a chat front end needs."""
 
     def __init__(self, settings: Settings, engine):
@@ -40,10 +55,18 @@ class TelegramFrontEnd(Questions, AdminIngest, FollowCommands):
         # does not grow with every chat it ever answered
         self.chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
         self.streaming = getattr(engine.answerer, "name", "") == "llm"
+        self.drafts = True  # until the Bot API refuses one (streaming.py)
         self.question_pool = ThreadPoolExecutor(QUESTION_WORKERS, thread_name_prefix="articlebot-question")
         self.ingest_pool = ThreadPoolExecutor(1, thread_name_prefix="articlebot-ingest")
         self.following = None  # ingest.follow.Following, set by build_application
         self._polling = False
+        self.watches = Watches(settings.data_dir, settings.watch_alerts_per_hour)
+        self.digests = Digests(settings.data_dir)
+        self.feedback = Feedback(settings.data_dir) if settings.telegram_feedback else None
+        self._scanning = self._rescan = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._inline_latest: dict[int, str] = {}
+        self._inline_cache: OrderedDict = OrderedDict()
 
     # the access policy, as the front end's own (tests and run() ask the front end)
     @property

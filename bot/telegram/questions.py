@@ -11,22 +11,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 import weakref
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
 from telegram import Message, Update
 from telegram.constants import ChatType, MessageEntityType
-from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot.answer import Answer
 from bot.settings import Settings
 from bot.telegram.access import Access
+from bot.telegram.answers import AnswerSending
 from bot.telegram.bridge import ThreadStream
 from bot.telegram.chat import keep_typing, reply_to, send_html
-from bot.telegram.render import LIMIT, escape, render_answer, render_latest, render_sources, split_html
+from bot.telegram.render import escape, render_latest, render_sources
+from bot.telegram.streaming import show_stream
 from bot.telegram.throttle import Throttle
 
 if TYPE_CHECKING:
@@ -34,16 +33,18 @@ if TYPE_CHECKING:
     from ingest.follow import Following
 
 SLOW_DOWN = "You're asking faster than I can keep up — please wait a minute before the next question."
-EDIT_EVERY = 1.0  # edit-in-place at most this often (Telegram throttles edits per chat)
 HELP_COMMANDS = (
     "/sources — the sources of my last answer\n/latest — the newest articles\n"
-    "/reset — forget our conversation\n/ask QUESTION — ask in a group"
+    "/reset — forget our conversation\n/ask QUESTION — ask in a group\n"
+    "/watch TOPIC — post each new article about it here; /watches; /unwatch ID\n"
+    "/digest 07:30 — the day's new articles at that time; /digest off\n"
+    "In any chat: type @{bot} and a question to share an answer"
 )
 
 log = logging.getLogger(__name__)
 
 
-class Questions:
+class Questions(AnswerSending):
     """Mixed into TelegramFrontEnd (front.py), which sets these."""
 
     settings: Settings
@@ -52,6 +53,7 @@ class Questions:
     throttle: Throttle
     chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock]
     streaming: bool
+    drafts: bool  # a private chat's streamed answer grows in a draft (False once the Bot API refused one)
     question_pool: Executor
     following: Following | None
 
@@ -88,7 +90,9 @@ class Questions:
                 )
                 work = stream.done
                 try:
-                    await self._show_stream(message, stream)
+                    final, live = await show_stream(message, stream, self.drafts)
+                    self.drafts = self.drafts and not live.refused  # an older Bot API: edits from now on
+                    await self.send_answer(message, question, final, live.shown)
                 finally:
                     stream.cancel()  # a no-op when it ended; otherwise the worker stops at its next item
             else:
@@ -97,44 +101,13 @@ class Questions:
                 )
                 answer = await asyncio.shield(work)  # cancelling this handler must not unlock a busy chat
                 typing.cancel()
-                await send_html(message, render_answer(answer))
+                await self.send_answer(message, question, answer, None)
         finally:
             typing.cancel()
             if work is not None and not work.done():
                 work.add_done_callback(lambda _: lock.release())  # the chat's next question waits for the worker
             else:
                 lock.release()
-
-    async def _show_stream(self, message: Message, stream: ThreadStream) -> None:
-        """Edit one message in place as text arrives (≤ 1 edit/s), then replace it with the rendered answer."""
-        text, draft, shown, last_edit, final = "", None, "", 0.0, None
-        async for item in stream:
-            if isinstance(item, Answer):
-                final = item
-                continue
-            text += item
-            now = time.monotonic()
-            preview = escape(text.strip())
-            if preview and preview != shown and now - last_edit >= EDIT_EVERY and len(preview) < LIMIT - 2:
-                try:
-                    if draft is None:
-                        draft = await message.get_bot().send_message(
-                            message.chat_id, preview + " …", reply_parameters=reply_to(message)
-                        )
-                    else:
-                        await draft.edit_text(preview + " …")
-                    shown, last_edit = preview, now
-                except BadRequest as exc:  # e.g. "message is not modified"; the final edit fixes it
-                    log.debug("draft edit failed: %s", exc)
-        if final is None:
-            raise RuntimeError("the engine's stream ended without an answer")
-        if draft is None:
-            await send_html(message, render_answer(final))
-            return
-        parts = split_html(render_answer(final), LIMIT)
-        await draft.edit_text(parts[0])
-        for part in parts[1:]:
-            await message.get_bot().send_message(message.chat_id, part)
 
     # --- handlers ----------------------------------------------------------------------------
     def addressed(self, message: Message, bot_id: int, username: str) -> str | None:
@@ -207,7 +180,8 @@ class Questions:
             know += f" I follow {followed} source{'s' if followed != 1 else ''} and add new articles as they appear."
         text = (
             f"Hi! I answer questions about news articles and cite my sources.\n\n{know}\n\n"
-            f"{how}, e.g. <i>What did the central bank decide?</i> Follow-up questions work too.\n\n" + HELP_COMMANDS
+            f"{how}, e.g. <i>What did the central bank decide?</i> Follow-up questions work too.\n\n"
+            + HELP_COMMANDS.format(bot=escape(context.bot.username or "bot"))
         )
         if self.access.is_admin(update):
             text += "\n/ingest URL — add a page or feed (or send me a .txt .md .html .pdf .json .jsonl file)"

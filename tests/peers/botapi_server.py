@@ -4,7 +4,9 @@ Routes `/bot<TOKEN>/<method>` (JSON, form or multipart bodies) and `/file/bot<TO
 are handed out by long-polling getUpdates; every other call is recorded in `calls` so tests can wait for replies.
 `fail_next(method, retry_after)` makes the next call of a method answer 429 once, as Telegram does under flood control;
 `fail_calls(n, status)` makes the next n calls of any method answer an error status (401 for a revoked token, 502
-for an outage).
+for an outage). Inline queries and button presses are pushed like messages (`push_inline_query`,
+`push_callback_query`); `refuse(method)` makes a method unknown, as on a Bot API server older than it
+(sendMessageDraft before Bot API 9.5).
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ class BotAPIServer:
     pushed_at: dict = field(default_factory=dict)   # update_id -> time pushed (benchmarks)
     pushed: dict = field(default_factory=dict)      # update_id -> the update
     outage: list = field(default_factory=list)      # [calls left (-1 = all), status, description]
+    refused: set = field(default_factory=set)       # methods this server does not know (404)
 
     def __post_init__(self):
         self._cond = threading.Condition()
@@ -128,6 +131,9 @@ class BotAPIServer:
         if failing:
             self._record(method, params, str(status))
             return status, {"ok": False, "error_code": status, "description": description}
+        if method in self.refused:
+            self._record(method, params, "404")
+            return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         with self._cond:
             retry = self.failures.pop(method, None)
         if retry is not None:
@@ -180,6 +186,15 @@ class BotAPIServer:
         msg["message_id"] = int(params["message_id"])
         msg["edit_date"] = int(time.time())
         return msg
+
+    def _m_sendMessageDraft(self, params):
+        return True
+
+    def _m_answerInlineQuery(self, params):
+        return True
+
+    def _m_answerCallbackQuery(self, params):
+        return True
 
     def _m_getFile(self, params):
         file_path, data = self.files[params["file_id"]]
@@ -258,6 +273,29 @@ class BotAPIServer:
         if caption:
             extra["caption"] = caption
         return self.push_update({"message": self.make_message(chat_id, user_id, "", chat_type, **extra)})
+
+    def refuse(self, method: str) -> None:
+        """From now on `method` is unknown here (404), as on an older Bot API server."""
+        with self._cond:
+            self.refused.add(method)
+
+    def push_inline_query(self, user_id: int, query: str) -> str:
+        """`@bot query` typed by a user in any chat; returns the inline query's id."""
+        with self._cond:
+            self._message_id += 1
+            qid = f"iq{self._message_id}"
+        self.push_update({"inline_query": {"id": qid, "query": query, "offset": "",
+                                           "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}}})
+        return qid
+
+    def push_callback_query(self, user_id: int, message: dict, data: str) -> str:
+        """A press of an inline keyboard button under `message` (a message the bot sent: a call's result)."""
+        with self._cond:
+            self._message_id += 1
+            qid = f"cq{self._message_id}"
+        self.push_update({"callback_query": {"id": qid, "data": data, "chat_instance": "ci", "message": message,
+                                             "from": {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}}})
+        return qid
 
     def pushed_message_id(self, update_id: int) -> int:
         return self.pushed[update_id]["message"]["message_id"]

@@ -20,6 +20,7 @@ class Reply:
     content: str | Callable[[dict], str] = ""
     kind: str = "ok"        # ok | error500 | ratelimit | slow | malformed
     delay: float = 0.0      # seconds to wait before answering (kind "slow")
+    pace: float = 0.0       # seconds between streamed words (a model writing as it thinks)
 
 
 @dataclass
@@ -60,14 +61,14 @@ class OpenAIServer:
                     return self._raw(200, b'{"id": "x", "choices": [ {"message": ', "application/json")
                 content = reply.content(body) if callable(reply.content) else reply.content
                 if body.get("stream"):
-                    return self._stream(content)
+                    return self._stream(content, reply.pace)
                 self._json(200, {"id": "chatcmpl-test", "object": "chat.completion", "created": int(time.time()),
                                  "model": body.get("model", "test-model"),
                                  "choices": [{"index": 0, "finish_reason": "stop",
                                               "message": {"role": "assistant", "content": content}}],
                                  "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
 
-            def _stream(self, content: str):
+            def _stream(self, content: str, pace: float = 0.0):
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.send_header("Connection", "close")
@@ -81,6 +82,7 @@ class OpenAIServer:
                                           "finish_reason": None}]}
                     self.wfile.write(f"data: {json.dumps(event)}\n\n".encode())
                     self.wfile.flush()
+                    time.sleep(pace)
                 end = {"id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": "test-model",
                        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
                 self.wfile.write(f"data: {json.dumps(end)}\n\ndata: [DONE]\n\n".encode())
