@@ -66,6 +66,7 @@ class Engine:
         memory: Memory,
         retriever: Retriever | None = None,
         reader=None,
+        write_lock: threading.Lock | None = None,
     ):
         self.settings = settings
         self.store = store
@@ -75,7 +76,7 @@ class Engine:
         self.retriever = retriever or Retriever(settings, store, embedder)
         # the trained reader's gate (bot/answering/reader.py); checked against its digest
         self.reader = reader or reader_for(settings)
-        self._ingest_lock = threading.Lock()
+        self._ingest_lock = write_lock or threading.Lock()  # one writer per collection (bot/engines.py shares it)
         self._last: OrderedDict[str, Answer] = OrderedDict()
         self._last_lock = threading.Lock()
         self._corpus_lock = threading.Lock()  # one manifest scan at a time; the others wait for its result
@@ -83,12 +84,13 @@ class Engine:
         self._writes = 0
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Engine:
+    def from_settings(cls, settings: Settings, create: bool = True) -> Engine:
+        """The engine of the configured collection (StoreError if it does not exist and not `create`)."""
         from bot.answering.answerers import build_answerer
         from vectorstore.embeddings import build_embedder
         from vectorstore.store import open_store
 
-        store = open_store(settings)
+        store = open_store(settings, create)
         try:
             embedder = build_embedder(store.settings)
             return cls(
@@ -238,6 +240,16 @@ class Engine:
             if report.wrote:
                 self.retriever.rebuild()
                 self._writes += 1
+        return report
+
+    def forget(self, what: str):
+        """Remove the articles WHAT names (ingest/forget.py); no answer cites them once this returns."""
+        from ingest.forget import forget
+
+        with self._ingest_lock:
+            report = forget(self.store, what)
+            self.retriever.refresh()
+            self._writes += 1
         return report
 
     def close(self) -> None:

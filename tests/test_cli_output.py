@@ -53,11 +53,11 @@ def test_a_txt_outlet_line_under_the_headline_becomes_the_outlet_and_its_file_da
 
     assert main(["ask", "How much did the Kessel Sound tidal barrier cost?"]) == 0
     reply = capsys.readouterr().out
-    assert "[1] Tidal barrier at Kessel Sound closes for its first winter test — Saltmere Coast Network, 2025-01-0" in reply
-    assert " (file date), " in reply
+    assert ("[1] Tidal barrier at Kessel Sound closes for its first winter test — Saltmere Coast Network, "
+            "undated (file date 2025-01-0") in reply
 
     assert main(["sources"]) == 0
-    assert " (file date) Saltmere Coast Network " in capsys.readouterr().out
+    assert "undated (file date 2025-01-0" in capsys.readouterr().out
 
 
 def test_long_outlet_names_are_shown_whole_up_to_the_column_width(capsys, tmp_path):
@@ -94,10 +94,10 @@ def test_latest_marks_file_dates_in_chat_and_telegram(capsys, tmp_path, monkeypa
         articles, total = engine.recent_articles(10), engine.stats().articles
     finally:
         engine.close()
-    assert "— Saltmere Coast Network, 2025-01-0" in chat and " (file date)  " in chat
+    assert "— Saltmere Coast Network, undated (file date 2025-01-0" in chat
     telegram = render_latest(articles, total)
     assert telegram.startswith("<b>1 article, newest first:</b>")
-    assert "— Saltmere Coast Network, 2025-01-0" in telegram and telegram.endswith(" (file date)")
+    assert "— Saltmere Coast Network, undated (file date 2025-01-0" in telegram
 
 
 def test_quiet_ingest_still_reports_what_it_could_not_read(tmp_path):

@@ -1,5 +1,6 @@
-"""The state the handlers share (one TelegramFrontEnd per Application): settings, engine, access policy, throttle,
-per-chat locks and the worker pools; the handlers themselves live in questions, admin and following."""
+"""The state the handlers share (one TelegramFrontEnd per Application): settings, the engine of each collection and
+which one each chat uses, access policy, throttle, per-chat locks and the worker pools; the handlers themselves live
+in questions, admin, following and collections."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from telegram.ext import Application, ContextTypes
 from bot.settings import Settings
 from bot.telegram.access import Access
 from bot.telegram.admin import AdminIngest
+from bot.telegram.bindings import ChatBindings
+from bot.telegram.collections import CollectionCommands
 from bot.telegram.following import FollowCommands
 from bot.telegram.questions import Questions
 from bot.telegram.throttle import Throttle
@@ -28,12 +31,16 @@ SORRY = "Sorry, something went wrong — please try again."
 QUESTION_WORKERS = 8
 
 
-class TelegramFrontEnd(Questions, AdminIngest, FollowCommands):
+class TelegramFrontEnd(Questions, AdminIngest, FollowCommands, CollectionCommands):
     """Handlers and the little state a chat front end needs."""
 
     def __init__(self, settings: Settings, engine):
+        from bot.engines import Engines
+
         self.settings = settings
-        self.engine = engine
+        self.engine = engine  # the configured collection's; a chat's own is engine_for(chat id)
+        self.engines = Engines(engine)
+        self.bindings = ChatBindings(settings)
         self.access = Access(settings)
         self.throttle = Throttle(settings.telegram_user_rate)
         # a chat's lock lives while a question in that chat holds or awaits it, then goes: a public bot's memory
@@ -57,6 +64,7 @@ class TelegramFrontEnd(Questions, AdminIngest, FollowCommands):
         """When the bot stops: cut a running poll short and let the pools' threads go once their work is done."""
         await self.stop_following(app)
         self.shutdown_pools()
+        self.bindings.close()
 
     def shutdown_pools(self) -> None:
         self.question_pool.shutdown(wait=False, cancel_futures=True)
