@@ -79,7 +79,7 @@ def cmd_collections(settings, args) -> int:
         if r["articles"] is None:
             print(f"{r['name']:<{width}}  {'?':>8}  {'?':>7}  {r['problem']}")
             continue
-        print(f"{r['name']:<{width}}  {r['articles']:>8}  {r['chunks']:>7}  {r['newest'] or '-':<14}{mark}")
+        print(f"{r['name']:<{width}}  {r['articles']:>8}  {r['chunks']:>7}  {r['newest'] or '-':<14}{mark}".rstrip())
     print(f"\n{len(rows)} collection{'s' if len(rows) != 1 else ''} in {settings.store_location}")
     return 0
 

@@ -156,7 +156,7 @@ def cmd_ask(settings, args) -> int:
     else:
         print(answer.render_text())
         if answer.text == EMPTY_CORPUS:
-            print(f"(looked in {settings.store_location}; `articlebot health` says where the store is)")
+            print(f"(looked in {settings.collection!r} in {settings.store_location}; see `articlebot collections`)")
     return 0
 
 
