@@ -183,3 +183,26 @@ def test_collections_over_a_chroma_server(tmp_path):
         assert [r["name"] for r in json.loads(cli("collections", "--json"))] == ["b"]
     finally:
         server.kill()
+
+
+def test_each_collection_follows_its_own_sources_and_follow_run_polls_them_all(tmp_path, capsys):
+    import time
+
+    b = write_set(tmp_path / "b", SET_B)
+    capsys.readouterr()
+    assert main(["follow", "add", str(b), "--every", "1s", "--collection", "b"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"following {b} every 1s", f"{b}: 3 new or changed articles"]
+    assert main(["follow", "list", "--json", "--collection", "b"]) == 0
+    assert [f["source"] for f in json.loads(capsys.readouterr().out)] == [str(b)]
+    assert main(["follow", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []  # the default collection follows nothing
+
+    write_set(b, {"market.md": article("Ostrava Bay opens a night market", BAY, "15 February 2025",
+                                       "Ostrava Bay opened a night market on the harbour quay on Friday, with 60 "
+                                       "stalls, the market board's chair Petra Lind said.")})
+    time.sleep(1.1)  # the folder is due again
+    assert main(["follow", "run", "--once"]) == 0
+    assert capsys.readouterr().out == f"[b] {b}: 1 new or changed article\n"
+    assert main(["collections", "--json"]) == 0
+    # (`follow run` opened the default collection too: it is always there, empty here)
+    assert [(r["name"], r["articles"]) for r in json.loads(capsys.readouterr().out)] == [("default", 0), ("b", 4)]

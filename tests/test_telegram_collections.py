@@ -42,7 +42,7 @@ def test_the_environment_setting_reads_chat_equals_collection_pairs(monkeypatch)
 
 
 def test_each_collection_gets_its_own_engine_opened_once_and_bounded(settings, embedder, tmp_path):
-    from bot.engines import Engines
+    from bot.engine import Engines
 
     base = bot_engine(settings, embedder, sources=())
     try:

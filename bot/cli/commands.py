@@ -299,8 +299,7 @@ def _follow_list(following, as_json: bool) -> int:
 
 def _follow_run(settings, following, once: bool) -> int:
     """Poll every collection's sources when due, one line per source polled; with --once, what is due now, then exit."""
-    from bot.engine import Engine
-    from bot.engines import Engines
+    from bot.engine import Engine, Engines
     from vectorstore.store import DataDirBusy, StoreError
 
     try:

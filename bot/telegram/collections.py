@@ -1,6 +1,6 @@
 """A chat's collection: /collection (which one this chat answers from), /collection NAME and /forget WHAT (admins).
 
-Which collection a chat uses is bot/telegram/bindings.py's business, each collection's engine bot/engines.py's; the
+Which collection a chat uses is bot/telegram/bindings.py's business, each collection's engine bot/engine.py's; the
 handlers only translate.
 """
 
@@ -21,8 +21,7 @@ from ingest.wording import plural
 from vectorstore.store import StoreError
 
 if TYPE_CHECKING:
-    from bot.engine import Engine
-    from bot.engines import Engines
+    from bot.engine import Engine, Engines
 
 NOT_ADMIN = "Only the bot's admins can change which collection this chat uses."
 FORGET_USAGE = (

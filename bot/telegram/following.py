@@ -21,7 +21,7 @@ from bot.telegram.chat import send_html
 from bot.telegram.render import escape
 
 if TYPE_CHECKING:
-    from bot.engines import Engines
+    from bot.engine import Engines
     from ingest.follow import Following
 
 log = logging.getLogger(__name__)

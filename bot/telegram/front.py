@@ -35,7 +35,7 @@ class TelegramFrontEnd(Questions, AdminIngest, FollowCommands, CollectionCommand
     """Handlers and the little state a chat front end needs."""
 
     def __init__(self, settings: Settings, engine):
-        from bot.engines import Engines
+        from bot.engine import Engines
 
         self.settings = settings
         self.engine = engine  # the configured collection's; a chat's own is engine_for(chat id)
