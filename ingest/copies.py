@@ -84,14 +84,17 @@ class Copies:
         return lambda: store.delete_article_chunks(h)
 
     def remove(self, store: ArticleStore, records: Iterable[Record]) -> int:
-        """Forget these copies: each one's manifest entry first, then what its text owes (settle). A kill between the
-        two leaves chunks no entry accounts for, which a re-run or the next ingest collects; never an entry without
+        """Forget these copies: their manifest entries first, then what each text owes (its chunks and sentence
+        vectors go with its last copy, in one write for all such texts; otherwise the copies left lead). A kill between
+        the two leaves chunks no entry accounts for, which a re-run or the next ingest collects; never an entry without
         its chunks. Returns how many chunks went."""
-        gone = 0
+        records = list(records)
+        store.delete_records([r.source_key for r in records])
         for r in records:
-            store.delete_records([r.source_key])
             self.drop(r.source_key)
-            if not self.by_hash.get(r.content_hash):
-                gone += r.n_chunks
-            self.settle(store, r.content_hash)()
-        return gone
+        sizes = {r.content_hash: r.n_chunks for r in records}
+        gone = [h for h in sizes if not self.by_hash.get(h)]
+        store.delete_texts(gone)
+        for h in sizes.keys() - set(gone):
+            store.update_chunk_meta(h, *self.lead_meta(h))
+        return sum(sizes[h] for h in gone)

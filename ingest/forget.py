@@ -95,13 +95,13 @@ def _sweep(store: ArticleStore, target: Target, copies: Copies) -> int:
         h = meta.get("article_hash", "")
         texts.setdefault(h, meta)
         counts[h] = counts.get(h, 0) + 1
-    gone = 0
+    gone = []
     for h, meta in texts.items():
         if not target.matches(h, _locations(meta, *json.loads(meta.get("urls", "[]") or "[]"))):
             continue
         if copies.by_hash.get(h):
             store.update_chunk_meta(h, *copies.lead_meta(h))
         else:
-            store.delete_article_chunks(h)
-            gone += counts[h]
-    return gone
+            gone.append(h)
+    store.delete_texts(gone)
+    return sum(counts[h] for h in gone)

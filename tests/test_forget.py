@@ -119,15 +119,14 @@ def test_forget_by_id_and_a_text_with_two_copies(tmp_path, capsys):
     assert not [s for s in _sources(capsys) if s["title"].startswith("Ostrava Bay library")]
 
 
-# kill -9 at each step of a forget (of folder a/, or of one article): after the manifest entries went, between an
-# article's sentence vectors and its chunks, and before the BM25 index was saved; and what the same command says when
-# run again (a/'s first article had lost its manifest entry, so its chunk is found by its path; the second is forgotten
-# as usual)
+# kill -9 at each step of a forget (of folder a/, or of one article): after the manifest entries went, between the
+# sentence vectors and the chunks, and before the BM25 index was saved; and what the same command says when run again
+# (the entries are gone, so the chunks left are found by the paths they carry)
 KILL_AT = {
-    "after the manifest": ("vectorstore.store:ArticleStore.delete_article_chunks", "a", "Forgot 1 article (2 chunks)"),
-    "between sentences and chunks": ("vectorstore.store:ArticleStore.delete_sentences", "a", "Forgot 1 article (2 "),
+    "after the manifest": ("vectorstore.store:ArticleStore.delete_texts", "a", "Removed 2 chunks that an interrupted"),
+    "between sentences and chunks": ("vectorstore.store:ArticleStore.delete_sentences", "a", "Removed 2 chunks that"),
     "before the BM25 index": ("vectorstore.bm25index:update", "a", "Nothing in collection 'default' matches"),
-    "one article, after its entry": ("vectorstore.store:ArticleStore.delete_article_chunks", "strike",
+    "one article, after its entry": ("vectorstore.store:ArticleStore.delete_texts", "strike",
                                      "Removed 1 chunk that an interrupted forget of"),
 }
 RUNNER = """

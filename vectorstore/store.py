@@ -221,11 +221,18 @@ class ArticleStore:
             self.sentences.update(ids=sents["ids"], metadatas=[{**m, **shared} for m in sents["metadatas"]])
 
     def delete_article_chunks(self, content_hash: str) -> None:
-        # sentences first: a kill between the two leaves a chunk without sentences (found by BM25, deleted by a
-        # re-run), never sentences that point at no chunk
-        self.delete_sentences([content_hash])
-        self.chunks.delete(where={"article_hash": content_hash})
-        self._written()
+        self.delete_texts([content_hash])
+
+    def delete_texts(self, content_hashes: Iterable[str]) -> None:
+        """Every chunk and sentence vector of these texts. Sentences first: a kill between the two leaves a chunk
+        without sentences (found by BM25, deleted by a re-run), never sentences that point at no chunk."""
+        hashes = sorted(set(content_hashes))
+        for start in range(0, len(hashes), 500):  # a bounded `$in` per call
+            self.delete_sentences(hashes[start : start + 500])
+        for start in range(0, len(hashes), 500):
+            self.chunks.delete(where={"article_hash": {"$in": hashes[start : start + 500]}})
+        if hashes:
+            self._written()
 
     def delete_sentences(self, content_hashes: Iterable[str]) -> None:
         self.sentences.delete(where={"article_hash": {"$in": sorted(set(content_hashes))}})
