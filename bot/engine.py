@@ -264,6 +264,14 @@ class Engine:
 
 
 # --- the engines of several collections --------------------------------------------------------
+def following_settings(settings: Settings, name: str | None = None) -> Settings:
+    """The settings ingest/follow.py's Following is given for a collection's followed sources: the collection's own
+    folder (vectorstore/collections.py local_dir; the data dir itself for the default) is its data dir, where it keeps
+    the list, so each collection follows its own sources."""
+    name = check_name(name or settings.collection)
+    return settings.model_copy(update={"collection": name, "data_dir": local_dir(settings.data_dir, name)})
+
+
 MAX_OPEN = 8  # engines of other collections kept open besides the configured one's
 FOLLOW_FILE = "follow.sqlite3"
 
@@ -340,10 +348,8 @@ class Engines:
         name = check_name(name or self.default)
         with self._lock:
             if name not in self._following:
-                settings = self.settings
-                if name != self.default:
-                    settings = settings.model_copy(update={"collection": name, "follow": ()})
-                self._following[name] = Following(settings)
+                settings = self.settings if name == self.default else self.settings.model_copy(update={"follow": ()})
+                self._following[name] = Following(following_settings(settings, name))
             return self._following[name]
 
     def following_collections(self) -> list[str]:

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING
 from ingest.article import Article, Skip
 from ingest.fetch import Fetched, Fetcher, url_problem
 from ingest.loaders import Loader, is_url
-from vectorstore.collections import local_dir
 
 if TYPE_CHECKING:
     from ingest.pipeline import Report
@@ -334,12 +333,11 @@ def _entry_hash(entry) -> str:
 
 
 class Following:
-    """The list plus one poll. `poll_due(write)` is what a scheduler calls. One per collection (settings.collection),
-    each with its own list."""
+    """The list plus one poll. `poll_due(write)` is what a scheduler calls."""
 
     def __init__(self, settings, fetcher: Fetcher | None = None):
         self.settings = settings
-        self.list = FollowList(local_dir(settings.data_dir, settings.collection) / "follow.sqlite3")
+        self.list = FollowList(Path(settings.data_dir) / "follow.sqlite3")
         self.fetcher = fetcher or Fetcher.from_settings(settings)
         self.loader = Loader(int(settings.max_file_mb * 1e6), settings.fetch_timeout, fetcher=self.fetcher)
         self.every = parse_every(settings.follow_every)

@@ -199,9 +199,10 @@ def cmd_telegram(settings, args) -> int:
 
 def cmd_follow(settings, args) -> int:
     """`articlebot follow add|remove|list|run`: the list lives in SQLite under the data dir, beside a running bot."""
+    from bot.engine import following_settings
     from ingest.follow import FollowError, Following
 
-    following = Following(settings)
+    following = Following(following_settings(settings))  # the list of the collection --collection names
     for problem in following.seed_problems:
         print(f"articlebot: {problem}", file=sys.stderr)
     if args.follow_action == "add":
