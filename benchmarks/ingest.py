@@ -123,7 +123,7 @@ def run_articlebot(path: str, limit: int, name: str, questions: str | None) -> d
 def _record_texts(embedder) -> list[str]:
     """Every text the embedder is given from now on (kept, not tokenized, so the timing is not touched)."""
     texts: list[str] = []
-    # the one the pipeline calls (ingest.pipeline._as_array): the ONNX embedder's embed_documents goes through
+    # the one the pipeline calls (ingest.vectors.as_array): the ONNX embedder's embed_documents goes through
     # embed_array, so wrapping both would count its texts twice
     method = "embed_array" if hasattr(embedder, "embed_array") else "embed_documents"
     inner = getattr(embedder, method)

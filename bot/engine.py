@@ -1,4 +1,5 @@
-"""The answer engine: question (+ conversation so far) → retrieval → answer with citations. Every front end uses it."""
+"""The answer engine: question (+ conversation so far) → retrieval → answer with citations. Every front end uses it;
+one per collection, and Engines for a process that serves several collections."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from bot.answer import Answer
 from bot.answering.corpus import ArticleInfo, CorpusStats, corpus_stats, list_articles
@@ -18,9 +20,13 @@ from bot.answering.memory import Memory
 from bot.answering.reader import reader_for
 from bot.settings import Settings
 from vectorstore.analysis import LANGUAGE as CORPUS_LANGUAGE
+from vectorstore.collections import DEFAULT, check_name, local_dir, local_names
 from vectorstore.language import NAMES, other_language
 from vectorstore.passages import Passage
 from vectorstore.retrieval import Filters, Retriever
+
+if TYPE_CHECKING:
+    from ingest.follow import Following, PollResult
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +72,7 @@ class Engine:
         memory: Memory,
         retriever: Retriever | None = None,
         reader=None,
+        write_lock: threading.Lock | None = None,
     ):
         self.settings = settings
         self.store = store
@@ -75,7 +82,7 @@ class Engine:
         self.retriever = retriever or Retriever(settings, store, embedder)
         # the trained reader's gate (bot/answering/reader.py); checked against its digest
         self.reader = reader or reader_for(settings)
-        self._ingest_lock = threading.Lock()
+        self._ingest_lock = write_lock or threading.Lock()  # one writer per collection (bot/engine.py shares it)
         self._last: OrderedDict[str, Answer] = OrderedDict()
         self._last_lock = threading.Lock()
         self._corpus_lock = threading.Lock()  # one manifest scan at a time; the others wait for its result
@@ -85,12 +92,13 @@ class Engine:
         self.on_write: list[Callable[[], None]] = []
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Engine:
+    def from_settings(cls, settings: Settings, create: bool = True) -> Engine:
+        """The engine of the configured collection (StoreError if it does not exist and not `create`)."""
         from bot.answering.answerers import build_answerer
         from vectorstore.embeddings import build_embedder
         from vectorstore.store import open_store
 
-        store = open_store(settings)
+        store = open_store(settings, create)
         try:
             embedder = build_embedder(store.settings)
             return cls(
@@ -255,6 +263,134 @@ class Engine:
             except Exception:  # noqa: BLE001 - a listener's failure must not fail the write that succeeded
                 log.exception("a write listener failed")
 
+    def forget(self, what: str):
+        """Remove the articles WHAT names (ingest/forget.py); no answer cites them once this returns."""
+        from ingest.forget import forget
+
+        with self._ingest_lock:
+            report = forget(self.store, what)
+            self.retriever.refresh()
+            self._writes += 1
+        return report
+
     def close(self) -> None:
         self.memory.close()
         self.store.close()
+
+
+# --- the engines of several collections --------------------------------------------------------
+def following_settings(settings: Settings, name: str | None = None) -> Settings:
+    """The settings ingest/follow.py's Following is given for a collection's followed sources: the collection's own
+    folder (vectorstore/collections.py local_dir; the data dir itself for the default) is its data dir, where it keeps
+    the list, so each collection follows its own sources."""
+    name = check_name(name or settings.collection)
+    return settings.model_copy(update={"collection": name, "data_dir": local_dir(settings.data_dir, name)})
+
+
+MAX_OPEN = 8  # engines of other collections kept open besides the configured one's
+FOLLOW_FILE = "follow.sqlite3"
+
+
+class Engines:
+    """The engine and the followed sources of each collection, for a process that serves several (the Telegram
+    bot, `articlebot follow run`).
+
+    Built around the engine of the configured collection: another collection's engine is opened when first asked
+    for, over the same Chroma client (and so under the one data-dir lock the first took), sharing the embedding
+    model, the answerer, the reader and the conversation memory. Open engines are kept in a small LRU, so a bot whose
+    chats use many collections holds the BM25 indexes of the few in use; the write lock of each collection outlives
+    its engine, so an engine opened again never writes beside the one it replaced."""
+
+    def __init__(self, base: Engine, max_open: int = MAX_OPEN):
+        self.base = base
+        self.max_open = max_open
+        self._open: OrderedDict[str, Engine] = OrderedDict()
+        self._write_locks: dict[str, threading.Lock] = {}
+        self._models: dict[str, tuple] = {}  # embedding identity -> (embedder, answerer)
+        self._following: dict[str, Following] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def settings(self):
+        return self.base.settings
+
+    @property
+    def default(self) -> str:
+        """The configured collection: the base engine's."""
+        return self.base.store.collection
+
+    def get(self, name: str | None = None) -> Engine:
+        """The engine of collection `name` (the configured one when None); StoreError for a name that cannot be."""
+        name = check_name(name or self.default)
+        if name == self.default:
+            return self.base
+        with self._lock:  # opening is a few Chroma calls; two chats asking for one new collection open it once
+            engine = self._open.get(name)
+            if engine is None:
+                engine = self._open[name] = self._make(name)
+                while len(self._open) > self.max_open:
+                    self._open.popitem(last=False)  # nothing to close: its store shares the client and the lock
+            self._open.move_to_end(name)
+            return engine
+
+    def _make(self, name: str) -> Engine:
+        from bot.answering.answerers import build_answerer
+        from vectorstore.embeddings import build_embedder
+        from vectorstore.store import ArticleStore
+
+        # FOLLOW= seeds the configured collection's list, not this one's
+        settings = self.settings.model_copy(update={"collection": name, "follow": ()})
+        store = ArticleStore(settings, client=self.base.store.client)
+        self._models.setdefault(self.base.store.embed_identity, (self.base.embedder, self.base.answerer))
+        if store.embed_identity not in self._models:  # built with another variant of the model
+            embedder = build_embedder(store.settings)
+            self._models[store.embed_identity] = (embedder, build_answerer(settings, embedder))
+        embedder, answerer = self._models[store.embed_identity]
+        lock = self._write_locks.setdefault(name, threading.Lock())
+        engine = Engine(settings, store, embedder, answerer, self.base.memory, reader=self.base.reader, write_lock=lock)
+        engine.on_write = self.base.on_write  # one list: a watch's look after a write covers every collection
+        return engine
+
+    def names(self) -> list[str]:
+        """Every collection in the store."""
+        from vectorstore.collections import names
+
+        return names(self.base.store.client)
+
+    # --- followed sources --------------------------------------------------------------------
+    def following(self, name: str | None = None) -> Following:
+        """The followed sources of collection `name` (the configured one when None)."""
+        from ingest.follow import Following
+
+        name = check_name(name or self.default)
+        with self._lock:
+            if name not in self._following:
+                settings = self.settings if name == self.default else self.settings.model_copy(update={"follow": ()})
+                self._following[name] = Following(following_settings(settings, name))
+            return self._following[name]
+
+    def following_collections(self) -> list[str]:
+        """The configured collection and every other one that has a follow list."""
+        data_dir = self.settings.data_dir
+        others = [n for n in [DEFAULT, *local_names(data_dir)] if (local_dir(data_dir, n) / FOLLOW_FILE).is_file()]
+        return list(dict.fromkeys([self.default, *others]))
+
+    def poll_due(self) -> list[tuple[str, PollResult]]:
+        """Poll every collection's due sources, each writing through its collection's engine: (collection, result)."""
+        results = []
+        for name in self.following_collections():
+            following = self.following(name)
+            due = following.list.next_due()
+            if due is not None and due <= time.time():
+                results += [(name, r) for r in following.poll_due(self.get(name).add_articles)]
+        return results
+
+    def next_due(self) -> float | None:
+        """When the next source of any collection is due."""
+        due = [d for n in self.following_collections() if (d := self.following(n).list.next_due()) is not None]
+        return min(due, default=None)
+
+    def close(self) -> None:
+        """Stop the followed sources' polls (the engines are closed by whoever opened the base engine)."""
+        for following in list(self._following.values()):
+            following.close()

@@ -18,6 +18,7 @@ OLD_DATA_DIR = Path("data")
 # Comma/space separated in the environment, not JSON.
 Ids = Annotated[frozenset[int], NoDecode]
 Sources = Annotated[tuple[str, ...], NoDecode]
+Bindings = Annotated[dict[int, str], NoDecode]
 
 
 def _ids(value: object) -> frozenset[int]:
@@ -29,6 +30,21 @@ def _ids(value: object) -> frozenset[int]:
     else:
         parts = list(cast("Iterable[int | str]", value))  # a list from a settings file or the caller
     return frozenset(int(p) for p in parts)
+
+
+def _bindings(value: object) -> dict[int, str]:
+    """ "-100123=markets, -100456=city" (or a mapping) -> {chat id: collection}."""
+    if value in (None, ""):
+        return {}
+    if isinstance(value, dict):
+        return {int(k): str(v) for k, v in value.items()}
+    out = {}
+    for part in str(value).replace(",", " ").split():
+        chat, sep, name = part.partition("=")
+        if not sep or not name:
+            raise ValueError(f"not CHAT_ID=COLLECTION: {part!r}")
+        out[int(chat)] = name
+    return out
 
 
 def _is_data_dir(path: Path) -> bool:
@@ -65,9 +81,10 @@ class Settings(BaseSettings):
         "data dir (~/.local/share/articlebot on Linux), or ./data where a store is.",
     )
     collection: str = Field(
-        "articles",
+        "default",
         validation_alias=AliasChoices("ARTICLEBOT_COLLECTION", "collection"),
-        description="Chroma collection holding the article chunks.",
+        description="The collection commands use unless given --collection NAME (`articlebot collections` lists "
+        "them); `default` is the one a store made before collections existed holds.",
     )
     chroma_host: str | None = Field(
         None,
@@ -259,6 +276,12 @@ class Settings(BaseSettings):
         frozenset(), validation_alias=AliasChoices("TELEGRAM_ALLOWED_CHATS", "telegram_allowed_chats")
     )
     telegram_admins: Ids = Field(frozenset(), validation_alias=AliasChoices("TELEGRAM_ADMINS", "telegram_admins"))
+    telegram_chat_collections: Bindings = Field(
+        default_factory=dict,
+        validation_alias=AliasChoices("TELEGRAM_CHAT_COLLECTIONS", "telegram_chat_collections"),
+        description="Which collection a chat answers from, e.g. -100123=markets,-100456=city; an admin's "
+        "/collection NAME in a chat overrides it; other chats use ARTICLEBOT_COLLECTION.",
+    )
     telegram_webhook_url: str | None = Field(
         None, validation_alias=AliasChoices("TELEGRAM_WEBHOOK_URL", "telegram_webhook_url")
     )
@@ -308,6 +331,11 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_ids(cls, value: object) -> frozenset[int]:
         return _ids(value)
+
+    @field_validator("telegram_chat_collections", mode="before")
+    @classmethod
+    def _parse_bindings(cls, value: object) -> dict[int, str]:
+        return _bindings(value)
 
     @field_validator("data_dir", mode="after")
     @classmethod

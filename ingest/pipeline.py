@@ -12,25 +12,22 @@ Rust core release the GIL): writes stay in batch order, and anything else that w
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-
-import numpy as np
 
 from ingest.article import Article, Skip
 from ingest.chunking import Chunk, chunk
 from ingest.cleaning import CLEANING, clean
 from ingest.config import IngestConfig
+from ingest.copies import META_FIELDS, Copies, meta_sig, published_ts
 from ingest.loaders import Loader, is_url
-from ingest.wording import plural
+from ingest.report import Report
+from ingest.vectors import as_array, embed_sentences
 from vectorstore import bm25index
-from vectorstore.sentences import SPLITTER, units
-from vectorstore.store import SENTENCE_META, ArticleStore, Record, chunk_id, sentence_id
+from vectorstore.sentences import SPLITTER
+from vectorstore.store import ArticleStore, Record, chunk_id
 
 # chunks embedded and written together: ~25 articles, so progress (counted as articles are stored) moves every
 # few seconds
@@ -45,83 +42,7 @@ MAX_URL_CHARS = 2048
 SKIP_OVERLAP = True
 OVERLAP_WRITES = True
 EMBED_DISTINCT = True
-META_FIELDS = ("title", "outlet", "url", "path", "published", "published_from", "author")
-
-
-@dataclass
-class Report:
-    ingested: int = 0  # new articles embedded
-    replaced: int = 0  # known copies whose text changed
-    duplicates: int = 0  # new copies of a text already stored (kept as an extra URL, nothing embedded)
-    updated: int = 0  # same text, new metadata
-    unchanged: int = 0
-    pruned: int = 0
-    chunks: int = 0  # chunks embedded and written
-    orphans: int = 0  # stray chunks collected
-    skipped: list[Skip] = field(default_factory=list)
-    seconds: float = 0.0
-
-    @property
-    def read(self) -> int:
-        return self.ingested + self.replaced + self.duplicates + self.updated + self.unchanged
-
-    @property
-    def wrote(self) -> bool:
-        """Whether anything in the store changed (a new text, a replaced one, an extra link, new metadata)."""
-        return bool(self.ingested or self.replaced or self.duplicates or self.updated)
-
-    def as_json(self) -> dict:
-        return {
-            "ingested": self.ingested,
-            "replaced": self.replaced,
-            "duplicates": self.duplicates,
-            "updated": self.updated,
-            "unchanged": self.unchanged,
-            "pruned": self.pruned,
-            "chunks_written": self.chunks,
-            "orphans_removed": self.orphans,
-            "seconds": round(self.seconds, 2),
-            "skipped": [{"source": s.source, "reason": s.reason} for s in self.skipped],
-        }
-
-    def summary(self) -> str:
-        head = (
-            f"{self.ingested} ingested ({plural(self.chunks, 'chunk')}), {self.unchanged} unchanged, "
-            f"{self.replaced} replaced, "
-            f"{plural(self.duplicates, 'duplicate kept as an extra link', 'duplicates kept as extra links')}, "
-            f"{len(self.skipped)} skipped"
-        )
-        if self.updated:
-            head += f", {self.updated} metadata updated"
-        if self.pruned:
-            head += f", {self.pruned} pruned"
-        lines = [head + f" in {self.seconds:.1f} s."]
-        if self.read and not (self.wrote or self.pruned):
-            lines.append("Nothing changed: no article needed embedding.")
-        if self.skipped:
-            lines.append("Skipped:")
-            lines += [f"  {s.source}: {s.reason}" for s in self.skipped]
-        return "\n".join(lines)
-
-
-def _meta_sig(article: Article) -> str:
-    return hashlib.sha256(json.dumps([getattr(article, f) for f in META_FIELDS]).encode()).hexdigest()[:16]
-
-
-def _published_ts(article: Article) -> int:
-    """Days since 1970-01-01, so Chroma can filter dates with $gte/$lte; -1 when unknown.
-
-    A file's modification time is shown to users (marked as such) but is no publication date: date filters
-    and the recency prior treat it as unknown.
-    """
-    import datetime as dt
-
-    if article.published_from == "file-time":
-        return -1
-    try:
-        return (dt.date.fromisoformat(article.published) - dt.date(1970, 1, 1)).days
-    except ValueError:
-        return -1
+__all__ = ["Ingestor", "Report", "ingest", "ingest_items"]
 
 
 class Ingestor:
@@ -146,11 +67,8 @@ class Ingestor:
         )
         self.on_article = on_article or (lambda item, status: None)
         self.report = Report()
-        records = store.records()
-        self.by_key: dict[str, Record] = {r.source_key: r for r in records}
-        self.by_hash: dict[str, set[str]] = defaultdict(set)
-        for r in records:
-            self.by_hash[r.content_hash].add(r.source_key)
+        self.copies = Copies(store.records())
+        self.by_key, self.by_hash = self.copies.by_key, self.copies.by_hash
         self._pending: list[tuple[Article, list[Chunk], str]] = []  # (article, chunks, status)
         self._pending_dups: list[Article] = []
         self._pending_hashes: set[str] = set()
@@ -177,7 +95,7 @@ class Ingestor:
         h = article.content_hash
         known = self.by_key.get(article.source_key)
         if known and known.content_hash == h and known.meta.get("chunker") == self.chunker:
-            if known.meta.get("meta_sig") == _meta_sig(article):
+            if known.meta.get("meta_sig") == meta_sig(article):
                 self.report.unchanged += 1
                 self.on_article(article, "unchanged")
             else:
@@ -234,9 +152,9 @@ class Ingestor:
                 | {"position": c.position}
             )
         if self.settings.sentence_vectors:
-            vectors, sentences = self._embed_sentences(chunks, ids, metas)
+            vectors, sentences = embed_sentences(self.embedder, chunks, ids, metas, SKIP_OVERLAP, EMBED_DISTINCT)
         else:
-            vectors, sentences = _as_array(self.embedder, [c.embed_text for c in chunks]), None
+            vectors, sentences = as_array(self.embedder, [c.embed_text for c in chunks]), None
         self._drain()  # the previous batch's writes, which ran while this batch was embedded
         old_texts, records = [], []
         for article, cs, _ in batch:
@@ -288,37 +206,6 @@ class Ingestor:
         if self._writer is not None:
             self._writer.shutdown(wait=True)
 
-    def _embed_sentences(self, chunks: list[Chunk], ids: list[str], metas: list[dict]):
-        """Embed every sentence (each distinct text once); a chunk's own vector is the mean of its sentences'
-        (embedding the chunk as well would cost a third more time and measured no better: benchmarks/retrieval.py).
-        Returns the chunk vectors and (ids, vectors, metadatas) of the sentence vectors to store."""
-        texts: list[str] = []
-        row_of: dict[str, int] = {}
-        owners, rows, keep, s_ids = [], [], [], []
-        previous: tuple[str, set[str]] = ("", set())
-        for i, c in enumerate(chunks):
-            article = c.article.content_hash
-            shared = previous[1] if SKIP_OVERLAP and previous[0] == article else set()
-            mine = units(c.text)
-            for n, text in enumerate(mine):
-                owners.append(i)
-                if not (EMBED_DISTINCT and text in row_of):
-                    row_of[text] = len(texts)
-                    texts.append(text)
-                rows.append(row_of[text])
-                keep.append(text not in shared)
-                s_ids.append(sentence_id(ids[i], n))
-            previous = (article, set(mine))
-        distinct = _as_array(self.embedder, texts)
-        vectors = distinct[rows]
-        sums = np.zeros((len(chunks), vectors.shape[1]), dtype=np.float32)
-        np.add.at(sums, owners, vectors)
-        sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-9)
-        kept = [j for j, k in enumerate(keep) if k]
-        s_metas = [{"chunk": ids[owners[j]], **{k: metas[owners[j]][k] for k in SENTENCE_META}} for j in kept]
-        # numpy arrays straight to Chroma: .tolist() and Chroma's conversion back cost ~1 s per 10k vectors
-        return sums, ([s_ids[j] for j in kept], vectors[kept], s_metas)
-
     def _flush_dups(self) -> None:
         """Record the copies whose text has been written; those whose text is still pending wait."""
         waiting = self._pending_hashes | self._inflight_hashes
@@ -345,7 +232,7 @@ class Ingestor:
             "url": a.url,
             "path": a.path,
             "published": a.published,
-            "published_ts": _published_ts(a),
+            "published_ts": published_ts(a),
             "published_from": a.published_from,
             "author": a.author,
             "urls": json.dumps(urls),
@@ -359,11 +246,7 @@ class Ingestor:
         if not old or old.content_hash == article.content_hash:
             return None
         self.by_hash[old.content_hash].discard(article.source_key)
-        if self.by_hash[old.content_hash]:
-            n, meta = self._lead_meta(old.content_hash)
-            action = lambda: self.store.update_chunk_meta(old.content_hash, n, meta)  # noqa: E731
-        else:
-            action = lambda: self.store.delete_article_chunks(old.content_hash)  # noqa: E731
+        action = self.copies.settle(self.store, old.content_hash)
         if deferred:
             return action
         action()
@@ -378,35 +261,20 @@ class Ingestor:
         meta = {f: getattr(a, f) for f in META_FIELDS} | {
             "origin": a.origin,
             "chunker": self.chunker,
-            "meta_sig": _meta_sig(a),
-            "published_ts": _published_ts(a),
+            "meta_sig": meta_sig(a),
+            "published_ts": published_ts(a),
             "ingested_at": self.by_key[a.source_key].meta.get("ingested_at", time.time())
             if a.source_key in self.by_key
             else time.time(),
         }
         rec = Record(a.source_key, a.content_hash, n, meta)
-        self.by_key[a.source_key] = rec
-        self.by_hash[a.content_hash].add(a.source_key)
+        self.copies.note(rec)
         return rec
 
     def _refresh_chunk_meta(self, h: str) -> None:
         """Every copy's link on the shared chunks; the earliest copy's title, outlet and date lead."""
         if self.by_hash.get(h):
-            self.store.update_chunk_meta(h, *self._lead_meta(h))
-
-    def _lead_meta(self, h: str) -> tuple[int, dict]:
-        copies = sorted((self.by_key[k] for k in self.by_hash[h]), key=lambda r: r.meta.get("ingested_at", 0))
-        lead = copies[0]
-        urls = list(
-            dict.fromkeys(
-                r.meta.get("url") or r.meta.get("path") for r in copies if r.meta.get("url") or r.meta.get("path")
-            )
-        )
-        meta = {f: lead.meta.get(f, "") for f in META_FIELDS} | {
-            "published_ts": lead.meta.get("published_ts", -1),
-            "urls": json.dumps(urls),
-        }
-        return lead.n_chunks, meta
+            self.store.update_chunk_meta(h, *self.copies.lead_meta(h))
 
     # --- end of run --------------------------------------------------------------------------
     def prune(self, scopes: list[str]) -> None:
@@ -424,15 +292,8 @@ class Ingestor:
             and r.meta.get("origin") not in self.failed_origins
             and not any(r.meta.get("origin", "").startswith(f) for f in self.failed_origins if f)
         ]
-        for r in gone:
-            self.store.delete_records([r.source_key])
-            del self.by_key[r.source_key]
-            self.by_hash[r.content_hash].discard(r.source_key)
-            if self.by_hash[r.content_hash]:
-                self._refresh_chunk_meta(r.content_hash)
-            else:
-                self.store.delete_article_chunks(r.content_hash)
-            self.report.pruned += 1
+        self.copies.remove(self.store, gone)
+        self.report.pruned += len(gone)
 
 
 def ingest(
@@ -506,12 +367,3 @@ def ingest_items(settings: IngestConfig, store: ArticleStore, items: Iterable[Ar
         bm25index.update(settings, store)
     run.report.seconds = time.time() - started
     return run.report
-
-
-def _as_array(embedder, texts: list[str]) -> np.ndarray:
-    """The embedder's vectors as one float32 array (the ONNX embedder gives one without a list of lists between)."""
-    if not texts:
-        return np.zeros((0, 384), dtype=np.float32)
-    if hasattr(embedder, "embed_array"):
-        return embedder.embed_array(texts)
-    return np.asarray(embedder.embed_documents(texts), dtype=np.float32)

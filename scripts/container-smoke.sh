@@ -120,7 +120,8 @@ health_fresh() {
 ingest_and_ask() {
   local out
   out=$($ENGINE run --rm -v "$VOLUME:/data" "$IMAGE" sh -c \
-    "articlebot ingest /app/examples/articles && articlebot ask '$Q'" 2>&1) || { echo "$out" >&2; fail "ingest + ask"; }
+    "articlebot ingest /app/examples/articles --collection examples && articlebot ask '$Q' --collection examples" 2>&1) \
+    || { echo "$out" >&2; fail "ingest + ask"; }
   expect "$out" "[1-9][0-9]* ingested" "ingest report"
   expect "$out" "$WANT.*\[1\]" "the answer and its citation"
   refuse "$out" "Traceback" "ingest + ask"

@@ -25,9 +25,9 @@ expect() {   # expect TEXT PATTERN WHAT: TEXT must contain PATTERN (grep -E)
 }
 step() { STEP=$1; echo "=== wheel-check: $1"; }
 
-# The README's first question: the one its opening example and its set-up command ask.
-Q=$(sed -n 's/^\$ articlebot ask "\(.*\)"$/\1/p' "$ROOT/README.md" | head -1)
-[ -n "$Q" ] || fail "no \`\$ articlebot ask \"...\"\` line in README.md"
+# The README's first question: the one its opening example and its set-up command ask, of the examples' collection.
+Q=$(sed -n 's/^\$ articlebot ask "\(.*\)" --collection examples$/\1/p' "$ROOT/README.md" | head -1)
+[ -n "$Q" ] || fail "no \`\$ articlebot ask \"...\" --collection examples\` line in README.md"
 
 step "build the wheel"
 mkdir "$WORK/src" "$WORK/dist"
@@ -79,9 +79,10 @@ out=$(run articlebot --help 2>&1) || { echo "$out" >&2; fail "articlebot --help 
 expect "$out" "^usage: articlebot" "articlebot --help"
 
 step "ingest examples/articles and ask the README's question"
-out=$(run articlebot ingest "$ROOT/examples/articles" 2>&1) || { echo "$out" >&2; fail "articlebot ingest exited non-zero"; }
+out=$(run articlebot ingest "$ROOT/examples/articles" --collection examples 2>&1) \
+  || { echo "$out" >&2; fail "articlebot ingest exited non-zero"; }
 expect "$out" "[1-9][0-9]* ingested" "ingest report"
-out=$(run articlebot ask "$Q" 2>&1) || { echo "$out" >&2; fail "articlebot ask exited non-zero"; }
+out=$(run articlebot ask "$Q" --collection examples 2>&1) || { echo "$out" >&2; fail "articlebot ask exited non-zero"; }
 expect "$out" "$WANT.*\[1\]" "the README's answer with its citation"
 expect "$out" "^\[1\] Lantern Bridge reopens" "the cited source"
 printf '%s\n' "$out" | head -1

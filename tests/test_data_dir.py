@@ -57,7 +57,7 @@ def test_an_empty_store_says_where_it_looked(tmp_path, model_dir):
     asked = _cli(["ask", "When does the ferry sail again?"], elsewhere, tmp_path, model_dir)
     assert asked.returncode == 0, asked.stderr
     assert "I have no articles yet" in asked.stdout
-    assert f"(looked in {tmp_path / 'xdg' / 'articlebot'};" in asked.stdout
+    assert f"(looked in 'default' in {tmp_path / 'xdg' / 'articlebot'};" in asked.stdout
     listed = _cli(["sources"], elsewhere, tmp_path, model_dir)
     assert listed.stdout.startswith(f"No articles yet in {tmp_path / 'xdg' / 'articlebot'}.")
 

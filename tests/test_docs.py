@@ -73,7 +73,9 @@ def test_the_readme_stays_short_and_its_test_command_is_what_ci_runs():
     [test_command] = [b.strip() for b in blocks if "python -m pytest" in b]
     assert test_command in (REPO / ".ci" / "run").read_text()
     [install] = [b.strip() for b in blocks if b.startswith("pip install -e .")]
-    assert "articlebot ingest examples/articles" in install and "articlebot ask " in install
+    # the examples go to a collection of their own, and the question is asked of it
+    assert "articlebot ingest examples/articles --collection examples" in install
+    assert re.search(r'articlebot ask "[^"]+" --collection examples$', install)
     assert "../shared" not in readme   # a user has no shared/ folder
 
 
@@ -82,8 +84,9 @@ def test_the_readme_eval_example_runs_on_the_example_articles(capsys):
 
     from bot.cli import main
 
-    assert main(["ingest", "--quiet", str(EXAMPLES)]) == 0
-    assert main(["eval", str(REPO / "examples" / "questions.jsonl"), "--json"]) == 0
+    assert main(["ingest", "--quiet", str(EXAMPLES), "--collection", "examples"]) == 0
+    assert "articlebot eval examples/questions.jsonl --collection examples" in (REPO / "README.md").read_text()
+    assert main(["eval", str(REPO / "examples" / "questions.jsonl"), "--json", "--collection", "examples"]) == 0
     metrics = json.loads(capsys.readouterr().out)["metrics"]
     assert metrics["answerable"] == 5 and metrics["answer_recall@5"] == 1.0
     assert metrics["abstention_out_of_corpus"] == 1.0

@@ -234,9 +234,9 @@ def test_store_of_another_variant_tells_the_operator_what_to_run(tmp_path, embed
                    env_extra={"ARTICLEBOT_DATA_DIR": str(int8.data_dir), "EMBED_VARIANT": "fp32"})
     assert fp32.returncode == 2 and fp32.stdout == ""
     assert fp32.stderr.strip() == (
-        "articlebot: collection 'articles' holds vectors of 'all-MiniLM-L6-v2+int8', but EMBED_VARIANT=fp32 embeds "
+        "articlebot: collection 'default' holds vectors of 'all-MiniLM-L6-v2+int8', but EMBED_VARIANT=fp32 embeds "
         "'all-MiniLM-L6-v2': set EMBED_VARIANT=int8 or int8-docs (or auto) to keep using it, or embed the articles "
-        "again into a new collection: articlebot --collection articles-fp32 ingest SOURCE...")
+        "again into a new collection: articlebot --collection default-fp32 ingest SOURCE...")
     for variant in ("auto", "int8", "int8-docs"):
         ok = run_cli("search", "lantern festival", "-k", "1",
                      env_extra={"ARTICLEBOT_DATA_DIR": str(int8.data_dir), "EMBED_VARIANT": variant})

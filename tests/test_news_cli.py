@@ -69,7 +69,7 @@ def test_watch_add_list_remove_and_follow_run_prints_each_alert_once(tmp_path):
         "already watching #1 'ferry strike' (alerts printed by `articlebot follow run`)\n")
     assert "watching #2 'chess' (chat -100)" in articlebot("watch", "add", "--chat", "-100", "chess")
     listing = articlebot("watch", "list")
-    assert "#1  ferry strike  (terminal, collection articles" in listing and "#2  chess  (chat -100" in listing
+    assert "#1  ferry strike  (terminal, collection default" in listing and "#2  chess  (chat -100" in listing
 
     articlebot("follow", "add", str(folder), "--later")
     write(folder, "timetable.md", TIMETABLE)

@@ -6,7 +6,7 @@ and saved. A process that answers questions loads it memory-mapped in millisecon
 passages a question needs are read from Chroma by id (vectorstore/retrieval.py).
 
 Where: `<data dir>/bm25/<collection>`; in server mode `<data dir>/bm25/<host>_<port>_<collection>`, because the
-data dir is each process's own while the store is shared.
+data dir is each process's own while the store is shared (`<collection>`: its Chroma name, vectorstore/collections.py).
 
 What it mirrors is recorded beside it: `ArticleStore.version()` (chunk and manifest counts, and a token every write
 to the chunks changes), the text analyser's version (vectorstore/analysis.py: the terms it was built with) and the
@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from vectorstore import analysis
+from vectorstore.collections import chroma_name
 from vectorstore.config import StoreConfig
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,9 @@ class Lexical:
 
 
 def index_dir(settings: StoreConfig) -> Path:
-    key = settings.collection
+    key = chroma_name(settings.collection)
     if settings.server_mode:
-        key = f"{settings.chroma_host}_{settings.chroma_port}_{settings.collection}"
+        key = f"{settings.chroma_host}_{settings.chroma_port}_{key}"
     return settings.data_dir / "bm25" / re.sub(r"[^A-Za-z0-9._-]", "_", key)
 
 

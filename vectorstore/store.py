@@ -1,6 +1,7 @@
-"""The only module that knows Chroma: opening it (embedded or server), the chunk collection and its manifest.
+"""One collection's articles in Chroma (its chunks, sentence vectors and manifest), and the data home that opens them.
 
-All ingest state lives in Chroma itself, so a Chroma server shared by several processes needs nothing else:
+All ingest state lives in Chroma itself, so a Chroma server shared by several processes needs nothing else. A
+collection's name maps to Chroma names in vectorstore/collections.py; reaching Chroma is vectorstore/chroma.py.
 - `<collection>`: one record per chunk, id `<article hash>-<position>`, deterministic, so re-runs upsert in place;
 - `<collection>__sentences`: one vector per sentence of a chunk, id `<chunk id>:<n>` (sentence n of
   `units(chunk text)`), with the chunk's id and the metadata filters use (written before its chunk, so a chunk on
@@ -17,19 +18,19 @@ persisted only at the end of a run: a kill -9 loses it and it is not shared in s
 from __future__ import annotations
 
 import logging
-import os
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from vectorstore.config import StoreConfig, reveal
+from vectorstore.chroma import DataDirBusy, DataDirLock, StoreError, _ServerGuard, _transport_error, open_client
+from vectorstore.collections import DEFAULT, MANIFEST_SUFFIX, SENTENCE_SUFFIX, check_name, chroma_name
+from vectorstore.config import StoreConfig
 from vectorstore.passages import Passage
 
-MANIFEST_SUFFIX = "__articles"
-SENTENCE_SUFFIX = "__sentences"
+__all__ = ["ArticleStore", "DataDirBusy", "DataDirLock", "Record", "StoreError", "open_client", "open_store"]
+
 SENTENCE_META = ("article_hash", "outlet", "published_ts", "ingested_at")  # for filters, deletes and GC
 # Chunks with no manifest entry are collected only when older than this, so a concurrent writer's chunks
 # (written just before its manifest entry) are never taken.
@@ -40,18 +41,6 @@ SENTENCE_HNSW: dict = {}
 WRITTEN = "written"  # manifest collection metadata: a token every write to the chunks changes (see version())
 
 log = logging.getLogger(__name__)
-
-
-class StoreError(RuntimeError):
-    """A problem the operator must act on; the message says what to do."""
-
-
-class DataDirBusy(StoreError):
-    """The embedded store is open in another live process (the OS drops the lock when a process dies)."""
-
-    def __init__(self, pid: str, message: str):
-        super().__init__(message)
-        self.pid = pid
 
 
 @dataclass
@@ -93,170 +82,31 @@ def split_sentence_id(sid: str) -> tuple[str, int]:
     return cid, int(n)
 
 
-def _no_telemetry():
-    from chromadb.config import Settings as ChromaSettings
-
-    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-
-
-class DataDirLock:
-    """Embedded Chroma is unsafe with two processes on one path: the second one is told what to do instead."""
-
-    def __init__(self, data_dir: Path):
-        from filelock import FileLock, Timeout
-
-        data_dir.mkdir(parents=True, exist_ok=True)
-        self.path = data_dir / "articlebot.lock"
-        self._lock = FileLock(str(self.path))
-        self._timeout = Timeout
-
-    def acquire(self) -> None:
-        try:
-            self._lock.acquire(timeout=0)
-        except self._timeout:
-            owner = ""
-            try:
-                owner = (self.path.parent / "articlebot.pid").read_text().strip()
-            except OSError:
-                pass
-            raise DataDirBusy(
-                owner,
-                f"the data dir {self.path.parent} is in use by another articlebot process"
-                f"{f' (pid {owner})' if owner else ''}. Stop it first, or run a Chroma server and set CHROMA_HOST "
-                "so several processes (a bot and an ingest) can share one store.",
-            ) from None
-        (self.path.parent / "articlebot.pid").write_text(str(os.getpid()))
-
-    def release(self) -> None:
-        self._lock.release()
-
-
-class _ServerGuard:
-    """A Chroma server collection whose network failures become one StoreError the operator can act on.
-
-    Without it a server that goes away mid-run surfaces as an httpx traceback from deep inside chromadb.
-    """
-
-    def __init__(self, target, where: str):
-        self._target = target
-        self._where = where
-
-    def __getattr__(self, name):
-        import httpx
-
-        attr = getattr(self._target, name)
-        if not callable(attr):
-            return attr
-
-        def call(*args, **kwargs):
-            try:
-                return attr(*args, **kwargs)
-            except httpx.TransportError as exc:
-                raise StoreError(
-                    f"lost the Chroma server at {self._where} ({type(exc).__name__}: {exc}). "
-                    "Is it running? Re-run the same command once it is back; "
-                    "what was written is kept."
-                ) from None
-
-        return call
-
-
-def open_client(settings: StoreConfig):
-    """Embedded Chroma under the data dir unless CHROMA_HOST names a server."""
-    import chromadb
-
-    if settings.chroma_host:
-        return _wait_for_server(settings)
-    return chromadb.PersistentClient(path=str(settings.data_dir / "chroma"), settings=_no_telemetry())
-
-
-def _transport_error(exc: BaseException | None):
-    """The network error behind exc, if any: a server that is not up yet (refused, unresolvable name, timeout),
-    as opposed to one that answered no. chromadb re-raises a ConnectError as a ValueError, hence the chain."""
-    import httpx
-
-    for _ in range(10):
-        if exc is None or isinstance(exc, httpx.TransportError):
-            return exc
-        exc = exc.__cause__ or exc.__context__
-    return None
-
-
-def _wait_for_server(settings: StoreConfig):
-    """A connected HttpClient, retried with capped exponential backoff and jitter for CHROMA_START_TIMEOUT seconds
-    (compose may start the bot before Chroma answers, and podman-compose ignores `condition: service_healthy`).
-    One log line per failed try; a server that answers with an error is not retried."""
-    import chromadb
-    from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
-
-    where = f"{settings.chroma_host}:{settings.chroma_port}"
-    timeout = max(0.0, settings.chroma_start_timeout)
-    headers = (
-        {"Authorization": f"Bearer {reveal(settings.chroma_auth_token)}"}
-        if reveal(settings.chroma_auth_token)
-        else None
-    )
-    backoff = wait_exponential_jitter(initial=1, max=30, jitter=1)
-
-    def connect():
-        client = chromadb.HttpClient(
-            host=settings.chroma_host,
-            port=settings.chroma_port,
-            ssl=settings.chroma_ssl,
-            headers=headers,
-            settings=_no_telemetry(),
-        )
-        client.heartbeat()
-        return client
-
-    def reason(exc: BaseException) -> str:
-        exc = _transport_error(exc) or exc
-        return f"{type(exc).__name__}: {exc}"
-
-    def say(state) -> None:
-        log.warning(
-            "Chroma server at %s not reachable (%s); try %d failed, next in %.1f s, giving up %g s after "
-            "start (CHROMA_START_TIMEOUT)",
-            where,
-            reason(state.outcome.exception()),
-            state.attempt_number,
-            state.next_action.sleep,
-            timeout,
-        )
-
-    retrying = Retrying(
-        stop=stop_after_delay(timeout),
-        before_sleep=say,
-        reraise=True,
-        retry=retry_if_exception(lambda exc: _transport_error(exc) is not None),
-        # the last wait is cut to the time left, so the last try comes at the deadline
-        wait=lambda state: min(backoff(state), max(0.0, timeout - (state.seconds_since_start or 0.0))),
-    )
-    try:
-        return retrying(connect)
-    except Exception as exc:
-        tries = retrying.statistics.get("attempt_number", 1)
-        waited = retrying.statistics.get("delay_since_first_attempt", 0)
-        after = f" (tried {tries} times in {waited:.0f} s)" if tries > 1 else ""
-        raise StoreError(f"cannot reach the Chroma server at {where}{after}: {reason(exc)}. Is it running?") from None
-
-
 class ArticleStore:
-    """Chunks and manifest of one collection, and the operations ingest and retrieval need."""
+    """Chunks and manifest of one collection (settings.collection), and the operations ingest and retrieval need.
 
-    def __init__(self, settings: StoreConfig, client=None, lock: DataDirLock | None = None):
+    `collection` is the collection's name, `name` its Chroma name."""
+
+    def __init__(self, settings: StoreConfig, client=None, lock: DataDirLock | None = None, create: bool = True):
         self.settings = settings
+        self.collection = check_name(settings.collection)
+        self.name = chroma_name(self.collection)
         self.client = client if client is not None else open_client(settings)
         self._lock = lock
-        self.name = settings.collection
+        if not create and self.collection != DEFAULT and not self._exists():
+            # reading a mistyped name must not make an empty collection of it
+            raise StoreError(
+                f"no collection named {self.collection!r}: `articlebot collections` lists them, and "
+                f"`articlebot ingest PATH --collection {self.collection}` makes it"
+            )
         from vectorstore.embeddings import embedder_identity, resolve_variant
 
         # EMBED_VARIANT=auto: embed with the variant this store was built with. Build embedders from store.settings.
         self.settings = settings = resolve_variant(settings, self._recorded_model())
         self.embed_identity = embedder_identity(settings)
-        self.chunks = self._open(settings.collection)
-        self.manifest = self._open(settings.collection + MANIFEST_SUFFIX)
-        self.sentences = self._open(settings.collection + SENTENCE_SUFFIX, SENTENCE_HNSW)
+        self.chunks = self._open(self.name)
+        self.manifest = self._open(self.name + MANIFEST_SUFFIX)
+        self.sentences = self._open(self.name + SENTENCE_SUFFIX, SENTENCE_HNSW)
         self._check_model()
 
     def _recorded_model(self) -> str | None:
@@ -265,6 +115,15 @@ class ArticleStore:
             return (self.client.get_collection(self.name, embedding_function=None).metadata or {}).get("embed_model")
         except Exception:  # not there yet (or the server failed: _open says so next)
             return None
+
+    def _exists(self) -> bool:
+        try:
+            self.client.get_collection(self.name + MANIFEST_SUFFIX, embedding_function=None)
+            return True
+        except Exception as exc:  # noqa: BLE001 - Chroma's NotFound differs by version
+            if _transport_error(exc) is not None:
+                raise StoreError(f"cannot reach the Chroma server: {exc}") from None
+            return False
 
     def _open(self, name: str, hnsw: dict | None = None):
         try:
@@ -275,7 +134,7 @@ class ArticleStore:
                 metadata={"embed_model": self.embed_identity},
             )
         except Exception as exc:
-            raise StoreError(f"cannot open collection {name!r}: {exc}") from None
+            raise StoreError(f"cannot open collection {self.collection!r} ({name}): {exc}") from None
         if self.settings.server_mode:
             return _ServerGuard(collection, f"{self.settings.chroma_host}:{self.settings.chroma_port}")
         return collection
@@ -288,14 +147,14 @@ class ArticleStore:
             hint = variant_hint(self.settings, recorded)
             if hint:
                 raise StoreError(
-                    f"collection {self.name!r} holds vectors of {recorded!r}, but EMBED_VARIANT={self.settings.embed_variant} "
+                    f"collection {self.collection!r} holds vectors of {recorded!r}, but EMBED_VARIANT={self.settings.embed_variant} "
                     f"embeds {self.embed_identity!r}: {hint}"
                 )
             from vectorstore.config import DEFAULT_EMBED_MODEL
 
             model = DEFAULT_EMBED_MODEL if recorded.startswith(DEFAULT_EMBED_MODEL + "+") else recorded
             raise StoreError(
-                f"collection {self.name!r} was built with embedding model {recorded!r}, but EMBED_MODEL is "
+                f"collection {self.collection!r} was built with embedding model {recorded!r}, but EMBED_MODEL is "
                 f"{self.settings.embed_model!r}. Vectors of two models cannot be mixed: set EMBED_MODEL={model} "
                 f"or use another collection (--collection NAME / ARTICLEBOT_COLLECTION)."
             )
@@ -362,9 +221,18 @@ class ArticleStore:
             self.sentences.update(ids=sents["ids"], metadatas=[{**m, **shared} for m in sents["metadatas"]])
 
     def delete_article_chunks(self, content_hash: str) -> None:
-        self.chunks.delete(where={"article_hash": content_hash})
-        self._written()
-        self.delete_sentences([content_hash])
+        self.delete_texts([content_hash])
+
+    def delete_texts(self, content_hashes: Iterable[str]) -> None:
+        """Every chunk and sentence vector of these texts. Sentences first: a kill between the two leaves a chunk
+        without sentences (found by BM25, deleted by a re-run), never sentences that point at no chunk."""
+        hashes = sorted(set(content_hashes))
+        for start in range(0, len(hashes), 500):  # a bounded `$in` per call
+            self.delete_sentences(hashes[start : start + 500])
+        for start in range(0, len(hashes), 500):
+            self.chunks.delete(where={"article_hash": {"$in": hashes[start : start + 500]}})
+        if hashes:
+            self._written()
 
     def delete_sentences(self, content_hashes: Iterable[str]) -> None:
         self.sentences.delete(where={"article_hash": {"$in": sorted(set(content_hashes))}})
@@ -429,14 +297,18 @@ class ArticleStore:
         got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
         return {cid: (doc, meta) for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"])}
 
-    def all_chunks(self) -> tuple[list[str], list[str], list[dict]]:
-        """Every chunk's id, text and metadata (for BM25 and near-duplicate detection)."""
-        ids, docs, metas = [], [], []
+    def all_chunks(self, documents: bool = True) -> tuple[list[str], list[str], list[dict]]:
+        """Every chunk's id, text (unless not asked for) and metadata (for BM25, near-duplicates and forget)."""
+        ids: list[str] = []
+        docs: list[str] = []
+        metas: list[dict] = []
         total = self.chunks.count()
         for offset in range(0, total, 5000):
-            got = self.chunks.get(include=["documents", "metadatas"], limit=5000, offset=offset)
+            got = self.chunks.get(
+                include=["documents", "metadatas"] if documents else ["metadatas"], limit=5000, offset=offset
+            )
             ids += got["ids"]
-            docs += got["documents"]
+            docs += got["documents"] or []
             metas += got["metadatas"]
         return ids, docs, metas
 
@@ -493,15 +365,14 @@ def _upsert(
         )
 
 
-def open_store(settings: StoreConfig) -> ArticleStore:
-    """Open the configured store; embedded mode takes the data dir's lock first."""
-    lock = None
-    if not settings.server_mode:
-        lock = DataDirLock(settings.data_dir)
-        lock.acquire()
+def open_store(settings: StoreConfig, create: bool = True) -> ArticleStore:
+    """Open the configured collection (made when new, unless not `create`: then StoreError, except for the default,
+    which is always there); embedded mode takes the data dir's lock first (closing the store drops it)."""
+    from vectorstore.collections import StoreHome
+
+    home = StoreHome(settings)
     try:
-        return ArticleStore(settings, lock=lock)
+        return home.open(settings.collection, lock=home.take_lock(), create=create)
     except BaseException:
-        if lock:
-            lock.release()
+        home.close()
         raise

@@ -37,7 +37,7 @@ def citation(n: int, p: Passage) -> Citation:
         n=n,
         title=p.title or "(untitled)",
         url=p.link,
-        published=p.published,
+        published=p.published or p.file_date,  # shown as "undated (file date …)" when that is what it is
         source=p.outlet,
         text=p.text,
         published_from=p.published_from,

@@ -13,11 +13,11 @@ class UserError(Exception):
     """Something the operator can fix; printed as one line, no traceback."""
 
 
-def _open_store(settings):
+def _open_store(settings, create: bool = True):
     from vectorstore.store import StoreError, open_store
 
     try:
-        return open_store(settings)
+        return open_store(settings, create)
     except StoreError as exc:
         raise UserError(str(exc)) from None
 
@@ -62,29 +62,29 @@ def cmd_ingest(settings, args) -> int:
 def cmd_sources(settings, args) -> int:
     from bot.answering.corpus import list_articles
 
-    store = _open_store(settings)
+    store = _open_store(settings, create=False)
     try:
         articles = list_articles(store)
     finally:
         store.close()
-    total = len(articles)
-    if args.limit:
-        articles = articles[: args.limit]
+    total, articles = len(articles), articles[: args.limit or None]
+    where = f"{'' if store.collection == 'default' else f'{store.collection!r} in '}{settings.store_location}"
     if args.json:
         print(json.dumps([a.as_json() for a in articles], indent=2, ensure_ascii=False))
         return 0
     if not articles:
-        print(f"No articles yet in {settings.store_location}. Add some with: articlebot ingest PATH_OR_URL ...")
+        print(f"No articles yet in {where}. Add some with: articlebot ingest PATH_OR_URL ...")
         return 0
     width = min(max(len(a.outlet) for a in articles), OUTLET_WIDTH)
+    dates = max([12, *(len(a.when or "(no date)") for a in articles)])  # the id's 12; "undated (file date …)"
     for a in articles:
         print(
-            f"{a.when or '(no date)':<22} {_cut(a.outlet, width):<{width}} {plural(a.chunks, 'chunk'):>10}  "
+            f"{a.when or '(no date)':<{dates}} {_cut(a.outlet, width):<{width}} {plural(a.chunks, 'chunk'):>10}  "
             f"{_cut(a.title, 100)}"
         )
-        print(f"{'':<22} {a.link}")
+        print(f"{a.id:<{dates}} {a.link}")
     shown = f"{len(articles)} of {total} articles" if total > len(articles) else plural(total, "article")
-    print(f"\n{shown} in {settings.store_location}")
+    print(f"\n{shown} in {where}")
     return 0
 
 
@@ -105,7 +105,7 @@ def _retriever(settings, store):
 def cmd_search(settings, args) -> int:
     from vectorstore.retrieval import Filters
 
-    store = _open_store(settings)
+    store = _open_store(settings, create=False)
     try:
         retriever = _retriever(settings, store)
         passages = retriever.search(
@@ -134,7 +134,7 @@ def _engine(settings):
     from vectorstore.store import StoreError
 
     try:
-        return Engine.from_settings(settings)
+        return Engine.from_settings(settings, create=False)
     except StoreError as exc:
         raise UserError(str(exc)) from None
 
@@ -156,7 +156,7 @@ def cmd_ask(settings, args) -> int:
     else:
         print(answer.render_text())
         if answer.text == EMPTY_CORPUS:
-            print(f"(looked in {settings.store_location}; `articlebot health` says where the store is)")
+            print(f"(looked in {settings.collection!r} in {settings.store_location}; see `articlebot collections`)")
     return 0
 
 
@@ -199,9 +199,10 @@ def cmd_telegram(settings, args) -> int:
 
 def cmd_follow(settings, args) -> int:
     """`articlebot follow add|remove|list|run`: the list lives in SQLite under the data dir, beside a running bot."""
+    from bot.engine import following_settings
     from ingest.follow import FollowError, Following, format_every
 
-    following = Following(settings)
+    following = Following(following_settings(settings))  # the list of the collection --collection names
     for problem in following.seed_problems:
         print(f"articlebot: {problem}", file=sys.stderr)
     if args.follow_action == "add":
@@ -296,14 +297,13 @@ def _follow_list(following, as_json: bool) -> int:
 
 
 def _follow_run(settings, following, once: bool) -> int:
-    """Poll when due, printing one line per source polled and the alerts of watched topics; with --once, poll what is
-    due now and exit."""
+    """Poll every collection's sources when due (a line per source), then print watch alerts; --once: due now."""
     from bot.cli.news import print_alerts
-    from bot.engine import Engine
+    from bot.engine import Engine, Engines
     from vectorstore.store import DataDirBusy, StoreError
 
     try:
-        engine = Engine.from_settings(settings)
+        engines = Engines(Engine.from_settings(settings))
     except DataDirBusy as exc:
         raise UserError(
             f"the data dir {settings.data_dir} is in use by another articlebot process (pid {exc.pid}). "
@@ -315,17 +315,17 @@ def _follow_run(settings, following, once: bool) -> int:
     failed = False
     try:
         while True:
-            for result in following.poll_due(engine.add_articles):
+            for name, result in engines.poll_due():
                 failed |= result.outcome == "failed"
-                print(result.line(), flush=True)
-            print_alerts(settings, engine)
+                print(("" if name == engines.default else f"[{name}] ") + result.line(), flush=True)
+            print_alerts(engines)
             if once:
                 return 1 if failed else 0
-            next_due = following.list.next_due()
             # a short nap: `follow add` from another shell is noticed within seconds
-            time.sleep(min(max((next_due or 0) - time.time(), 0.5), 5.0))
+            time.sleep(min(max((engines.next_due() or 0) - time.time(), 0.5), 5.0))
     finally:
-        engine.close()
+        engines.close()
+        engines.base.close()
 
 
 def cmd_health(settings, args) -> int:
@@ -337,7 +337,7 @@ def cmd_health(settings, args) -> int:
     busy = ""
     try:
         # a health check answers now: it does not wait out CHROMA_START_TIMEOUT for a server that is down
-        store = open_store(settings.model_copy(update={"chroma_start_timeout": 0}))
+        store = open_store(settings.model_copy(update={"chroma_start_timeout": 0}), create=False)
         try:
             count, sentences = store.count(), store.sentence_count()
         finally:

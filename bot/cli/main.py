@@ -42,44 +42,56 @@ def _filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--until", type=_date, metavar="YYYY-MM-DD", help="only articles published on or before this date")
 
 
+def _collection(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument(
+        "--collection",
+        dest="collection_",
+        metavar="NAME",
+        help="the collection (default: ARTICLEBOT_COLLECTION or 'default')",
+    )
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="articlebot",
         description="Ask questions about your articles; every answer cites the articles it came from.",
     )
-    parser.add_argument("--collection", help="Chroma collection (default: ARTICLEBOT_COLLECTION or 'articles')")
+    parser.add_argument(
+        "--collection", metavar="NAME", help="the collection (default: ARTICLEBOT_COLLECTION or 'default')"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="add articles: files, folders, page or feed URLs")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
-    p.add_argument("--collection", dest="collection_", help=argparse.SUPPRESS)
+    _collection(p)
     p.add_argument("--prune", action="store_true", help="forget articles whose file or feed entry is gone")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     p.add_argument("--strict", action="store_true", help="exit non-zero if anything was skipped")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    p = sub.add_parser("sources", help="list ingested articles and where the store is")
+    p = _collection(sub.add_parser("sources", help="list ingested articles and where the store is"))
     p.add_argument("--json", action="store_true", help="print the articles as JSON")
     p.add_argument("--limit", type=int, default=0, help="at most this many (newest first)")
 
-    p = sub.add_parser("search", help="retrieval only: the top chunks for a query")
+    p = _collection(sub.add_parser("search", help="retrieval only: the top chunks for a query"))
     p.add_argument("query")
     p.add_argument("-k", type=int, default=5, help="how many chunks (default 5)")
     p.add_argument("--json", action="store_true", help="print the chunks as JSON, with their metadata")
     _filters(p)
 
-    p = sub.add_parser("ask", help="answer one question")
+    p = _collection(sub.add_parser("ask", help="answer one question"))
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the answer as JSON: answer, citations, answerer, note")
     p.add_argument("--conversation", default="cli", help="conversation id (follow-ups share memory)")
     _filters(p)
 
-    p = sub.add_parser("chat", help="interactive chat in the terminal")
+    p = _collection(sub.add_parser("chat", help="interactive chat in the terminal"))
     p.add_argument("--conversation", default="cli-chat")
     _filters(p)
 
-    p = sub.add_parser("eval", help="measure retrieval and answers on question files")
+    p = _collection(sub.add_parser("eval", help="measure retrieval and answers on question files"))
     p.add_argument("questions", nargs="+", help="questions.jsonl files (the format of shared/eval/*/questions.jsonl)")
     p.add_argument(
         "--split",
@@ -92,10 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     _follow_parser(sub)
     news.add_parsers(sub)
+    from bot.cli.collections import add_parsers
+
+    add_parsers(sub, _collection)
 
     sub.add_parser("telegram", help="run the Telegram bot (TELEGRAM_BOT_TOKEN)")
-    p = sub.add_parser(
-        "health", help="where the store is; check it, the collection and the embedding model; exit 1 if unhealthy"
+    p = _collection(
+        sub.add_parser(
+            "health", help="where the store is; check it, the collection and the embedding model; exit 1 if unhealthy"
+        )
     )
     p.add_argument(
         "--allow-empty",
@@ -137,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _follow_parser(sub) -> None:
     p = sub.add_parser("follow", help="follow feeds, pages and folders: the bot keeps itself current")
     actions = p.add_subparsers(dest="follow_action", required=True, metavar="ACTION")
-    a = actions.add_parser("add", help="follow sources: checked now, then every --every")
+    a = _collection(actions.add_parser("add", help="follow sources: checked now, then every --every"))
     a.add_argument("sources", nargs="+", metavar="SOURCE", help="an RSS/Atom feed or page URL, or a folder")
     a.add_argument(
         "--every",
@@ -149,13 +166,17 @@ def _follow_parser(sub) -> None:
         action="store_true",
         help="do not check now: the bot or `follow run` checks new sources within seconds",
     )
-    a = actions.add_parser("remove", help="stop following sources (their articles stay)")
+    a = _collection(actions.add_parser("remove", help="stop following sources (their articles stay)"))
     a.add_argument("sources", nargs="+", metavar="SOURCE")
-    a = actions.add_parser(
-        "list", help="followed sources: last check, last success, last error, articles added, next check"
+    a = _collection(
+        actions.add_parser(
+            "list", help="followed sources: last check, last success, last error, articles added, next check"
+        )
     )
     a.add_argument("--json", action="store_true", help="print the list as JSON")
-    a = actions.add_parser("run", help="poll the followed sources when due, without Telegram (the bot does it itself)")
+    a = actions.add_parser(
+        "run", help="poll every collection's followed sources when due, without Telegram (the bot does it itself)"
+    )
     a.add_argument("--once", action="store_true", help="poll the sources that are due now, then exit (for cron)")
 
 
@@ -169,20 +190,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from bot.settings import Settings
 
-    overrides = {}
+    settings = Settings(**{})  # not Settings(): mypy would read it as missing the fields it knows by their aliases
     collection = getattr(args, "collection_", None) or args.collection
-    if collection:
-        overrides["collection"] = collection
-    settings = Settings(**overrides)
+    if collection and collection != settings.collection:
+        # FOLLOW= seeds the configured collection's follow list, not the one named here
+        settings = settings.model_copy(update={"collection": collection, "follow": ()})
     if settings.data_dir_note:
         print(f"articlebot: {settings.data_dir_note}", file=sys.stderr)
     from bot.answering.reader import ModelError
-    from bot.cli import commands
+    from bot.cli import collections, commands
     from vectorstore.embeddings import EmbeddingError
     from vectorstore.store import StoreError
 
     name = f"cmd_{args.command.replace('-', '_')}"
-    handler = getattr(commands, name, None) or getattr(news, name)
+    handler = getattr(collections, name, None) or getattr(news, name, None) or getattr(commands, name)
     try:
         return handler(settings, args) or 0
     except KeyboardInterrupt:

@@ -83,12 +83,28 @@ def cmd_feedback(settings, args) -> int:
     return 0
 
 
-def print_alerts(settings, engine) -> None:
-    """The terminal's alerts for the articles new since `follow run` last looked (bot/news/watches.py)."""
-    from bot.news.watches import TERMINAL, Alert, Watches
+def print_alerts(engines) -> None:
+    """The terminal's alerts for the articles new since `follow run` last looked, in each collection a terminal watch
+    names (bot/news/watches.py)."""
+    from bot.news.watches import TERMINAL, Watches
+    from vectorstore.store import StoreError
 
+    settings = engines.settings
     watches = Watches(settings.data_dir, settings.watch_alerts_per_hour)
-    wanted = lambda w: w.chat == TERMINAL and w.collection == settings.collection  # noqa: E731
+    for name in sorted({w.collection for w in watches.all(chat=TERMINAL)}):
+        try:
+            engine = engines.get(name)
+        except StoreError as exc:  # a watch on a collection deleted since: say so, keep the others
+            print(f"articlebot: watches on collection {name!r}: {exc}", file=sys.stderr)
+            continue
+        _print_alerts(watches, engine, name)
+    sys.stdout.flush()
+
+
+def _print_alerts(watches, engine, collection: str) -> None:
+    from bot.news.watches import TERMINAL, Alert
+
+    wanted = lambda w: w.chat == TERMINAL and w.collection == collection  # noqa: E731
     for item in watches.scan(engine, "cli", wanted):
         if isinstance(item, Alert):
             a, sentence = item.match.article, item.match.sentence
@@ -100,7 +116,6 @@ def print_alerts(settings, engine) -> None:
                 f"alert [{item.watch.topic}] {plural(len(item.articles), 'more new article')} this hour, past the "
                 f"{item.limit} alerts an hour: {titles}"
             )
-    sys.stdout.flush()
 
 
 def _day(ts: float) -> str:

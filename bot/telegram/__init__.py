@@ -8,6 +8,8 @@ No answering logic lives here (that is the Engine's, testable without Telegram).
 - questions: questions, /help, /sources, /latest, /reset, on bounded worker pools so a slow model never stalls them;
 - admin: /ingest and document uploads by admins;
 - following: /follow, /unfollow, /following and the job that polls followed sources;
+- collections: /collection and /forget, and the engine of a chat's collection; bindings: which collection each chat
+  uses (no Telegram in it);
 - front: the state the handlers share; app: building and running the Application; tokens: the bot token kept out
   of logs.
 Rendering (escaping, splitting) is bot/telegram/render.py; reaching the Bot API at start-up is bot/telegram/start.py.

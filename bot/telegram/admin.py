@@ -12,6 +12,7 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,6 +59,7 @@ class AdminIngest:
     engine: Engine
     access: Access
     ingest_pool: Executor
+    engine_for: Callable[[int], Engine]  # the chat's collection's engine (collections.py)
 
     async def on_ingest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/ingest URL [URL ...]: add pages or feeds (admins)."""
@@ -117,6 +119,8 @@ class AdminIngest:
         try:
             # one ingest at a time (the engine serialises them anyway): a queue of /ingest never holds the threads
             # that /help and /latest use
-            return await asyncio.get_running_loop().run_in_executor(self.ingest_pool, self.engine.ingest, sources)
+            return await asyncio.get_running_loop().run_in_executor(
+                self.ingest_pool, lambda: self.engine_for(message.chat_id).ingest(sources)
+            )
         finally:
             typing.cancel()

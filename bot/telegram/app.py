@@ -45,6 +45,8 @@ COMMANDS = [
     BotCommand("follow", "keep a feed or page current (admins)"),
     BotCommand("unfollow", "stop following a source (admins)"),
     BotCommand("following", "followed sources and how their last check went (admins)"),
+    BotCommand("collection", "which collection this chat answers from (admins: change it)"),
+    BotCommand("forget", "remove articles from this chat's collection (admins)"),
 ]
 
 UPDATES = [Update.MESSAGE, Update.INLINE_QUERY, Update.CALLBACK_QUERY]  # what the bot asks Telegram for
@@ -86,6 +88,8 @@ def build_application(settings: Settings, engine, *, rate_limit: bool = True) ->
     app.add_handler(CommandHandler("sources", front.on_sources))
     app.add_handler(CommandHandler("latest", front.on_latest))
     app.add_handler(CommandHandler("ingest", front.on_ingest))
+    app.add_handler(CommandHandler("collection", front.on_collection))
+    app.add_handler(CommandHandler("forget", front.on_forget))
     _add_following(app, front, settings)
     _add_news(app, front)
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, front.on_text))
@@ -106,9 +110,7 @@ def _add_following(app: Application, front: TelegramFrontEnd, settings: Settings
             "watches send no alerts and no digest goes out"
         )
         return
-    from ingest.follow import Following
-
-    front.following = Following(settings)
+    front.following = front.engines.following()
     for problem in front.following.seed_problems:
         log.warning("%s", problem)
     app.job_queue.run_repeating(front.follow_tick, interval=FOLLOW_TICK, first=1.0, name="follow")

@@ -42,7 +42,7 @@ class DigestCommands:
     watches: Watches
     digests: Digests
 
-    engine_for: Callable[[int], Engine]  # watching.py: the one place a chat is routed
+    engine_for: Callable[[int], Engine]  # collections.py: the one place a chat is routed
 
     def start_digests(self, app: Application) -> None:
         """Schedule every chat's saved digest (a restart keeps them)."""

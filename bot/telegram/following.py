@@ -9,6 +9,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -20,7 +21,7 @@ from bot.telegram.chat import send_html
 from bot.telegram.render import escape
 
 if TYPE_CHECKING:
-    from bot.engine import Engine
+    from bot.engine import Engines
     from ingest.follow import Following
 
 log = logging.getLogger(__name__)
@@ -31,10 +32,15 @@ FOLLOW_TICK = 5.0  # seconds between looks at the follow list (a SQLite read); s
 class FollowCommands:
     """Mixed into TelegramFrontEnd (front.py), which sets these."""
 
-    engine: Engine
+    engines: Engines
     access: Access
-    following: Following | None  # None when the bot has no job queue
+    following: Following | None  # the configured collection's; None when the bot has no job queue
     _polling: bool
+    collection_for: Callable[[int], str]  # collections.py
+
+    def following_for(self, chat_id: int) -> Following | None:
+        """The followed sources of the chat's collection (None when following is off)."""
+        return None if self.following is None else self.engines.following(self.collection_for(chat_id))
 
     async def follow_tick(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Start a poll of the due sources unless one is running; the job returns at once."""
@@ -47,9 +53,8 @@ class FollowCommands:
             # a thread of its own (daemon: a long first poll never holds up shutdown, and ingest is kill-safe); it is
             # reniced for the poll, so it must not be a pool thread that later serves questions
             try:
-                results = self.following.poll_due(self.engine.add_articles)
-                for r in results:
-                    (log.warning if r.outcome == "failed" else log.info)("follow: %s", r.line())
+                for name, r in self.engines.poll_due():
+                    (log.warning if r.outcome == "failed" else log.info)("follow [%s]: %s", name, r.line())
             except Exception:  # noqa: BLE001 - a poll must never stop the bot; the next tick tries again
                 log.exception("polling the followed sources failed")
             finally:
@@ -63,9 +68,10 @@ class FollowCommands:
     async def stop_following(self, app: Application | None = None) -> None:
         """Cut a running poll short when the bot stops (its in-flight requests are closed)."""
         if self.following is not None:
-            self.following.close()
+            self.engines.close()
 
     async def _admin_args(self, update: Update, context: ContextTypes.DEFAULT_TYPE, usage: str) -> list[str] | None:
+        """The command's arguments when an admin sent it in a bot that follows sources; None once refused."""
         if not await self.access.gate(update):
             return None
         if not self.access.is_admin(update):
@@ -96,7 +102,8 @@ class FollowCommands:
             )
             return
         try:
-            followed, new = await asyncio.to_thread(self.following.add, url, every)
+            following = await asyncio.to_thread(self.following_for, update.effective_chat.id)
+            followed, new = await asyncio.to_thread(following.add, url, every)
         except FollowError as exc:
             await update.effective_message.reply_text(escape(str(exc)))  # it quotes the admin's URL: HTML parse mode
             return
@@ -112,7 +119,8 @@ class FollowCommands:
         args = await self._admin_args(update, context, "Usage: /unfollow URL")
         if args is None:
             return
-        gone = await asyncio.to_thread(self.following.remove, args[0])
+        following = await asyncio.to_thread(self.following_for, update.effective_chat.id)
+        gone = await asyncio.to_thread(following.remove, args[0])
         await update.effective_message.reply_text(
             f"Stopped following {escape(args[0])}; its articles stay." if gone else f"I don't follow {escape(args[0])}."
         )
@@ -123,7 +131,8 @@ class FollowCommands:
 
         if await self._admin_args(update, context, "") is None:
             return
-        follows = await asyncio.to_thread(self.following.list.all)
+        following = await asyncio.to_thread(self.following_for, update.effective_chat.id)
+        follows = await asyncio.to_thread(following.list.all)
         if not follows:
             await update.effective_message.reply_text("I follow nothing yet. Add a feed with /follow URL.")
             return

@@ -1,6 +1,7 @@
-"""The state the handlers share (one TelegramFrontEnd per Application): settings, engine, access policy, throttle,
-per-chat locks, the worker pools and the news state (watches, digests, feedback); the handlers themselves live in
-questions, admin, following, watching, digest, inline and feedback."""
+"""The state the handlers share (one TelegramFrontEnd per Application): settings, the engine of each collection and
+which one each chat uses, access policy, throttle, per-chat locks, the worker pools and the news state (watches,
+digests, feedback); the handlers themselves live in questions, inline, admin, following, collections, watching
+and digest."""
 
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ from bot.news.watches import Watches
 from bot.settings import Settings
 from bot.telegram.access import Access
 from bot.telegram.admin import AdminIngest
+from bot.telegram.bindings import ChatBindings
+from bot.telegram.collections import CollectionCommands
 from bot.telegram.digest import DigestCommands
 from bot.telegram.following import FollowCommands
 from bot.telegram.inline import InlineAnswers
@@ -41,14 +44,19 @@ class TelegramFrontEnd(
     InlineAnswers,
     AdminIngest,
     FollowCommands,
+    CollectionCommands,
     WatchCommands,
     DigestCommands,
 ):
     """Handlers and the little state a chat front end needs."""
 
     def __init__(self, settings: Settings, engine):
+        from bot.engine import Engines
+
         self.settings = settings
-        self.engine = engine
+        self.engine = engine  # the configured collection's; a chat's own is engine_for(chat id)
+        self.engines = Engines(engine)
+        self.bindings = ChatBindings(settings)
         self.access = Access(settings)
         self.throttle = Throttle(settings.telegram_user_rate)
         # a chat's lock lives while a question in that chat holds or awaits it, then goes: a public bot's memory
@@ -80,6 +88,7 @@ class TelegramFrontEnd(
         """When the bot stops: cut a running poll short and let the pools' threads go once their work is done."""
         await self.stop_following(app)
         self.shutdown_pools()
+        self.bindings.close()
 
     def shutdown_pools(self) -> None:
         self.question_pool.shutdown(wait=False, cancel_futures=True)

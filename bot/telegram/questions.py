@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import weakref
+from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,9 @@ class Questions(AnswerSending):
     question_pool: Executor
     following: Following | None
 
+    engine_for: Callable[[int], Engine]  # the chat's collection's engine (collections.py)
+    following_for: Callable[[int], Following | None]  # its followed sources (following.py)
+
     def conversation(self, message: Message) -> str:
         return f"tg:{message.chat_id}"
 
@@ -86,7 +90,8 @@ class Questions(AnswerSending):
         try:
             if self.streaming:
                 stream = ThreadStream(
-                    lambda: self.engine.stream(self.conversation(message), question), self.question_pool
+                    lambda: self.engine_for(message.chat_id).stream(self.conversation(message), question),
+                    self.question_pool,
                 )
                 work = stream.done
                 try:
@@ -97,7 +102,8 @@ class Questions(AnswerSending):
                     stream.cancel()  # a no-op when it ended; otherwise the worker stops at its next item
             else:
                 work = asyncio.get_running_loop().run_in_executor(
-                    self.question_pool, self.engine.ask, self.conversation(message), question
+                    self.question_pool,
+                    lambda: self.engine_for(message.chat_id).ask(self.conversation(message), question),
                 )
                 answer = await asyncio.shield(work)  # cancelling this handler must not unlock a busy chat
                 typing.cancel()
@@ -157,7 +163,8 @@ class Questions(AnswerSending):
             await self._help(update, context)
 
     async def _help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        stats = await asyncio.to_thread(self.engine.stats)
+        chat = update.effective_chat.id
+        stats = await asyncio.to_thread(lambda: self.engine_for(chat).stats())
         if stats.articles:
             span = (
                 f", published {escape(stats.first_published)} to {escape(stats.last_published)}"
@@ -175,7 +182,8 @@ class Questions(AnswerSending):
             if private
             else f"Mention me (@{escape(context.bot.username)}), reply to one of my answers, or use /ask"
         )
-        followed = len(await asyncio.to_thread(self.following.list.all)) if self.following else 0
+        following = self.following_for(chat)
+        followed = len(await asyncio.to_thread(following.list.all)) if following else 0
         if followed:
             know += f" I follow {followed} source{'s' if followed != 1 else ''} and add new articles as they appear."
         text = (
@@ -186,20 +194,23 @@ class Questions(AnswerSending):
         if self.access.is_admin(update):
             text += "\n/ingest URL — add a page or feed (or send me a .txt .md .html .pdf .json .jsonl file)"
             text += "\n/follow URL [30m] — keep a feed or page current; /unfollow URL; /following"
+            text += "\n/collection [NAME] — which collection this chat answers from; /forget WHAT — remove articles"
         await update.effective_message.reply_text(text)
 
     async def on_reset(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/reset: forget this chat's conversation."""
         if not await self.access.gate(update):
             return
-        await asyncio.to_thread(self.engine.reset, self.conversation(update.effective_message))
+        chat = update.effective_chat.id
+        await asyncio.to_thread(lambda: self.engine_for(chat).reset(self.conversation(update.effective_message)))
         await update.effective_message.reply_text("Done — I've forgotten our conversation. Ask me something new.")
 
     async def on_sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """/sources: the sources of this chat's last answer, in full (file paths on the server for admins only)."""
         if not await self.access.gate(update):
             return
-        last = self.engine.last_answer(self.conversation(update.effective_message))
+        chat = update.effective_chat.id
+        last = (await asyncio.to_thread(self.engine_for, chat)).last_answer(self.conversation(update.effective_message))
         if last is None:
             await update.effective_message.reply_text(
                 "I haven't answered anything here yet. /latest lists the newest articles."
@@ -211,9 +222,10 @@ class Questions(AnswerSending):
         """/latest: the newest articles."""
         if not await self.access.gate(update):
             return
-        articles = await asyncio.to_thread(self.engine.recent_articles, 10)
+        engine = await asyncio.to_thread(self.engine_for, update.effective_chat.id)
+        articles = await asyncio.to_thread(engine.recent_articles, 10)
         if not articles:
             await update.effective_message.reply_text("I have no articles yet.")
             return
-        stats = await asyncio.to_thread(self.engine.stats)
+        stats = await asyncio.to_thread(engine.stats)
         await send_html(update.effective_message, render_latest(articles, stats.articles))

@@ -24,6 +24,8 @@ from bot.telegram.news_render import alert_text, render_watches
 from bot.telegram.render import escape
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from bot.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -39,13 +41,10 @@ class WatchCommands:
     engine: Engine
     access: Access
     watches: Watches
+    engine_for: Callable[[int], Engine]  # collections.py: the one place a chat is routed
     _scanning: bool
     _rescan: bool
     _loop: asyncio.AbstractEventLoop | None
-
-    def engine_for(self, chat: int) -> Engine:
-        """The engine (and so the collection) that serves a chat: the one place a chat is routed."""
-        return self.engine
 
     def start_watching(self, app: Application) -> None:
         """Look for new articles at start, every WATCH_RECHECK seconds and after every write through the engine."""
