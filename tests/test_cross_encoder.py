@@ -118,7 +118,8 @@ def test_train_reader_with_the_cross_encoder_end_to_end(settings, embedder, tmp_
     from bot.answering.cross_encoder import ADAPTER_FILE, CrossEncoder
     from bot.answering.reader import MANIFEST, POOL_CROSS, Reader, default_reader
     from bot.learning.train_cross import train as fine_tune
-    from bot.learning.train_reader import _reads, train
+    from bot.learning.train_reader import train
+    from bot.learning.training_reads import read_questions
     from bot.learning.metrics import load_questions
     from bot.learning.evaluate import validation_weeks
     from ingest.pipeline import ingest
@@ -132,7 +133,7 @@ def test_train_reader_with_the_cross_encoder_end_to_end(settings, embedder, tmp_
         retriever = Retriever(settings, store, embedder)
         qs = load_questions(questions)
         held = validation_weeks(qs)
-        reads = _reads(retriever, 5, qs, held, None)
+        reads = read_questions(retriever, 5, qs, held, None)
         report = fine_tune(reads, default_reader().lexical, POOL_CROSS, tmp_path / "a.npz", 1, lambda m: None)
         assert report["pairs"] > 0 and len(report["epochs"]) == 1
         cross = CrossEncoder(settings.model_dir, tmp_path / "a.npz")
