@@ -11,6 +11,14 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(scope="session")
+def shipped(model_dir):
+    """The shipped cross-encoder reader, its merged graph built once into the run's model dir (seconds)."""
+    from bot.answering.reader import CROSS_DIR, Reader
+
+    return Reader.load(CROSS_DIR, model_dir)
+
+
 @pytest.fixture
 def model_copy(tmp_path):
     from bot.answering.reader import CROSS_DIR
@@ -72,10 +80,14 @@ def test_a_swapped_adapter_file_is_refused_in_one_line(model_copy):
     assert "\n" not in str(exc.value) and "train-reader" in str(exc.value)
 
 
-def test_a_damaged_cached_graph_is_rebuilt(model_copy, tmp_path, caplog):
+def test_a_damaged_cached_graph_is_rebuilt(model_copy, tmp_path, caplog, shipped):
     from bot.answering.cross_encoder import ADAPTER_FILE
     from bot.answering.reader import Reader
 
+    built, _ = shipped.cross.prepare()  # the same adapters, so the same graph: built once per run, not here
+    (tmp_path / "cache").mkdir()
+    for part in (built, built.with_suffix(".json")):
+        shutil.copy2(part, tmp_path / "cache")
     reader = Reader.load(model_copy, tmp_path / "cache")
     pairs = [("Who built the barge?", "The barge was built by the Norrvik boatyard of Astrid Holm.")]
     first = reader.cross.logits(pairs)
@@ -91,12 +103,11 @@ def test_a_damaged_cached_graph_is_rebuilt(model_copy, tmp_path, caplog):
     assert json.loads(graph.with_suffix(".json").read_text())["onnx_sha256"] == record["onnx_sha256"]
 
 
-def test_the_shipped_cross_encoder_prefers_the_answer_to_the_echo(tmp_path):
+def test_the_shipped_cross_encoder_prefers_the_answer_to_the_echo(shipped):
     """The sentence that says who did it, over the one that repeats the question's words."""
     from bot.answering.cross_encoder import pair
-    from bot.answering.reader import CROSS_DIR, Reader
 
-    reader = Reader.load(CROSS_DIR, tmp_path / "cache")
+    reader = shipped
     assert reader.cross is not None and reader.stacked is not None
     q = "Who cut the ribbon when the Lantern Bridge reopened?"
     title, when = "Lantern Bridge reopens after two years", "2025-03-01"

@@ -57,6 +57,29 @@ def test_no_package_imports_another_packages_private_names():
     assert private == []
 
 
+# a room of bot/ -> the folders and modules that may import it (docs/development.md's map, each room's docstring)
+IMPORTED_ONLY_BY = {
+    "bot.cli": ("bot/cli",),
+    "bot.telegram": ("bot/telegram", "bot/cli"),
+    "bot.learning": ("bot/learning", "bot/cli"),
+    "bot.engine": ("bot/cli", "bot/telegram", "bot/learning"),
+}
+
+
+def test_rooms_are_imported_only_from_above():
+    """The front ends and learning sit on top of the engine's face, which sits on top of its workings."""
+    wrong = [
+        f"{p.relative_to(REPO)}:{line} imports {module}"
+        for p in _sources("bot")
+        for module, names, line in _imports(p)
+        for target in [module, *(f"{module}.{name}" for name in names)]
+        for room, importers in IMPORTED_ONLY_BY.items()
+        if (target == room or target.startswith(room + "."))
+        and not str(p.relative_to(REPO)).startswith(importers)
+    ]
+    assert wrong == []
+
+
 def test_bot_top_holds_only_the_engines_face_settings_and_rooms():
     modules = {p.name for p in (REPO / "bot").glob("*.py")}
     assert modules == {"__init__.py", "engine.py", "answer.py", "settings.py"}

@@ -1,7 +1,7 @@
 """The terminal front end: the `articlebot` console script (main), its commands, the chat REPL and ingest progress.
 
-May import: `bot.engine`, `bot.answer`, `bot.settings`, `bot.answering`, `bot.learning`, `bot.telegram` (only to
-start it), `ingest`, `vectorstore`. It only translates between the terminal and the Engine.
+May import: `bot.engine`, `bot.answer`, `bot.settings`, `bot.answering`, `bot.learning` (train-reader, eval),
+`bot.telegram` (only to start it), `ingest`, `vectorstore`. It only translates between the terminal and the Engine.
 """
 
 from bot.cli.main import main
