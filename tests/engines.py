@@ -8,20 +8,20 @@ is tested on its own (test_ingest.py and others ingest for real).
 from __future__ import annotations
 
 import atexit
+import functools
 import shutil
 import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-_SEEDS: dict[tuple, Path] = {}  # ingest settings and sources -> a store they were ingested into
+_SEEDS: dict[tuple, Path] = {}  # sources, embedder and ingest settings -> a store they were ingested into
 
 
+@functools.cache
 def _seeds_dir() -> Path:
-    if not _SEEDS:
-        path = Path(tempfile.mkdtemp(prefix="articlebot-test-stores-"))
-        atexit.register(shutil.rmtree, path, True)
-        _SEEDS[()] = path
-    return _SEEDS[()]
+    path = Path(tempfile.mkdtemp(prefix="articlebot-test-stores-"))
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 def open_ingested(settings, embedder, sources) -> tuple:
@@ -35,8 +35,8 @@ def open_ingested(settings, embedder, sources) -> tuple:
     static = bool(paths) and all(p.is_relative_to(REPO) and p.exists() for p in paths)
     if not static or settings.chroma_host or settings.data_dir.exists():
         return open_store(settings), [str(s) for s in sources]
-    key = (tuple(map(str, paths)), embedder.name, settings.collection, settings.chunk_size, settings.chunk_overlap,
-           settings.sentence_vectors, settings.max_file_mb)
+    key = (tuple(map(str, paths)), type(embedder).__name__, embedder.name, settings.collection, settings.chunk_size,
+           settings.chunk_overlap, settings.sentence_vectors, settings.max_file_mb)
     if key not in _SEEDS:
         seed = _seeds_dir() / str(len(_SEEDS))
         seeding = settings.model_copy(update={"data_dir": seed})
