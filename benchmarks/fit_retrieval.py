@@ -26,7 +26,8 @@ from bot.learning.metrics import answer_rank, load_questions, normalise
 from bot.settings import Settings
 from vectorstore import analysis
 from vectorstore.embeddings import build_embedder
-from vectorstore.retrieval import _EPOCH, TIMELY, Filters, Retriever, Weights, distinct, fuse, time_prior
+from vectorstore.ranking import TIMELY, Weights, distinct, fuse, time_prior
+from vectorstore.retrieval import _EPOCH, Filters, Retriever
 from vectorstore.store import open_store, split_chunk_id
 
 REPO = Path(__file__).resolve().parents[1]

@@ -40,7 +40,8 @@ from _common import EVAL, REPO, percentile
 sys.path.insert(0, str(REPO / "tests"))
 from peers.chroma_server import ChromaServer  # noqa: E402  (the loopback server the tests use)
 from vectorstore import prefilter  # noqa: E402
-from vectorstore.retrieval import POOL, SENTENCE_POOL  # noqa: E402
+from vectorstore.ranking import POOL  # noqa: E402
+from vectorstore.retrieval import SENTENCE_POOL  # noqa: E402
 
 OUT = REPO / "benchmarks" / "out"
 # (n_results, include) of the query a question makes, as vectorstore/store.py makes it

@@ -1,11 +1,14 @@
 """Every test gets its own data dir and an environment with no OPENAI_*, TELEGRAM_*, CHROMA_* leaking in.
 
-The embedding model is converted to ONNX once per session (into one model dir every test shares), loaded once and
-shared. The Telegram fixtures (a loopback Bot API server, a bot polling it) and the helpers that read what the bot
-sent live here too: the Telegram, follow and worker-pool tests all drive the same bot.
+The suite runs in two pytest-xdist workers (pyproject's addopts; `-n 0` runs it in this one process). The embedding
+model is converted to ONNX once per run, into one model dir every test of every worker shares (the conversion holds
+a file lock, so one worker converts and the others wait for it), and loaded once per worker. The Telegram fixtures
+(a loopback Bot API server, a bot polling it) and the helpers that read what the bot sent live here too: the
+Telegram, follow and worker-pool tests all drive the same bot.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import threading
@@ -22,10 +25,42 @@ EXAMPLES = REPO / "examples" / "articles"
 DATA = Path(__file__).resolve().parent / "data"
 
 
+def pytest_addoption(parser, pluginmanager):
+    if not pluginmanager.has_plugin("xdist"):
+        # pyproject's addopts ask pytest-xdist for two workers; without it (`-p no:xdist`, or not installed) the
+        # options are accepted and the suite runs in this one process
+        parser.addoption("--numprocesses", default=None, help=argparse.SUPPRESS)
+        parser.addoption("--dist", default="no", help=argparse.SUPPRESS)
+
+
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory):
-    """One converted-model cache for the whole session: converting takes seconds."""
-    return tmp_path_factory.mktemp("models")
+    """One converted-model cache for the whole run, shared by the xdist workers: converting takes seconds."""
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        base = base.parent  # the run's base temp; each worker's own is a folder in it
+    path = base / "models"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def onnx_runtime_does_not_spin():
+    """ONNX Runtime's worker threads spin-wait after every run by default. Two test workers on two cores then spend
+    a third of the suite's CPU spinning against each other; in the tests' own process they sleep instead, which
+    changes no result (the CLI processes the tests start run with the product's options)."""
+    from vectorstore.embeddings import onnx_backend
+
+    product = onnx_backend.session_options
+
+    def options():
+        o = product()
+        o.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return o
+
+    onnx_backend.session_options = options
+    yield
+    onnx_backend.session_options = product
 
 
 @pytest.fixture(autouse=True)
@@ -164,13 +199,14 @@ def bot_engine(settings, embedder, answerer=None, sources=(str(EXAMPLES),)):
     from bot.answering.answerers import build_answerer
     from bot.engine import Engine
     from bot.answering.memory import Memory
-    from vectorstore.store import open_store
 
-    store = open_store(settings)
+    from engines import open_ingested
+
+    store, pending = open_ingested(settings, embedder, sources)
     engine = Engine(settings, store, embedder, answerer or build_answerer(settings, embedder),
                     Memory(settings.data_dir / "memory.sqlite3", settings.memory_turns))
-    if sources:
-        engine.ingest(list(sources))
+    if pending:
+        engine.ingest(pending)
     return engine
 
 

@@ -159,22 +159,15 @@ QUESTIONS = [["ask", "Which contract is the new tugboat under?"], ["search", "ni
 
 
 @pytest.mark.parametrize("args", QUESTIONS, ids=["ask", "search"])
-def test_a_question_imports_no_ingest_machinery(settings, ingested, tmp_path, args):
-    """llama-index (with nltk and scipy.stats, ~2 s), trafilatura and feed parsing are ingest's, not a question's."""
+def test_a_question_imports_no_ingest_machinery_and_no_torch(settings, ingested, tmp_path, args):
+    """llama-index (with nltk and scipy.stats, ~2 s), trafilatura and feed parsing are ingest's, not a question's; and
+    the ONNX embedder answers without torch, transformers or sentence-transformers (seconds and ~1 GB)."""
     ingested.close()
     modules, done = _modules_after(args, settings.data_dir, tmp_path)
     assert done.returncode == 0, done.stderr
     assert "QX-7731-B" in done.stdout or "night crossing" in done.stdout
     heavy = {"llama_index.core", "nltk", "trafilatura", "feedparser", "pypdf", "openai"}
     assert not heavy & modules, sorted(heavy & modules)
-
-
-@pytest.mark.parametrize("args", QUESTIONS, ids=["ask", "search"])
-def test_a_question_imports_no_torch(settings, ingested, tmp_path, args):
-    """The ONNX embedder answers without torch, transformers or sentence-transformers (seconds and ~1 GB)."""
-    ingested.close()
-    modules, done = _modules_after(args, settings.data_dir, tmp_path)
-    assert done.returncode == 0, done.stderr
     torch_like = {"torch", "transformers", "sentence_transformers"}
     assert not torch_like & modules, sorted(torch_like & modules)
 

@@ -11,6 +11,14 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(scope="session")
+def shipped(model_dir):
+    """The shipped cross-encoder reader, its merged graph built once into the run's model dir (seconds)."""
+    from bot.answering.reader import CROSS_DIR, Reader
+
+    return Reader.load(CROSS_DIR, model_dir)
+
+
 @pytest.fixture
 def model_copy(tmp_path):
     from bot.answering.reader import CROSS_DIR
@@ -72,10 +80,14 @@ def test_a_swapped_adapter_file_is_refused_in_one_line(model_copy):
     assert "\n" not in str(exc.value) and "train-reader" in str(exc.value)
 
 
-def test_a_damaged_cached_graph_is_rebuilt(model_copy, tmp_path, caplog):
+def test_a_damaged_cached_graph_is_rebuilt(model_copy, tmp_path, caplog, shipped):
     from bot.answering.cross_encoder import ADAPTER_FILE
     from bot.answering.reader import Reader
 
+    built, _ = shipped.cross.prepare()  # the same adapters, so the same graph: built once per run, not here
+    (tmp_path / "cache").mkdir()
+    for part in (built, built.with_suffix(".json")):
+        shutil.copy2(part, tmp_path / "cache")
     reader = Reader.load(model_copy, tmp_path / "cache")
     pairs = [("Who built the barge?", "The barge was built by the Norrvik boatyard of Astrid Holm.")]
     first = reader.cross.logits(pairs)
@@ -91,12 +103,11 @@ def test_a_damaged_cached_graph_is_rebuilt(model_copy, tmp_path, caplog):
     assert json.loads(graph.with_suffix(".json").read_text())["onnx_sha256"] == record["onnx_sha256"]
 
 
-def test_the_shipped_cross_encoder_prefers_the_answer_to_the_echo(tmp_path):
+def test_the_shipped_cross_encoder_prefers_the_answer_to_the_echo(shipped):
     """The sentence that says who did it, over the one that repeats the question's words."""
     from bot.answering.cross_encoder import pair
-    from bot.answering.reader import CROSS_DIR, Reader
 
-    reader = Reader.load(CROSS_DIR, tmp_path / "cache")
+    reader = shipped
     assert reader.cross is not None and reader.stacked is not None
     q = "Who cut the ribbon when the Lantern Bridge reopened?"
     title, when = "Lantern Bridge reopens after two years", "2025-03-01"
@@ -118,7 +129,8 @@ def test_train_reader_with_the_cross_encoder_end_to_end(settings, embedder, tmp_
     from bot.answering.cross_encoder import ADAPTER_FILE, CrossEncoder
     from bot.answering.reader import MANIFEST, POOL_CROSS, Reader, default_reader
     from bot.learning.train_cross import train as fine_tune
-    from bot.learning.train_reader import _reads, train
+    from bot.learning.train_reader import train
+    from bot.learning.training_reads import read_questions
     from bot.learning.metrics import load_questions
     from bot.learning.evaluate import validation_weeks
     from ingest.pipeline import ingest
@@ -132,7 +144,7 @@ def test_train_reader_with_the_cross_encoder_end_to_end(settings, embedder, tmp_
         retriever = Retriever(settings, store, embedder)
         qs = load_questions(questions)
         held = validation_weeks(qs)
-        reads = _reads(retriever, 5, qs, held, None)
+        reads = read_questions(retriever, 5, qs, held, None)
         report = fine_tune(reads, default_reader().lexical, POOL_CROSS, tmp_path / "a.npz", 1, lambda m: None)
         assert report["pairs"] > 0 and len(report["epochs"]) == 1
         cross = CrossEncoder(settings.model_dir, tmp_path / "a.npz")

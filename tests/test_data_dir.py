@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO
 
 ARTICLE = """Ferry service to Gullholm resumes after storm repairs
@@ -33,6 +34,7 @@ def _folder(tmp_path, name):
     return path
 
 
+@pytest.mark.slow  # three articlebot processes
 def test_cli_runs_from_two_folders_find_the_same_store_in_the_user_data_dir(tmp_path, model_dir):
     here, there = _folder(tmp_path, "here"), _folder(tmp_path, "there")
     (here / "ferry.txt").write_text(ARTICLE)
@@ -62,6 +64,7 @@ def test_an_empty_store_says_where_it_looked(tmp_path, model_dir):
     assert listed.stdout.startswith(f"No articles yet in {tmp_path / 'xdg' / 'articlebot'}.")
 
 
+@pytest.mark.slow  # three articlebot processes
 def test_an_old_data_store_in_the_working_directory_is_found_and_reported(tmp_path, model_dir):
     project = _folder(tmp_path, "project")
     (project / "ferry.txt").write_text(ARTICLE)

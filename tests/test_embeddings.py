@@ -15,6 +15,8 @@ import pytest
 
 from conftest import EXAMPLES, REPO
 
+pytestmark = pytest.mark.xdist_group("embeddings")  # one worker loads the module's torch and fp32 models
+
 # Fictional sentences, some short, one far past the model's 256 word pieces (truncated the same way by both).
 SENTENCES = [
     "The Marrowbank ferry resumed its night crossings on Tuesday after a three-week strike by deckhands.",

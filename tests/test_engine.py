@@ -5,24 +5,17 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from conftest import EXAMPLES
-from ingest.pipeline import ingest
+from engines import engine_over
 
 
 @pytest.fixture
 def engine(settings, embedder):
-    from bot.answering.answerers import build_answerer
-    from bot.engine import Engine
-    from bot.answering.memory import Memory
-    from vectorstore.store import open_store
-
-    store = open_store(settings)
-    ingest(settings, store, [str(EXAMPLES)], embedder)
-    eng = Engine(settings, store, embedder, build_answerer(settings, embedder),
-                 Memory(settings.data_dir / "memory.sqlite3", settings.memory_turns))
+    eng = engine_over(settings, embedder, EXAMPLES)
     yield eng
     eng.close()
 
@@ -133,9 +126,18 @@ def test_cli_ingest_then_ask_json_and_chat(tmp_path):
     assert "Traceback" not in chat.stderr
 
 
-def test_cli_output_into_a_closed_pipe_stops_without_a_traceback(tmp_path):
+def _examples_ingested(settings, embedder) -> None:
+    """The example articles in the CLI's data dir, as `articlebot ingest examples/articles` leaves them."""
+    from engines import open_ingested
+
+    store, pending = open_ingested(settings, embedder, [EXAMPLES])
+    assert pending == [] and settings.data_dir == Path(os.environ["ARTICLEBOT_DATA_DIR"])
+    store.close()
+
+
+def test_cli_output_into_a_closed_pipe_stops_without_a_traceback(settings, embedder, tmp_path):
     """`articlebot sources | head -1`: the reader goes away before the listing is written."""
-    assert _cli(["ingest", str(EXAMPLES), "--quiet"], tmp_path).returncode == 0
+    _examples_ingested(settings, embedder)
     env = dict(os.environ, ARTICLEBOT_DATA_DIR=str(tmp_path / "data"),
                PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "sources"], env=env, stdout=subprocess.PIPE,
@@ -146,8 +148,8 @@ def test_cli_output_into_a_closed_pipe_stops_without_a_traceback(tmp_path):
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
 
 
-def test_search_json_has_the_documented_fields(tmp_path):
-    assert _cli(["ingest", str(EXAMPLES), "--quiet"], tmp_path).returncode == 0
+def test_search_json_has_the_documented_fields(settings, embedder, tmp_path):
+    _examples_ingested(settings, embedder)
     out = _cli(["search", "ferry on Glacier Lake", "-k", "2", "--json"], tmp_path)
     hits = json.loads(out.stdout)
     assert len(hits) == 2
@@ -156,6 +158,7 @@ def test_search_json_has_the_documented_fields(tmp_path):
     assert len(hits[0]["urls"]) == 2  # the wire story's two copies
 
 
+@pytest.mark.slow  # two articlebot processes ingesting
 def test_cli_without_any_readable_source_exits_nonzero(tmp_path):
     empty = tmp_path / "empty.txt"
     empty.write_text("")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.answer import Answer, Citation
-from bot.learning.evaluate import _same_answer, evaluate, split_questions, validation_weeks
+from bot.learning.evaluate import same_answer, evaluate, split_questions, validation_weeks
 
 
 class FixedEngine:
@@ -61,7 +61,7 @@ def test_lead_accuracy_and_wrong_lead_lines_per_100_answered():
     assert m["lead_lines"] == 2  # the abstaining reply's lead is not shown as an answer
     assert m["lead_accuracy"] == 0.5
     assert m["wrong_leads_per_100_answered"] == 100 / 3
-    assert not _same_answer("3", "2023") and _same_answer("Bills", "Buffalo Bills") and _same_answer("15 ballots", "15")
+    assert not same_answer("3", "2023") and same_answer("Bills", "Buffalo Bills") and same_answer("15 ballots", "15")
 
 
 def test_the_week_split_is_seeded_and_keeps_each_week_on_one_side():

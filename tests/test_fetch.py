@@ -1,4 +1,5 @@
-"""The fetcher's address rule and body limits (ingest/fetch.py): no test touches DNS or leaves 127.0.0.1."""
+"""The fetcher's address rule (ingest/addresses.py) and body limits (ingest/fetch.py): no test touches DNS or leaves
+127.0.0.1."""
 from __future__ import annotations
 
 import socket
@@ -41,7 +42,7 @@ def test_addresses_python_calls_global_and_legacy_spellings_are_refused(site, ur
 
 
 def test_allow_private_does_not_open_link_local_or_cloud_metadata():
-    from ingest.fetch import address_problem
+    from ingest.addresses import address_problem
 
     assert address_problem("10.1.2.3", allow_private=True) is None
     assert address_problem("127.0.0.1", allow_private=True) is None

@@ -265,7 +265,8 @@ def test_responses_over_the_size_cap_are_cut_off(site):
 def test_ingest_of_a_loopback_url_is_one_clear_line(tmp_path, site):
     site.add_entry("city", *STORIES[0])
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALLOW_PRIVATE", "ARTICLEBOT_"))}
-    env.update(ARTICLEBOT_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(REPO))
+    env.update(ARTICLEBOT_DATA_DIR=str(tmp_path / "data"), ARTICLEBOT_MODEL_DIR=os.environ["ARTICLEBOT_MODEL_DIR"],
+               PYTHONPATH=str(REPO))
     run = subprocess.run([sys.executable, "-m", "bot.cli", "ingest", site.url("/city.xml")], env=env, cwd=tmp_path,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 1 and "Traceback" not in run.stderr + run.stdout
@@ -276,7 +277,8 @@ def test_ingest_of_a_loopback_url_is_one_clear_line(tmp_path, site):
 # --- the CLI -----------------------------------------------------------------------------------
 def _cli(args, tmp_path, **extra):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALLOW_PRIVATE", "ARTICLEBOT_", "FOLLOW"))}
-    env.update(ARTICLEBOT_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(REPO), **extra)
+    env.update(ARTICLEBOT_DATA_DIR=str(tmp_path / "data"), ARTICLEBOT_MODEL_DIR=os.environ["ARTICLEBOT_MODEL_DIR"],
+               PYTHONPATH=str(REPO), **extra)
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], env=env, cwd=tmp_path, capture_output=True,
                           text=True, timeout=300)
 

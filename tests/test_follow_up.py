@@ -11,6 +11,8 @@ from bot.answering.follow_up import condense, names, subject
 
 from engines import engine_over
 
+pytestmark = pytest.mark.xdist_group("follow-up")  # one worker ingests the module's store
+
 # fictional companies; the second article matches "share of its workforce" word for word, the first says it otherwise
 CORVANTA = {
     "title": "Corvanta Systems to cut 1,200 jobs",
@@ -44,17 +46,16 @@ SHARE = "And what share of its workforce is that?"
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory, model_dir):
+def engine(tmp_path_factory, model_dir, embedder):
     """One store for the module: ingesting embeds, and every test asks in its own conversation."""
     from bot.settings import Settings
-    from vectorstore.embeddings import build_embedder
 
     root = tmp_path_factory.mktemp("follow-up")
-    settings = Settings(data_dir=root / "data")
+    settings = Settings(data_dir=root / "data", model_dir=model_dir)
     folder = root / "articles"
     folder.mkdir()
     (folder / "layoffs.jsonl").write_text("".join(json.dumps(a) + "\n" for a in (CORVANTA, HELIOTROPE, FERRY)))
-    eng = engine_over(settings, build_embedder(settings), folder)
+    eng = engine_over(settings, embedder, folder)
     yield eng
     eng.close()
 

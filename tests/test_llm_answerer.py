@@ -232,17 +232,18 @@ def test_build_llm_picks_the_class_and_sets_timeouts(settings):
     assert type(unknown) is OpenAILike  # llama-index's OpenAI would reject the name
 
 
-def test_cli_ask_json_with_an_llm_server(settings, openai_server, tmp_path):
+def test_cli_ask_json_with_an_llm_server(settings, embedder, openai_server, tmp_path):
     import os
 
     from conftest import REPO
+    from engines import open_ingested
 
+    open_ingested(settings, embedder, [EXAMPLES])[0].close()  # what `articlebot ingest` of them leaves
     openai_server.default = Reply(cite(BRIDGE, "It cost 86 million crowns"))
     env = {**os.environ, "OPENAI_BASE_URL": openai_server.base_url, "OPENAI_MODEL": "test-model",
            "ARTICLEBOT_DATA_DIR": str(settings.data_dir)}
     run = lambda *a: subprocess.run([sys.executable, "-m", "bot.cli", *a], cwd=REPO, env=env, capture_output=True,
                                     text=True, timeout=300)
-    assert run("ingest", "--quiet", str(EXAMPLES)).returncode == 0
     out = run("ask", "--json", "How much did the Lantern Bridge repair cost?")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)

@@ -20,7 +20,8 @@ EXAMPLES = REPO / "examples" / "articles"
 @pytest.fixture
 def env(tmp_path):
     e = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "TELEGRAM_", "CHROMA_", "ARTICLEBOT_"))}
-    e.update({"ARTICLEBOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"})
+    e.update({"ARTICLEBOT_DATA_DIR": str(tmp_path / "data"), "ARTICLEBOT_MODEL_DIR": os.environ["ARTICLEBOT_MODEL_DIR"],
+              "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1"})
     return e
 
 
@@ -122,7 +123,6 @@ def test_lock_of_a_killed_process_does_not_block(env, tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.slow  # a chroma run server
 def test_server_mode_takes_no_data_dir_lock(tmp_path, monkeypatch):
     """With CHROMA_HOST set, open_store must not touch the data-dir lock (several processes share a server)."""
     from bot.settings import Settings
@@ -134,10 +134,12 @@ def test_server_mode_takes_no_data_dir_lock(tmp_path, monkeypatch):
         # embedded: refused, even within one process (a second lock on the same file)
         with pytest.raises(StoreError, match="CHROMA_HOST"):
             open_store(Settings(data_dir=tmp_path / "data"))
-        # server mode: gets past the lock and fails only on the (absent) server
+        # server mode: gets past the lock and fails only on the (absent) server, tried once (the wait for a server
+        # that comes up late is test_start_up's)
         port = _closed_port()
         with pytest.raises(StoreError, match="cannot reach the Chroma server"):
-            open_store(Settings(data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=port))
+            open_store(Settings(data_dir=tmp_path / "data", chroma_host="127.0.0.1", chroma_port=port,
+                                chroma_start_timeout=0))
     finally:
         held.release()
 

@@ -14,6 +14,7 @@ import pytest
 
 from conftest import REPO
 
+pytestmark = pytest.mark.xdist_group("wheel")  # one worker builds the module's wheel
 PACKAGED = ("bot", "ingest", "vectorstore", "prompts")
 # Files the code opens at run time, beside the modules: each trained model (and its manifest) in a `models/`
 # folder of any package, and the prompt templates.

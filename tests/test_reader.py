@@ -4,6 +4,7 @@ digest, and the training command end to end. Fictional articles (tests/reader_fi
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from datetime import datetime
 
@@ -42,7 +43,7 @@ def test_who_built_gets_the_sentence_naming_the_builder(engine):
 
 
 def test_the_question_word_that_opens_the_question_decides_what_it_asks_for():
-    from bot.answering.reader import wants
+    from bot.answering.features import wants
 
     assert wants("Who cut the ribbon when the Lantern Bridge reopened?") == "name"
     assert wants("When did the bridge, which was closed, reopen?") == "date"
@@ -53,7 +54,7 @@ def test_the_question_word_that_opens_the_question_decides_what_it_asks_for():
 
 
 def test_a_new_name_just_before_the_questions_verb_is_a_feature():
-    from bot.answering.reader import _name_before, _new_names, question_verb_terms
+    from bot.answering.features import _name_before, _new_names, question_verb_terms
 
     q = "Who cut the ribbon when the Lantern Bridge reopened?"
     verb = question_verb_terms(q)
@@ -66,7 +67,7 @@ def test_a_new_name_just_before_the_questions_verb_is_a_feature():
 
 
 def test_a_count_in_words_is_a_figure_for_how_many_questions_only():
-    from bot.answering.reader import _new_numbers
+    from bot.answering.features import _new_numbers
 
     shooting = "A gunman opened fire, killing four people and wounding seven, the sheriff said."
     assert _new_numbers(shooting, "How many people were killed?") == ["four", "seven"]
@@ -81,13 +82,13 @@ def test_the_reader_reads_a_question_the_same_way_in_every_process():
     import subprocess
     import sys
 
-    probe = ("from bot.answering.reader import lexical_features; from bot.answering.extractive import candidates; "
+    probe = ("from bot.answering.features import lexical_features; from bot.answering.extractive import candidates; "
              "from vectorstore.passages import Passage; from vectorstore.sentences import split; "
              "p = Passage(id='a:0', text='A floating library opened this week. The barge was built by Astrid Holm.', "
              "title='A library that floats', score=1.0); q = 'Who built the floating library?'; "
              "c = candidates(q, [p]); print(lexical_features(q, c, [p], lambda i: split(p.text)).tolist())")
     runs = {subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-                           env={"PYTHONHASHSEED": seed, "PATH": ""}).stdout for seed in ("0", "1", "2", "3")}
+                           env={"PYTHONHASHSEED": seed, "PATH": "", "PYTHONPATH": os.environ.get("PYTHONPATH", "")}).stdout for seed in ("0", "1", "2", "3")}
     assert len(runs) == 1, runs
 
 
@@ -105,7 +106,7 @@ def test_figures_from_two_different_games_are_no_changed_figure():
     import numpy as np
 
     from bot.answering.extractive import Reading, changed_value
-    from bot.answering.reader import Candidate
+    from bot.answering.features import Candidate
     from vectorstore.passages import Passage
 
     def reading(first: str, second: str) -> tuple[list[Passage], Reading]:

@@ -1,4 +1,4 @@
-"""The retriever's fitted weights (vectorstore/retrieval.py Weights) and the script that fits them
+"""The retriever's fitted weights (vectorstore/ranking.py Weights) and the script that fits them
 (benchmarks/fit_retrieval.py): fusion, the time prior and the per-article selection are the same functions in
 both, so what is fitted is what answers."""
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import pytest
 from conftest import EXAMPLES, REPO
 
-from vectorstore.retrieval import Weights, distinct, fuse, time_prior
+from vectorstore.ranking import Weights, distinct, fuse, time_prior
 
 
 def test_fusion_weighs_the_two_sides_and_keeps_each_sides_top_pool():

@@ -18,7 +18,8 @@ from peers.chroma_server import ChromaServer, free_port
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples" / "articles"
-pytestmark = pytest.mark.slow  # `chroma run` servers and articlebot processes: tens of seconds per test
+pytestmark = [pytest.mark.slow,  # `chroma run` servers and articlebot processes: tens of seconds per test
+              pytest.mark.xdist_group("chroma-server")]  # one worker starts the module's server
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,7 @@ def server_env(server: ChromaServer, data_dir: Path, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OPENAI_", "TELEGRAM_", "CHROMA_", "ARTICLEBOT_"))}
     env.update({"CHROMA_HOST": "127.0.0.1", "CHROMA_PORT": str(server.port), "ARTICLEBOT_DATA_DIR": str(data_dir),
-                "PYTHONPATH": str(REPO)}, **extra)
+                "ARTICLEBOT_MODEL_DIR": os.environ["ARTICLEBOT_MODEL_DIR"], "PYTHONPATH": str(REPO)}, **extra)
     return env
 
 

@@ -24,6 +24,7 @@ def env_for(tmp_path: Path, **extra: str) -> dict:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("OPENAI_", "TELEGRAM_", "CHROMA_", "ARTICLEBOT_"))}
     env.update({"ARTICLEBOT_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(REPO),
+                "ARTICLEBOT_MODEL_DIR": os.environ["ARTICLEBOT_MODEL_DIR"],  # the run's converted model
                 "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_ALLOWED_USERS": "42"}, **extra)
     return env
 

@@ -23,108 +23,25 @@ Measured on shared/eval/realtimeqa-2023-01 (97 answerable questions, top 5; benc
 from __future__ import annotations
 
 import functools
-import logging
-import math
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
-import numpy as np
-
 from vectorstore import analysis, prefilter
+from vectorstore.chunk_index import ChunkIndex, Vocabulary
 from vectorstore.config import RetrievalConfig
 from vectorstore.passages import Passage
+from vectorstore.ranking import TIMELY, Weights, distinct, fuse, time_prior
 from vectorstore.store import ArticleStore, split_chunk_id
 
-log = logging.getLogger(__name__)
-
 _EPOCH = date(1970, 1, 1)
-# Fitted on the training weeks (benchmarks/fit_retrieval.py; docs/retrieval.md has the figures).
-POOL = 100  # candidates taken from each side before fusion
 SENTENCE_POOL = 300  # nearest sentences asked for at least (6 per chunk of the pool are asked for)
-DENSE_WEIGHT = 0.4  # fusion weight of the dense side (BM25 gets the rest)
-RECENT_DAYS = 10
-RECENT_BOOST = 0.3  # published within RECENT_DAYS before as_of
-RECENT_BOOST_TIMELY = 0.6  # ... when the question itself asks about recent events
-FUTURE_PENALTY = 0.4  # published after as_of: not news "as of" then (a rule, not fitted)
 MAX_PASSAGE_TOKENS = 512
 RECHECK_SECONDS = 10.0  # how often a long-running bot looks for articles another process ingested
 FETCH_BATCH = 16  # candidates read from the store per call while picking the top k
-NEAR_DUPLICATE = 0.6  # Jaccard of word 5-shingles above which two passages say the same thing
-
-TIMELY = re.compile(
-    r"\b(this (week|month|year|weekend|morning)|last (week|month|weekend|night)|yesterday|today|"
-    r"tonight|current(ly)?|recent(ly)?|latest|newest|just|now|upcoming|so far|ongoing|this past)\b",
-    re.I,
-)
-
-
-@dataclass(frozen=True)
-class Weights:
-    """How the two sides are fused and how much time counts: fitted on the training weeks
-    (benchmarks/fit_retrieval.py), defaults above."""
-
-    dense: float = DENSE_WEIGHT
-    pool: int = POOL
-    recent_days: int = RECENT_DAYS
-    recent_boost: float = RECENT_BOOST
-    recent_boost_timely: float = RECENT_BOOST_TIMELY
-    future_penalty: float = FUTURE_PENALTY
-
-
-def fuse(dense: dict[int, float], sparse: dict[int, float], w: Weights) -> dict[int, float]:
-    """Min-max normalised dense scores and max-normalised BM25 scores of each side's top `w.pool`, weighted."""
-    dense = dict(sorted(dense.items(), key=lambda kv: -kv[1])[: w.pool])
-    sparse = dict(sorted(sparse.items(), key=lambda kv: -kv[1])[: w.pool])
-    fused: dict[int, float] = {}
-    if dense:
-        hi, lo = max(dense.values()), min(dense.values())
-        for r, s in dense.items():
-            fused[r] = w.dense * (s - lo) / (hi - lo if hi > lo else 1.0)
-    if sparse:
-        hi = max(sparse.values())
-        for r, s in sparse.items():
-            fused[r] = fused.get(r, 0.0) + (1 - w.dense) * s / hi
-    return fused
-
-
-def time_prior(scores: dict[int, float], published_ts, today: int, timely: bool, w: Weights) -> None:
-    """Push down what was published after `today` (days since 1970), lift what was published shortly before."""
-    boost = w.recent_boost_timely if timely else w.recent_boost
-    for r in scores:
-        ts = published_ts(r)
-        if ts < 0:
-            continue  # unknown date: neither boosted nor penalised
-        age = today - ts
-        if age < -1:
-            scores[r] -= w.future_penalty
-        elif age <= w.recent_days:
-            scores[r] += boost
-
-
-def distinct(order: list[int], article_of, shingles_of, k: int) -> list[int]:
-    """The first k rows of `order` from k different articles whose passages are not near-duplicates of each
-    other (one wire story republished by several outlets is one source)."""
-    chosen: list[int] = []
-    articles: set[str] = set()
-    seen: list[set[int]] = []
-    for r in order:
-        article = article_of(r)
-        if article in articles:
-            continue
-        sh = shingles_of(r)
-        if any(analysis.jaccard(sh, other) > NEAR_DUPLICATE for other in seen):
-            continue
-        articles.add(article)
-        seen.append(sh)
-        chosen.append(r)
-        if len(chosen) == k:
-            break
-    return chosen
 
 
 @dataclass
@@ -156,118 +73,6 @@ class Filters:
         if self.until and ts > (self.until - _EPOCH).days:
             return False
         return True
-
-
-class Vocabulary:
-    """The corpus's terms as BM25 sees them (vectorstore/analysis.py) and how rare each one is: what the abstention
-    gate weighs a question's words with. A term in no chunk is as rare as a term can be."""
-
-    def __init__(self, vocab: dict[str, int], df: np.ndarray, n_docs: int):
-        self._vocab, self._df, self.n_docs = vocab, df, max(n_docs, 1)
-
-    @staticmethod
-    def terms(text: str, skip: frozenset[str] = frozenset()) -> list[str]:
-        """Stemmed terms as BM25 indexes them, leaving out `skip` (lower-case words) as well as its stop words."""
-        return analysis.terms(text, skip)
-
-    def df(self, term: str) -> int:
-        j = self._vocab.get(term)
-        return self._df[j] if j is not None else 0
-
-    def idf(self, term: str) -> float:
-        return math.log((self.n_docs + 1) / (self.df(term) + 0.5))
-
-
-class _Index:
-    """The persisted BM25 index (vectorstore/bm25index.py), and the chunks' text and metadata read from the store on
-    demand: a question needs a few dozen of them, so a process never holds every chunk's text (135 MB for 3,908
-    chunks). `docs[row]` and `metas[row]` read like lists."""
-
-    CACHE = 4096  # chunks kept after reading; a long-running bot's cache is emptied when it grows past this
-
-    def __init__(self, settings: RetrievalConfig, store: ArticleStore):
-        from vectorstore.bm25index import load_or_build
-
-        self.store = store
-        self.lexical = load_or_build(settings, store)
-        self.ids = self.lexical.ids
-        self.row = {cid: i for i, cid in enumerate(self.ids)}
-        self.by_sentence = settings.sentence_vectors and store.sentence_count() > 0
-        if settings.sentence_vectors and self.ids and not self.by_sentence:
-            log.warning(
-                "This store has no sentence vectors (built by an older articlebot or with "
-                "SENTENCE_VECTORS=false); answers are less complete until `articlebot ingest` is run again "
-                "over the same sources."
-            )
-        self._cache: dict[int, tuple[str, dict]] = {}
-        self._cache_lock = threading.Lock()
-        self.docs = _Column(self, 0)
-        self.metas = _Column(self, 1)
-        # the newest article's day, for "now" over an archive (Retriever.reference_day); known from the index's own
-        # dates, so it costs no store call and is new after every ingest, which makes a new index
-        dated = self.lexical.published_ts[self.lexical.published_ts >= 0]
-        self.newest = int(dated.max()) if dated.size else None
-        bm25 = self.lexical.bm25
-        # a term's document frequency is the length of its posting list in bm25s's sparse score matrix
-        df = np.diff(bm25.scores["indptr"]) if bm25 is not None else np.zeros(0, dtype=np.int64)
-        self.vocabulary = Vocabulary(bm25.vocab_dict if bm25 is not None else {}, df, len(self.ids))
-
-    def fetch(self, rows) -> None:
-        """Read the rows not yet cached from the store in one call."""
-        with self._cache_lock:
-            missing = [r for r in dict.fromkeys(rows) if r not in self._cache]
-            if not missing:
-                return
-            if len(self._cache) + len(missing) > self.CACHE:
-                self._cache.clear()
-            got = self.store.get_chunks([self.ids[r] for r in missing])
-            for r in missing:
-                # a chunk deleted since the index was built (another writer) reads as empty until the next refresh
-                self._cache[r] = got.get(self.ids[r], ("", {}))
-
-    def chunk(self, row: int) -> tuple[str, dict]:
-        got = self._cache.get(row)
-        if got is None:
-            self.fetch([row])
-            got = self._cache.get(row)
-        if got is None:  # another thread emptied the cache meanwhile
-            got = self.store.get_chunks([self.ids[row]]).get(self.ids[row], ("", {}))
-        return got
-
-    def published_ts(self, row: int) -> int:
-        return int(self.lexical.published_ts[row])
-
-    def filter_meta(self, row: int) -> dict:
-        """What Filters.allows reads, from the index itself rather than the store."""
-        return {"outlet": self.lexical.outlets[self.lexical.outlet_code[row]], "published_ts": self.published_ts(row)}
-
-    def bm25_search(self, query: str, n: int) -> list[tuple[int, float]]:
-        return self.lexical.search(query, n)
-
-    def allowed(self, filters: Filters):
-        """The rows a filter lets through, as a boolean mask (vectorstore/prefilter.py)."""
-        return prefilter.allowed_rows(
-            self.lexical.published_ts,
-            self.lexical.outlet_code,
-            self.lexical.outlets,
-            outlet=filters.outlet,
-            since=filters.since,
-            until=filters.until,
-        )
-
-
-class _Column:
-    """`idx.docs[row]` / `idx.metas[row]`: one field of a chunk, read through the index's cache."""
-
-    def __init__(self, index: _Index, field: int):
-        self._index = index
-        self._field = field
-
-    def __getitem__(self, row: int):
-        return self._index.chunk(row)[self._field]
-
-    def __len__(self) -> int:
-        return len(self._index.ids)
 
 
 CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
@@ -330,7 +135,7 @@ class Retriever:
         self.weights = weights or Weights()
         self.store = store
         self.embedder = embedder
-        self._index: _Index | None = None
+        self._index: ChunkIndex | None = None
         self._version: tuple | None = None
         self._checked = 0.0
         self._lock = threading.Lock()
@@ -345,11 +150,11 @@ class Retriever:
     def rebuild(self) -> None:
         """Build the index from the store now, outside the lock: questions keep using the old one until the swap
         (a background poll calls this after writing, so no question pays for the rebuild)."""
-        index = _Index(self.settings, self.store)
+        index = ChunkIndex(self.settings, self.store)
         with self._lock:
             self._index, self._version, self._checked = index, index.lexical.version, time.monotonic()
 
-    def index(self) -> _Index:
+    def index(self) -> ChunkIndex:
         """The BM25 index (the saved one, or rebuilt), reloaded when the store changed (e.g. `articlebot ingest` run
         beside a bot on a Chroma server); the check costs two count calls and a collection lookup and runs at most
         every RECHECK_SECONDS."""
@@ -361,7 +166,7 @@ class Retriever:
                     self._index = None
             if self._index is None:
                 self._checked = now
-                self._index = _Index(self.settings, self.store)
+                self._index = ChunkIndex(self.settings, self.store)
                 self._version = self._index.lexical.version  # read before the chunks were: a write meanwhile shows
             return self._index
 
@@ -380,7 +185,7 @@ class Retriever:
         return self._select(idx, scores, k)
 
     @staticmethod
-    def reference_day(idx: _Index, filters: Filters, timely: bool) -> int:
+    def reference_day(idx: ChunkIndex, filters: Filters, timely: bool) -> int:
         """The day (since 1970) the time prior counts from: `as_of` when given. Otherwise today, except for a
         question about "now", "latest", "this week": then the newest article's day (within `until`), because the
         collection may be an archive that ends years ago, and its latest fact is the answer, not whichever article
@@ -396,7 +201,7 @@ class Retriever:
 
     # --- stages ------------------------------------------------------------------------------
     def candidates(
-        self, query: str, idx: _Index, filters: Filters, depth: int
+        self, query: str, idx: ChunkIndex, filters: Filters, depth: int
     ) -> tuple[dict[int, float], dict[int, float]]:
         """The `depth` best rows of each side: dense (a chunk scores as its nearest sentence, or its own vector)
         and BM25, both within the filters."""
@@ -425,7 +230,7 @@ class Retriever:
             sparse = [(r, s) for r, s in sparse if filters.allows(idx.filter_meta(r))]
         return dense, dict(sorted(sparse, key=lambda kv: -kv[1])[:depth])
 
-    def _select(self, idx: _Index, scores: dict[int, float], k: int) -> list[Passage]:
+    def _select(self, idx: ChunkIndex, scores: dict[int, float], k: int) -> list[Passage]:
         order = sorted(scores, key=lambda r: -scores[r])
         position = {r: i for i, r in enumerate(order)}
         made: dict[int, Passage] = {}
@@ -445,7 +250,7 @@ class Retriever:
         return [passage(r) for r in rows]
 
     @staticmethod
-    def _with_neighbours(idx: _Index, rows: list[int]) -> list[int]:
+    def _with_neighbours(idx: ChunkIndex, rows: list[int]) -> list[int]:
         out = []
         for r in rows:
             h, pos = split_chunk_id(idx.ids[r])
@@ -461,7 +266,7 @@ class Retriever:
                     self._tokenizer = cl100k()
         return len(self._tokenizer(text))
 
-    def _passage(self, idx: _Index, r: int, h: str, pos: int, score: float) -> Passage:
+    def _passage(self, idx: ChunkIndex, r: int, h: str, pos: int, score: float) -> Passage:
         """The chunk widened by its neighbours while the passage stays within MAX_PASSAGE_TOKENS."""
         text = idx.docs[r]
         for neighbour in (pos - 1, pos + 1):

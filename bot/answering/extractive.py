@@ -20,20 +20,17 @@ import numpy as np
 from bot.answer import Answer
 from bot.answering.citations import citation, strip_foreign_urls
 from bot.answering.cross_encoder import pair
-from bot.answering.reader import (
+from bot.answering.features import (
     NUMBER,
-    POOL,
-    POOL_CROSS,
     PROPER,
     Candidate,
-    Reader,
-    default_reader,
     full_features,
     lexical_features,
     sigmoid,
     terms,
     wants,
 )
+from bot.answering.reader import POOL, POOL_CROSS, Reader, default_reader
 from vectorstore.passages import Passage
 from vectorstore.sentences import MAX_WORDS, MIN_WORDS, quotable, split
 

@@ -183,7 +183,7 @@ def decide(verdict: Verdict, question: str, passages: list[Passage], reader, emb
     """The trained gate: the rule's evidence above and the reader's scan of the sentences, weighed by a model
     learned on the training weeks (bot/answering/reader.py), replaces the rule's yes or no."""
     from bot.answering.extractive import read, scan
-    from bot.answering.reader import gate_features
+    from bot.answering.features import gate_features
 
     verdict.scanned = scan(question, passages, reader)
     cross = None

@@ -81,7 +81,7 @@ def question_as_of(question: dict) -> datetime | None:
         return None
 
 
-def _same_answer(lead: str, gold: str) -> bool:
+def same_answer(lead: str, gold: str) -> bool:
     """A direct answer line is right when it holds the gold answer or the gold answer holds it ("Bills"), as whole
     words: a lead line "3" is not the "2023" of the answer."""
     a, b = f" {normalise(lead)} ", f" {normalise(gold)} "
@@ -125,7 +125,7 @@ def evaluate(engine, questions: list[dict], k: int = 5, progress=None) -> dict:
                 "in_reply": bool(marks) and answer_in_reply(q["answer"], answer.text),
                 "abstained": not marks,
                 "lead": answer.lead if marks else "",
-                "lead_ok": bool(marks and answer.lead) and _same_answer(answer.lead, q["answer"]),
+                "lead_ok": bool(marks and answer.lead) and same_answer(answer.lead, q["answer"]),
                 "gate": answer.verdict.reason if answer.verdict else "",
                 "marks": len(marks),
                 "marks_ok": sum(citation_correct(claim, cited.get(n, ""), q["answer"]) for claim, n in marks),

@@ -13,6 +13,9 @@ No answering logic lives here (that is the Engine's, testable without Telegram).
 - front: the state the handlers share; app: building and running the Application; tokens: the bot token kept out
   of logs.
 Rendering (escaping, splitting) is bot/telegram/render.py; reaching the Bot API at start-up is bot/telegram/start.py.
+
+May import: `bot.engine`, `bot.answer`, `bot.settings`, `bot.answering`, `ingest`, `vectorstore`. Never `bot.cli` or
+`bot.learning`.
 """
 
 from bot.telegram.app import build_application, run
