@@ -85,12 +85,14 @@ class Engine:
     @classmethod
     def from_settings(cls, settings: Settings) -> Engine:
         from bot.answering.answerers import build_answerer
+        from bot.answering.batching import batched
         from vectorstore.embeddings import build_embedder
         from vectorstore.store import open_store
 
         store = open_store(settings)
         try:
-            embedder = build_embedder(store.settings)
+            # questions answered at once share model runs and Chroma queries (bot/answering/batching.py)
+            embedder = batched(store, build_embedder(store.settings))
             return cls(
                 settings,
                 store,
@@ -143,7 +145,7 @@ class Engine:
         question = " ".join(question.split())[:MAX_QUESTION_CHARS]
         if not question:
             return Prepared(question, ready=Answer(NO_QUESTION, found=False), remember=False)
-        if self.store.count() == 0:
+        if not self.retriever.index().ids:  # the store's chunks as the index last saw them: no store call per question
             return Prepared(question, ready=Answer(EMPTY_CORPUS, found=False), remember=False)
         if not self.settings.llm_configured:  # an LLM writes an English search query from any language
             lang = other_language(question)

@@ -3,7 +3,6 @@ per-chat locks and the worker pools; the handlers themselves live in questions, 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import weakref
 from concurrent.futures import ThreadPoolExecutor
@@ -15,9 +14,11 @@ from telegram.ext import Application, ContextTypes
 from bot.settings import Settings
 from bot.telegram.access import Access
 from bot.telegram.admin import AdminIngest
+from bot.telegram.delivery import undeliverable
 from bot.telegram.following import FollowCommands
 from bot.telegram.questions import Questions
 from bot.telegram.throttle import Throttle
+from bot.telegram.turns import ChatTurn
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class TelegramFrontEnd(Questions, AdminIngest, FollowCommands):
         self.throttle = Throttle(settings.telegram_user_rate)
         # a chat's lock lives while a question in that chat holds or awaits it, then goes: a public bot's memory
         # does not grow with every chat it ever answered
-        self.chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.chat_locks: weakref.WeakValueDictionary[int, ChatTurn] = weakref.WeakValueDictionary()
         self.streaming = getattr(engine.answerer, "name", "") == "llm"
         self.question_pool = ThreadPoolExecutor(QUESTION_WORKERS, thread_name_prefix="articlebot-question")
         self.ingest_pool = ThreadPoolExecutor(1, thread_name_prefix="articlebot-ingest")
@@ -70,9 +71,15 @@ class TelegramFrontEnd(Questions, AdminIngest, FollowCommands):
             log.warning("polling Telegram failed, retrying with backoff: %s", context.error)
             return
         uid = update.update_id if isinstance(update, Update) else None
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if undeliverable(context.error):
+            # Telegram would not take a reply even after bounded retries (bot/telegram/delivery.py): one line, and
+            # no "sorry", which would be one more message it will not take
+            log.warning("could not send to chat %s (update %s): %s", chat.id if chat else None, uid, context.error)
+            return
         log.error("error handling update %s: %s", uid, context.error, exc_info=context.error)
-        if isinstance(update, Update) and update.effective_chat:
+        if chat:
             try:
-                await context.bot.send_message(update.effective_chat.id, SORRY)
+                await context.bot.send_message(chat.id, SORRY)
             except TelegramError as exc:
-                log.warning("could not tell chat %s about the error: %s", update.effective_chat.id, exc)
+                log.warning("could not tell chat %s about the error: %s", chat.id, exc)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from telegram import Message, Update
 from telegram.constants import ChatType, MessageEntityType
-from telegram.error import BadRequest
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.answer import Answer
@@ -28,6 +28,7 @@ from bot.telegram.bridge import ThreadStream
 from bot.telegram.chat import keep_typing, reply_to, send_html
 from bot.telegram.render import LIMIT, escape, render_answer, render_latest, render_sources, split_html
 from bot.telegram.throttle import Throttle
+from bot.telegram.turns import ChatTurn, signalling, tell_if_queued
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -50,7 +51,7 @@ class Questions:
     engine: Engine
     access: Access
     throttle: Throttle
-    chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock]
+    chat_locks: weakref.WeakValueDictionary[int, ChatTurn]
     streaming: bool
     question_pool: Executor
     following: Following | None
@@ -58,11 +59,11 @@ class Questions:
     def conversation(self, message: Message) -> str:
         return f"tg:{message.chat_id}"
 
-    def _chat_lock(self, chat_id: int) -> asyncio.Lock:
-        lock = self.chat_locks.get(chat_id)
-        if lock is None:
-            lock = self.chat_locks[chat_id] = asyncio.Lock()
-        return lock
+    def _chat_lock(self, chat_id: int) -> ChatTurn:
+        turn = self.chat_locks.get(chat_id)
+        if turn is None:
+            turn = self.chat_locks[chat_id] = ChatTurn()
+        return turn
 
     async def answer(self, message: Message, question: str) -> None:
         if not question.strip():
@@ -77,37 +78,47 @@ class Questions:
             if warn:
                 await message.reply_text(SLOW_DOWN, reply_parameters=reply_to(message))
             return
-        lock = self._chat_lock(message.chat_id)
-        await lock.acquire()
+        turn = self._chat_lock(message.chat_id)
+        started = asyncio.Event()  # a worker has begun this answer
+        notice = asyncio.create_task(tell_if_queued(message, turn, started))
+        try:
+            await turn.acquire()
+        except BaseException:
+            notice.cancel()
+            raise
         work: asyncio.Future | None = None  # the worker making this answer
-        typing = asyncio.create_task(keep_typing(message))
+        typing = asyncio.create_task(keep_typing(message, started))
         try:
             if self.streaming:
-                stream = ThreadStream(
-                    lambda: self.engine.stream(self.conversation(message), question), self.question_pool
-                )
+                make = signalling(started, lambda: self.engine.stream(self.conversation(message), question))
+                stream = ThreadStream(make, self.question_pool)
                 work = stream.done
+                await notice  # said, if at all, before the answer's first message
                 try:
                     await self._show_stream(message, stream)
                 finally:
                     stream.cancel()  # a no-op when it ended; otherwise the worker stops at its next item
             else:
                 work = asyncio.get_running_loop().run_in_executor(
-                    self.question_pool, self.engine.ask, self.conversation(message), question
+                    self.question_pool, signalling(started, self.engine.ask), self.conversation(message), question
                 )
+                await notice
                 answer = await asyncio.shield(work)  # cancelling this handler must not unlock a busy chat
                 typing.cancel()
                 await send_html(message, render_answer(answer))
         finally:
+            notice.cancel()
             typing.cancel()
             if work is not None and not work.done():
-                work.add_done_callback(lambda _: lock.release())  # the chat's next question waits for the worker
+                work.add_done_callback(lambda _: turn.release())  # the chat's next question waits for the worker
             else:
-                lock.release()
+                turn.release()
 
     async def _show_stream(self, message: Message, stream: ThreadStream) -> None:
-        """Edit one message in place as text arrives (≤ 1 edit/s), then replace it with the rendered answer."""
-        text, draft, shown, last_edit, final = "", None, "", 0.0, None
+        """Edit one message in place as text arrives (≤ 1 edit/s), then replace it with the rendered answer. The
+        previews are best effort: one Telegram would not take is skipped, and when the first cannot be sent the
+        answer comes as a message of its own at the end."""
+        text, draft, shown, last_edit, final, previews = "", None, "", 0.0, None, True
         async for item in stream:
             if isinstance(item, Answer):
                 final = item
@@ -115,7 +126,7 @@ class Questions:
             text += item
             now = time.monotonic()
             preview = escape(text.strip())
-            if preview and preview != shown and now - last_edit >= EDIT_EVERY and len(preview) < LIMIT - 2:
+            if previews and preview and preview != shown and now - last_edit >= EDIT_EVERY and len(preview) < LIMIT - 2:
                 try:
                     if draft is None:
                         draft = await message.get_bot().send_message(
@@ -124,8 +135,9 @@ class Questions:
                     else:
                         await draft.edit_text(preview + " …")
                     shown, last_edit = preview, now
-                except BadRequest as exc:  # e.g. "message is not modified"; the final edit fixes it
-                    log.debug("draft edit failed: %s", exc)
+                except TelegramError as exc:  # e.g. "message is not modified"; the final edit fixes it
+                    log.debug("draft in chat %s failed: %s", message.chat_id, exc)
+                    previews = draft is not None
         if final is None:
             raise RuntimeError("the engine's stream ended without an answer")
         if draft is None:

@@ -4,7 +4,7 @@ Routes `/bot<TOKEN>/<method>` (JSON, form or multipart bodies) and `/file/bot<TO
 are handed out by long-polling getUpdates; every other call is recorded in `calls` so tests can wait for replies.
 `fail_next(method, retry_after)` makes the next call of a method answer 429 once, as Telegram does under flood control;
 `fail_calls(n, status)` makes the next n calls of any method answer an error status (401 for a revoked token, 502
-for an outage).
+for an outage). `faults` takes a FaultPlan (faults.py): shares of a method's calls refused (429, 5xx) or answered late.
 """
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ class BotAPIServer:
     pushed_at: dict = field(default_factory=dict)   # update_id -> time pushed (benchmarks)
     pushed: dict = field(default_factory=dict)      # update_id -> the update
     outage: list = field(default_factory=list)      # [calls left (-1 = all), status, description]
+    faults: object = None                            # a faults.FaultPlan, consulted once per call
 
     def __post_init__(self):
         self._cond = threading.Condition()
@@ -136,9 +137,15 @@ class BotAPIServer:
                          "parameters": {"retry_after": retry}}
         if method == "getUpdates":
             return 200, {"ok": True, "result": self._get_updates(params)}
+        fault = self.faults.pick(method) if self.faults is not None else None
+        if fault is not None and fault.refuses:
+            self._record(method, params, str(fault.status))
+            return fault.status, fault.payload()
         handler: Callable | None = getattr(self, "_m_" + method, None)
         result = handler(params) if handler else True
         self._record(method, params, result)
+        if fault is not None:
+            time.sleep(fault.delay)  # carried out, answered late: the client may give up on a call that took effect
         return 200, {"ok": True, "result": result}
 
     def _record(self, method, params, result) -> None:
