@@ -46,7 +46,7 @@ from peers.faults import FaultPlan  # noqa: E402
 
 SORRY = "Sorry, something went wrong"
 QUEUED = "Your question is queued"  # bot/telegram/turns.py's notice (absent in older checkouts: never matched)
-STORE_DOWN = "The article store is restarting"
+STORE_DOWN = "The article store is restarting"  # bot/telegram/front.py STORE_RESTARTING
 LLM_DOWN = "The language model is not answering"
 ADMIN = 77  # the operator's chat, for /help (how many articles the bot knows)
 

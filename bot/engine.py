@@ -19,6 +19,7 @@ from bot.answering.reader import reader_for
 from bot.settings import Settings
 from vectorstore.analysis import LANGUAGE as CORPUS_LANGUAGE
 from vectorstore.language import NAMES, other_language
+from vectorstore.outage import wait_out
 from vectorstore.passages import Passage
 from vectorstore.retrieval import Filters, Retriever
 
@@ -31,6 +32,8 @@ LAST_ANSWERS = 1000  # conversations whose last answer is kept for /sources (the
 # /help, /latest and `stats` read the whole manifest; the listing is reused this long, and at once made anew after a
 # write through this engine (the TTL covers writers in other processes: `articlebot ingest` beside a Chroma server)
 CORPUS_TTL = 60.0
+# a question waits this long for a Chroma server that went away (restarting, redeployed) before its front end says so
+STORE_WAIT = 20.0
 WRONG_LANGUAGE = (
     "Your question looks like {language}. Without an LLM I can only answer questions in {corpus}, "
     "the language of the articles: please ask it in {corpus}."
@@ -77,6 +80,7 @@ class Engine:
         self.reader = reader or reader_for(settings)
         self._ingest_lock = threading.Lock()
         self._last: OrderedDict[str, Answer] = OrderedDict()
+        self._said: OrderedDict[tuple[str, str], None] = OrderedDict()  # (conversation, Answer.once) already said
         self._last_lock = threading.Lock()
         self._corpus_lock = threading.Lock()  # one manifest scan at a time; the others wait for its result
         self._corpus: tuple[int, float, list[ArticleInfo]] | None = None
@@ -165,6 +169,7 @@ class Engine:
         return Prepared(question, history, passages, verdict, ready)
 
     def _remember(self, conversation_id: str, question: str, answer: Answer) -> None:
+        self._say_once(conversation_id, answer)
         self.memory.add(conversation_id, question, answer.text)
         with self._last_lock:  # Telegram answers several chats at once, each in its own thread
             self._last[conversation_id] = answer
@@ -172,8 +177,28 @@ class Engine:
             while len(self._last) > LAST_ANSWERS:
                 self._last.popitem(last=False)
 
+    def _prepare_waiting(self, conversation_id: str, question: str, filters: dict) -> Prepared:
+        """_prepare, waiting out a Chroma server that went away for up to STORE_WAIT seconds (preparing only reads,
+        so trying again is safe); then the error is the front end's (vectorstore.outage.unreachable tells it)."""
+        wait = STORE_WAIT if self.settings.server_mode else 0.0
+        return wait_out(lambda: self._prepare(conversation_id, question, filters), wait)
+
+    def _say_once(self, conversation_id: str, answer: Answer) -> None:
+        """A note meant once per conversation (Answer.once: "the language model is not answering") is dropped from
+        the conversation's later answers with the same key."""
+        if not answer.once:
+            return
+        with self._last_lock:
+            key = (conversation_id, answer.once)
+            if key in self._said:
+                answer.note = ""
+                return
+            self._said[key] = None
+            while len(self._said) > LAST_ANSWERS:
+                self._said.popitem(last=False)
+
     def ask(self, conversation_id: str, question: str, **filters) -> Answer:
-        p = self._prepare(conversation_id, question, filters)
+        p = self._prepare_waiting(conversation_id, question, filters)
         if p.ready is not None:
             answer = p.ready
         else:
@@ -184,7 +209,7 @@ class Engine:
         return answer
 
     def stream(self, conversation_id: str, question: str, **filters) -> Iterator[str | Answer]:
-        p = self._prepare(conversation_id, question, filters)
+        p = self._prepare_waiting(conversation_id, question, filters)
         if p.ready is not None:
             if p.remember:
                 self._remember(conversation_id, p.question, p.ready)

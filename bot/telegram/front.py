@@ -19,10 +19,12 @@ from bot.telegram.following import FollowCommands
 from bot.telegram.questions import Questions
 from bot.telegram.throttle import Throttle
 from bot.telegram.turns import ChatTurn
+from vectorstore.outage import unreachable
 
 log = logging.getLogger(__name__)
 
 SORRY = "Sorry, something went wrong — please try again."
+STORE_RESTARTING = "The article store is restarting — please ask again in a moment."
 # Questions run on a pool of their own, so that however long the model takes, the event loop's default executor
 # (a handful of threads on a small machine) stays free for /help, /sources, /latest and the follow commands. Eight:
 # enough for a remote LLM's latency to overlap; more questions than that wait their turn in the pool's queue.
@@ -77,9 +79,15 @@ class TelegramFrontEnd(Questions, AdminIngest, FollowCommands):
             # no "sorry", which would be one more message it will not take
             log.warning("could not send to chat %s (update %s): %s", chat.id if chat else None, uid, context.error)
             return
-        log.error("error handling update %s: %s", uid, context.error, exc_info=context.error)
+        if unreachable(context.error):
+            # the Chroma server is down or restarting (the engine waited a while for it); nothing to fix here
+            log.warning("the store was unreachable for update %s: %s", uid, context.error)
+            reply = STORE_RESTARTING
+        else:
+            log.error("error handling update %s: %s", uid, context.error, exc_info=context.error)
+            reply = SORRY
         if chat:
             try:
-                await context.bot.send_message(chat.id, SORRY)
+                await context.bot.send_message(chat.id, reply)
             except TelegramError as exc:
                 log.warning("could not tell chat %s about the error: %s", chat.id, exc)
