@@ -390,7 +390,7 @@ class Harness:
                 after.append(bot.rss())
             grown = (after[-1] / after[0] - 1) * 100
             phase.notes.append(f"RSS after {per_wave}: {after[0]:.0f} MB, after {waves * per_wave}: {after[-1]:.0f} MB "
-                               f"({grown:+.1f} %)")
+                               f"({grown:+.1f} %; by wave: {', '.join(f'{r:.0f}' for r in after)})")
         finally:
             bot.stop()
             api.stop()

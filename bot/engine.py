@@ -7,7 +7,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 
 from bot.answer import Answer
@@ -172,7 +172,8 @@ class Engine:
         self._say_once(conversation_id, answer)
         self.memory.add(conversation_id, question, answer.text)
         with self._last_lock:  # Telegram answers several chats at once, each in its own thread
-            self._last[conversation_id] = answer
+            # /sources needs the text and citations; the gate's working state (~10x the rest) is not kept
+            self._last[conversation_id] = replace(answer, verdict=None)
             self._last.move_to_end(conversation_id)
             while len(self._last) > LAST_ANSWERS:
                 self._last.popitem(last=False)
