@@ -69,6 +69,16 @@ def test_a_send_that_took_effect_but_timed_out_is_not_sent_again(api, make_bot, 
     assert len(lost) == 1 and "Traceback" not in lost[0].getMessage()
 
 
+def test_a_chats_answers_keep_their_order_while_telegram_holds_one_back(api, make_bot):
+    make_bot(telegram_user_rate=0)
+    api.faults = FaultPlan().script("sendMessage", [429], retry_after=2)  # the first answer waits 2 s ...
+    api.push_text(1371, 1, BRIDGE[0])
+    api.push_text(1371, 1, FERRY[0])                        # ... while the second is made: it goes out after it
+    api.wait_for(lambda s: len(delivered(s, 1371)) >= 2, 60)
+    texts = [c.params["text"] for c in delivered(api, 1371)]
+    assert len(texts) == 2 and BRIDGE[1] in texts[0] and FERRY[1] in texts[1]
+
+
 def test_a_502_on_a_streamed_edit_is_retried_without_a_second_message(api, make_bot, openai_server):
     from peers.openai_server import Reply
 

@@ -3,7 +3,7 @@
 
 Answers are made on the front end's question pool (bounded: see front.QUESTION_WORKERS), the reading commands on the
 event loop's default executor, so /help, /sources and /latest answer while every question worker waits for a slow
-model. One question at a time per chat, so a follow-up sees the answer to the question before it.
+model. One question at a time per chat, so a follow-up sees the answer to the question before it (turns.py).
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ class Questions:
             raise
         work: asyncio.Future | None = None  # the worker making this answer
         typing = asyncio.create_task(keep_typing(message, started))
+        released = False
         try:
             if self.streaming:
                 make = signalling(started, lambda: self.engine.stream(self.conversation(message), question))
@@ -105,11 +106,23 @@ class Questions:
                 await notice
                 answer = await asyncio.shield(work)  # cancelling this handler must not unlock a busy chat
                 typing.cancel()
-                await send_html(message, render_answer(answer))
+                # the chat's next question is answered while this answer goes out (Telegram may hold it back a
+                # while); its answer follows this one
+                before, mine = turn.next_delivery()
+                turn.release()
+                released = True
+                try:
+                    if before is not None:
+                        await before
+                    await send_html(message, render_answer(answer))
+                finally:
+                    mine.set_result(None)
         finally:
             notice.cancel()
             typing.cancel()
-            if work is not None and not work.done():
+            if released:
+                pass
+            elif work is not None and not work.done():
                 work.add_done_callback(lambda _: turn.release())  # the chat's next question waits for the worker
             else:
                 turn.release()

@@ -1,7 +1,7 @@
 """A chat's turn: its questions answered one at a time and in order, and a word to a chat whose question waits.
 
 A question first takes its chat's turn (a lock: a follow-up sees the answer before it, and answers arrive in the
-order asked), then a question worker. Chats take workers in the order their questions arrived, so each chat's first
+order asked), then a question worker; the turn passes on once the answer is made, while it is being sent. Chats take workers in the order their questions arrived, so each chat's first
 question comes before any chat's second. When a question's answer has not begun QUEUED_AFTER seconds after it came
 (the workers are busy with other chats' questions, or this chat's own earlier ones), the chat is told once that it
 is queued; it is told again only after it has had nothing left waiting. "typing…" shows while the answer is made.
@@ -26,11 +26,22 @@ QUEUED_AFTER = 4.0  # seconds a question may wait for its answer to begin before
 
 
 class ChatTurn(asyncio.Lock):
-    """A chat's lock; it lives while a question of the chat holds or awaits it (TelegramFrontEnd.chat_locks)."""
+    """A chat's lock; it lives while a question of the chat holds or awaits it (TelegramFrontEnd.chat_locks).
+
+    The lock is held while an answer is made. It may be let go before the answer is sent, so the next question is
+    answered meanwhile: next_delivery() then keeps the answers going out in order."""
 
     def __init__(self) -> None:
         super().__init__()
         self.told = False  # the chat was told it is queued since it last had nothing waiting
+        self._delivered: asyncio.Future | None = None  # resolved once the last answer taken in turn is out
+
+    def next_delivery(self) -> tuple[asyncio.Future | None, asyncio.Future]:
+        """(what to await before sending: the previous answer's delivery, or None; this answer's, to resolve once it
+        is sent or given up). Called while holding the lock, so in the order the answers were made."""
+        before, mine = self._delivered, asyncio.get_running_loop().create_future()
+        self._delivered = mine
+        return before, mine
 
 
 async def tell_if_queued(message: Message, turn: ChatTurn, started: asyncio.Event) -> None:
