@@ -5,10 +5,11 @@ Two layers, both PTB's own classes with a retry policy of ours:
   20 a minute per group), and a 429 "retry after N" honoured for the refused request alone: it waits its N seconds
   and goes again, up to PATIENCE seconds in all. AIORateLimiter itself holds back every chat's messages during any
   429 and gives up after a fixed number of tries, which lost answers when 1 in 3 sends was refused.
-- RetryingRequest (the Application's HTTP client): a 5xx reply, or a request that never left this machine (no
-  connection, pool full), is retried with bounded exponential backoff. A request that may have reached Telegram
-  (a read timeout, a dropped connection) is retried only when doing it twice changes nothing (an edit, a chat
-  action): a send is never repeated, since its first try may have been delivered.
+- RetryingRequest (the Application's HTTP client): a call about a chat that gets a 5xx reply, or never left this
+  machine (no connection, pool full), is retried with bounded exponential backoff. A call that may have reached
+  Telegram (a read timeout, a dropped connection) is retried only when doing it twice changes nothing (an edit, a
+  chat action): a send is never repeated, since its first try may have been delivered. Calls about no chat (getMe,
+  webhooks, commands) are left to start-up's own backoff (start.py) and PTB's.
 What still fails after that is raised to the handler and logged once with the chat id (TelegramFrontEnd.on_error).
 """
 
@@ -89,6 +90,9 @@ class RetryingRequest(HTTPXRequest):
 
     async def do_request(self, url: str, method: str, request_data=None, *args, **kwargs) -> tuple[int, bytes]:
         endpoint = url.rsplit("/", 1)[-1]
+        if request_data is None or "chat_id" not in request_data.parameters:
+            # not about a chat (getMe, webhooks, commands): start-up retries those with its own backoff (start.py)
+            return await super().do_request(url, method, request_data, *args, **kwargs)
         attempt, wait = 1, FIRST_WAIT
         while True:
             try:
