@@ -38,6 +38,7 @@ class Answer:
     found: bool = True  # False when the articles had nothing relevant
     lead: str = ""  # a short direct answer ("17 goals") shown before the quotes, or ""
     verdict: Any = field(default=None, repr=False)  # the abstention gate's bot.answering.gate.Verdict, when it ran
+    once: str = ""  # when set, the note is said once per conversation for this key (Engine drops it after that)
 
     def quoted(self) -> dict[int, str]:
         """For each cited source, the passage of it this answer rests on: the sentences the reply attached to its

@@ -18,10 +18,12 @@ from bot.answering.follow_up import about, is_follow_up, subject
 from bot.answering.gate import Verdict, judge, not_covered
 from bot.answering.memory import Memory
 from bot.answering.reader import reader_for
+from bot.answering.recent import RecentAnswers
 from bot.settings import Settings
 from vectorstore.analysis import LANGUAGE as CORPUS_LANGUAGE
 from vectorstore.collections import DEFAULT, check_name, local_dir, local_names
 from vectorstore.language import NAMES, other_language
+from vectorstore.outage import wait_out
 from vectorstore.passages import Passage
 from vectorstore.retrieval import Filters, Retriever
 
@@ -33,10 +35,11 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 1000
 EMPTY_CORPUS = "I have no articles yet. An operator can add some with `articlebot ingest PATH_OR_URL`."
 NO_QUESTION = "Ask me a question about the articles, for example: what happened this week?"
-LAST_ANSWERS = 1000  # conversations whose last answer is kept for /sources (the oldest are forgotten first)
 # /help, /latest and `stats` read the whole manifest; the listing is reused this long, and at once made anew after a
 # write through this engine (the TTL covers writers in other processes: `articlebot ingest` beside a Chroma server)
 CORPUS_TTL = 60.0
+# a question waits this long for a Chroma server that went away (restarting, redeployed) before its front end says so
+STORE_WAIT = 20.0
 WRONG_LANGUAGE = (
     "Your question looks like {language}. Without an LLM I can only answer questions in {corpus}, "
     "the language of the articles: please ask it in {corpus}."
@@ -83,8 +86,7 @@ class Engine:
         # the trained reader's gate (bot/answering/reader.py); checked against its digest
         self.reader = reader or reader_for(settings)
         self._ingest_lock = write_lock or threading.Lock()  # one writer per collection (bot/engine.py shares it)
-        self._last: OrderedDict[str, Answer] = OrderedDict()
-        self._last_lock = threading.Lock()
+        self.recent = RecentAnswers()  # for /sources, and notes said once per conversation
         self._corpus_lock = threading.Lock()  # one manifest scan at a time; the others wait for its result
         self._corpus: tuple[int, float, list[ArticleInfo]] | None = None
         self._writes = 0
@@ -95,12 +97,14 @@ class Engine:
     def from_settings(cls, settings: Settings, create: bool = True) -> Engine:
         """The engine of the configured collection (StoreError if it does not exist and not `create`)."""
         from bot.answering.answerers import build_answerer
+        from bot.answering.batching import batched
         from vectorstore.embeddings import build_embedder
         from vectorstore.store import open_store
 
         store = open_store(settings, create)
         try:
-            embedder = build_embedder(store.settings)
+            # questions answered at once share model runs and Chroma queries (bot/answering/batching.py)
+            embedder = batched(store, build_embedder(store.settings))
             return cls(
                 settings,
                 store,
@@ -153,7 +157,7 @@ class Engine:
         question = " ".join(question.split())[:MAX_QUESTION_CHARS]
         if not question:
             return Prepared(question, ready=Answer(NO_QUESTION, found=False), remember=False)
-        if self.store.count() == 0:
+        if not self.retriever.index().ids:  # the store's chunks as the index last saw them: no store call per question
             return Prepared(question, ready=Answer(EMPTY_CORPUS, found=False), remember=False)
         if not self.settings.llm_configured:  # an LLM writes an English search query from any language
             lang = other_language(question)
@@ -173,17 +177,19 @@ class Engine:
         return Prepared(question, history, passages, verdict, ready)
 
     def _remember(self, conversation_id: str, question: str, answer: Answer) -> None:
+        self.recent.add(conversation_id, answer)
         self.memory.add(conversation_id, question, answer.text)
-        with self._last_lock:  # Telegram answers several chats at once, each in its own thread
-            self._last[conversation_id] = answer
-            self._last.move_to_end(conversation_id)
-            while len(self._last) > LAST_ANSWERS:
-                self._last.popitem(last=False)
+
+    def _prepare_waiting(self, conversation_id: str, question: str, filters: dict) -> Prepared:
+        """_prepare, waiting out a Chroma server that went away for up to STORE_WAIT seconds (preparing only reads,
+        so trying again is safe); then the error is the front end's (vectorstore.outage.unreachable tells it)."""
+        wait = STORE_WAIT if self.settings.server_mode else 0.0
+        return wait_out(lambda: self._prepare(conversation_id, question, filters), wait)
 
     def ask(self, conversation_id: str, question: str, *, remember: bool = True, **filters) -> Answer:
         """The answer to a question; `remember=False` for a one-off (an inline query) that is no turn of a
         conversation."""
-        p = self._prepare(conversation_id, question, filters)
+        p = self._prepare_waiting(conversation_id, question, filters)
         if p.ready is not None:
             answer = p.ready
         else:
@@ -194,7 +200,7 @@ class Engine:
         return answer
 
     def stream(self, conversation_id: str, question: str, **filters) -> Iterator[str | Answer]:
-        p = self._prepare(conversation_id, question, filters)
+        p = self._prepare_waiting(conversation_id, question, filters)
         if p.ready is not None:
             if p.remember:
                 self._remember(conversation_id, p.question, p.ready)
@@ -207,12 +213,11 @@ class Engine:
 
     def last_answer(self, conversation_id: str) -> Answer | None:
         """The last answer given in this conversation (for /sources), or None."""
-        return self._last.get(conversation_id)
+        return self.recent.last(conversation_id)
 
     def reset(self, conversation_id: str) -> None:
         self.memory.reset(conversation_id)
-        with self._last_lock:
-            self._last.pop(conversation_id, None)
+        self.recent.drop(conversation_id)
 
     # --- the corpus --------------------------------------------------------------------------
     def _articles(self) -> list[ArticleInfo]:
@@ -292,8 +297,7 @@ FOLLOW_FILE = "follow.sqlite3"
 
 
 class Engines:
-    """The engine and the followed sources of each collection, for a process that serves several (the Telegram
-    bot, `articlebot follow run`).
+    """The engine and the followed sources of each collection, for a process that serves several (Telegram, `follow run`).
 
     Built around the engine of the configured collection: another collection's engine is opened when first asked
     for, over the same Chroma client (and so under the one data-dir lock the first took), sharing the embedding

@@ -89,11 +89,6 @@ def test_bot_top_holds_only_the_engines_face_settings_and_rooms():
         assert ast.get_docstring(ast.parse((REPO / "bot" / room / "__init__.py").read_text())), room
 
 
-@pytest.mark.xfail(
-    reason="vectorstore/store.py, ingest/pipeline.py, ingest/follow.py and bot/answering/llm.py are being split on "
-    "their own branches (issues 27, 28, 29)",
-    strict=False,
-)
 def test_no_module_is_over_400_lines():
     long = {
         str(p.relative_to(REPO)): n

@@ -219,7 +219,7 @@ def test_build_llm_picks_the_class_and_sets_timeouts(settings):
     from llama_index.llms.openai import OpenAI
     from llama_index.llms.openai_like import OpenAILike
 
-    from bot.answering.llm import build_llm
+    from bot.answering.llm_client import build_llm
 
     official = build_llm(settings.model_copy(update={"openai_api_key": "sk-test", "openai_model": "gpt-4o-mini"}))
     assert type(official) is OpenAI
@@ -284,7 +284,7 @@ def test_a_reply_that_starts_repeating_itself_is_cut(llm_engine, openai_server):
 
 
 def test_cut_repetition_leaves_an_ordinary_answer_alone():
-    from bot.answering.llm import cut_repetition
+    from bot.answering.llm_text import cut_repetition
 
     text = "The bank raised its key rate to 4.5 percent [1]. The bank raised it again in May, to 5 percent [2]."
     assert cut_repetition(text) == (text, False)
@@ -526,7 +526,7 @@ def test_a_reply_that_only_restates_the_question_gets_the_quotes_without_a_retry
 
 
 def test_restates():
-    from bot.answering.llm import restates
+    from bot.answering.llm_text import restates
 
     q = "Chris Licht, the embattled CEO of which company, stepped down this week?"
     assert restates("Chris Licht, the embattled CEO, stepped down this week. [1]", q)

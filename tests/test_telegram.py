@@ -99,7 +99,6 @@ def test_question_answered_with_citations_and_links(api, make_bot):
     assert "Sources:" in parsed.plain
     assert "https://northwind-wire.example/2025/03/21/glacier-lake-ferry" in parsed.links
     assert "Ferry service returns to Glacier Lake after ice melts early" in parsed.plain
-    assert any(c.params.get("action") == "typing" for c in api.sent(101, "sendChatAction"))
 
     api.push_text(101, 1, "How much did the Lantern Bridge repair cost?")
     second = TelegramHTML.check(reply(api, 101, 2)[1])

@@ -12,6 +12,7 @@ between threads (Telegram answers several chats at once), so each thread gets it
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import threading
@@ -66,12 +67,19 @@ def stem_words(ws: list[str]) -> list[str]:
     return _stemmer().stemWords(ws)
 
 
+TERMS_CACHE = 16384  # sentences whose terms are kept: a question's gate and reader read the same ones several times
+
+
 def terms(text: str, skip: Iterable[str] = frozenset()) -> list[str]:
     """The text's stemmed terms in order, stop words and `skip` (lower-case words, e.g. FRAME_WORDS) left out:
     exactly the terms BM25 indexes and searches for."""
-    skip = skip if isinstance(skip, (set, frozenset)) else frozenset(skip)
+    return list(_terms(text, skip if isinstance(skip, frozenset) else frozenset(skip)))
+
+
+@functools.lru_cache(maxsize=TERMS_CACHE)
+def _terms(text: str, skip: frozenset[str]) -> tuple[str, ...]:
     kept = [w for w in words(text) if w not in STOP_WORDS and w not in skip]
-    return stem_words(kept) if kept else []
+    return tuple(stem_words(kept)) if kept else ()
 
 
 def bm25_tokenize(texts: list[str]):

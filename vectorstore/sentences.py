@@ -14,6 +14,7 @@ sentence ends that matter (measured in benchmarks/sentences.py) in a fraction of
 
 from __future__ import annotations
 
+import functools
 import re
 
 MIN_WORDS, MAX_WORDS = 4, 80
@@ -75,15 +76,23 @@ def _split_line(line: str) -> list[str]:
     return out
 
 
+SPLIT_CACHE = 2048  # texts whose sentences are kept: a question's passages are split by the gate and the reader
+
+
 def split(text: str) -> list[str]:
     """Every sentence of a text in order, white space folded; a line break always ends a sentence."""
+    return list(_split(text))
+
+
+@functools.lru_cache(maxsize=SPLIT_CACHE)
+def _split(text: str) -> tuple[str, ...]:
     out = []
     for line in text.split("\n"):
         for s in _split_line(line):
             s = " ".join(s.split())
             if s:
                 out.append(s)
-    return out
+    return tuple(out)
 
 
 def sentences(text: str) -> list[str]:

@@ -1,131 +1,50 @@
 """The LLM answerer: numbered sources → an OpenAI-compatible model (through llama-index) → a checked, cited answer.
 
-Model output is untrusted like article text: markers naming no source are dropped, markers whose claim shares no
-key word with the cited passage are moved or dropped, URLs and bare domains that are not the sources' own are
-removed, and the citations list is built from the retrieved passages, never from the text. Every call is bounded
-(LLM_MAX_TOKENS, OPENAI_TIMEOUT, and for streams LLM_FIRST_TOKEN_TIMEOUT) and a reply that starts repeating
-itself is cut. It is never worse than the quotes: when the model cannot be reached, cites nothing twice, or says
-NOT FOUND although the gate let the question through, the extractive answer is returned with a one-line note.
+Model output is untrusted like article text (llm_text.py): markers naming no source are dropped, markers whose claim
+shares no key word with the cited passage are moved or dropped, URLs and bare domains that are not the sources' own
+are removed, and the citations list is built from the retrieved passages, never from the text. Every call is bounded
+(LLM_MAX_TOKENS, OPENAI_TIMEOUT, and for streams LLM_FIRST_TOKEN_TIMEOUT; the client: llm_client.py) and a reply
+that starts repeating itself is cut. It is never worse than the quotes: when the model cannot be reached, cites
+nothing twice, or says NOT FOUND although the gate let the question through, the extractive answer is returned with
+a one-line note. A model that keeps failing is left alone for a while (breaker.py): the quotes come at once, and
+each conversation is told so once.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from datetime import date
-from typing import Any
 
 from llama_index.core.llms import ChatMessage, MessageRole
 
 from bot.answer import Answer
-from bot.answering.citations import MARKER, append_cited, recheck_markers, renumber, strip_foreign_urls
+from bot.answering.breaker import Breaker
+from bot.answering.citations import MARKER, append_cited, strip_foreign_urls
 from bot.answering.extractive import NOT_FOUND
-from bot.settings import Settings, reveal
+from bot.answering.llm_client import build_llm, why
+from bot.answering.llm_text import SENTINEL, SENTINEL_TEXT, checked, cut_repetition, fenced, one_line, restates
+from bot.settings import Settings
 from prompts import load
-from vectorstore.analysis import terms
 from vectorstore.language import other_language
 from vectorstore.passages import Passage
 
 log = logging.getLogger(__name__)
 
-# The model's "NOT FOUND" is honoured even with words after it ("NOT FOUND. The sources only mention ...").
-SENTINEL = re.compile(r"^\W*not\s+found\b", re.I)
-_SENTINEL_TEXT = "NOT FOUND"
 UNREACHABLE = (
     "The language model could not be reached ({why}); these are the best matching sentences from the articles."
 )
 UNCITED = "The language model's answer cited no source; these are the best matching sentences from the articles."
 REFUSED = "The language model found no answer in these articles, but they look relevant; these are the best matching sentences."
 RESTATED = "The language model only restated the question; these are the best matching sentences from the articles."
+RESTING = "The language model is not answering at the moment; these are the best matching sentences from the articles."
 MAX_HISTORY_CHARS = 600  # per remembered answer in the prompt: enough for context, not for a prompt blow-up
 CONDENSE_MAX_TOKENS = 80  # a standalone question is one line
 REFUSING = 10  # NOT FOUNDs in a row, from the start, after which the log says the model may be too small
-REPEAT_WORDS = 8  # a run of this many words said twice is a loop, not an answer
-
-
-def _why(exc: BaseException) -> str:
-    """A short, user-safe reason for a failed call (no URLs, keys or tracebacks)."""
-    import openai
-
-    if isinstance(exc, (openai.APITimeoutError, TimeoutError)):
-        return "timed out"
-    if isinstance(exc, openai.RateLimitError):
-        return "rate limited"
-    if isinstance(exc, openai.APIConnectionError):
-        return "connection failed"
-    if isinstance(exc, openai.APIStatusError):
-        return f"server error {exc.status_code}"
-    return "unexpected reply"
-
-
-def build_llm(settings: Settings):
-    """llama-index's OpenAI for api.openai.com models it knows, OpenAILike for any other server or model name.
-
-    The openai client is built here so its timeout and retries are ours (its own default timeout is 600 s);
-    llama-index's retry wrapper is switched off (max_retries=0) because it would retry each of the client's
-    retries again, with waits of up to 20 s. max_tokens is not set here but sent with every call (the answer's
-    and the condense step's bounds differ, and llama-index would let a constructor value override a call's).
-    """
-    import openai
-    from llama_index.llms.openai import OpenAI
-    from llama_index.llms.openai_like import OpenAILike
-
-    key = reveal(settings.openai_api_key) or "not-needed"  # local servers (Ollama, llama.cpp) accept any key
-    common: dict[str, Any] = dict(
-        model=settings.openai_model,
-        api_key=key,
-        max_retries=0,
-        timeout=settings.openai_timeout,
-        temperature=0.0,
-        reuse_client=True,
-    )
-    client = openai.OpenAI(
-        api_key=key,
-        base_url=settings.openai_base_url,
-        timeout=settings.openai_timeout,
-        max_retries=settings.openai_max_retries,
-    )
-    if not settings.openai_base_url:
-        llm = OpenAI(**common, openai_client=client)
-        try:
-            _ = llm.metadata  # raises for model names llama-index's OpenAI class does not know
-            return llm
-        except ValueError:
-            pass
-    return OpenAILike(
-        **common, api_base=settings.openai_base_url, is_chat_model=True, context_window=8192, openai_client=client
-    )
-
-
-def cut_repetition(text: str, n: int = REPEAT_WORDS) -> tuple[str, bool]:
-    """The text up to where it starts saying again a run of n words it already said (a small model's loop, or
-    table rows copied over and over), and whether it was cut."""
-    words = list(re.finditer(r"\S+", text))
-    seen: dict[tuple[str, ...], int] = {}
-    keys = [re.sub(r"\W+", "", w.group(0).lower()) for w in words]
-    for i in range(len(words) - n + 1):
-        gram = tuple(keys[i : i + n])
-        first = seen.setdefault(gram, i)
-        if first != i and i - first >= 1:
-            return text[: words[i].start()].rstrip(" ,;:|-"), True
-    return text, False
-
-
-def restates(reply: str, question: str) -> bool:
-    """True for a reply that only says the question again ("NASA will launch ... What is the mission called? [1]"):
-    it asks something back, or has no word of its own besides the question's."""
-    body = " ".join(MARKER.sub(" ", reply).split())
-    if not body or SENTINEL.match(body):
-        return False
-    if body.endswith("?"):
-        return True
-    asked = set(terms(question))
-    return not [t for t in terms(body) if t not in asked]
 
 
 def looks_english(text: str) -> bool:
@@ -148,6 +67,7 @@ class LLMAnswerer:
         evidence: str = "focused",
         evidence_sentences: int = 6,
         quotes: bool = True,
+        breaker: Breaker | None = None,
     ):
         self.llm = llm
         self.fallback = fallback
@@ -158,6 +78,7 @@ class LLMAnswerer:
         self.evidence = evidence
         self.evidence_sentences = evidence_sentences
         self.quotes = quotes
+        self.breaker = breaker or Breaker()
         # The engine retrieves and gates with the English standalone query but hands the answerer the user's own
         # words (the reply's language); this maps the one to the other for scoring sentences and the fallback.
         self._english: OrderedDict[str, str] = OrderedDict()
@@ -212,10 +133,10 @@ class LLMAnswerer:
             load("source").format(
                 n=i,
                 fence=fence,
-                title=_one_line(p.title) or "(untitled)",
-                outlet=_one_line(p.outlet) or "unknown outlet",
-                published=_one_line(p.when) or "date unknown",
-                text=_fenced(text, fence),
+                title=one_line(p.title) or "(untitled)",
+                outlet=one_line(p.outlet) or "unknown outlet",
+                published=one_line(p.when) or "date unknown",
+                text=fenced(text, fence),
             )
             for i, (p, text) in enumerate(zip(passages, texts), 1)
         )
@@ -252,6 +173,8 @@ class LLMAnswerer:
             prompt = load("condense").format(history=convo, question=question)
         else:
             prompt = load("translate").format(question=question)
+        if not self.breaker.allow():
+            return self.fallback.condense(question, history)
         try:
             text = (
                 self.llm.chat(
@@ -260,8 +183,10 @@ class LLMAnswerer:
                 or ""
             )
         except Exception as exc:  # noqa: BLE001 - any failure of the model: retrieval must still work
-            log.warning("condensing with the LLM failed (%s); using the question as is", _why(exc))
+            self.breaker.failure()
+            log.warning("condensing with the LLM failed (%s); using the question as is", why(exc))
             return self.fallback.condense(question, history)
+        self.breaker.success()
         text = " ".join(text.split()).strip('"')
         if not 0 < len(text) <= 500:
             return self.fallback.condense(question, history)
@@ -279,19 +204,24 @@ class LLMAnswerer:
     def answer(self, question: str, passages: list[Passage], history: list | None = None, verdict=None) -> Answer:
         if not passages or (verdict is not None and not verdict.covered):  # the engine's gate said no: no call
             return self._not_found(passages, verdict)
+        if not self.breaker.allow():
+            return self._resting(question, passages, history, verdict)
+        result = None
         try:
             messages, sent = self._prompt(question, passages, history, verdict)
             text = self._call(messages)
-            if restates(text, question):  # asking again would get the same echo
-                return self._settle(None, question, passages, history, verdict, restated=True)
-            result = self._checked(text, sent, verdict)
-            if result is None:  # uncited: one retry with a reminder, then quotes
+            restated = restates(text, question)  # asking again would get the same echo
+            if not restated:
+                result = checked(text, sent, self.name)
+            if not restated and result is None:  # uncited: one retry with a reminder, then quotes
                 reminder = ChatMessage(role=MessageRole.USER, content=load("cite_reminder"))
                 text = self._call([*messages, ChatMessage(role=MessageRole.ASSISTANT, content=text), reminder])
-                result = self._checked(text, sent, verdict)
+                result = checked(text, sent, self.name)
         except Exception as exc:  # noqa: BLE001
+            self.breaker.failure()
             return self._fall_back(question, passages, history, exc, verdict)
-        return self._settle(result, question, passages, history, verdict)
+        self.breaker.success()
+        return self._settle(result, question, passages, history, verdict, restated=restated)
 
     def stream(
         self, question: str, passages: list[Passage], history: list | None = None, verdict=None
@@ -300,9 +230,12 @@ class LLMAnswerer:
         if not passages or (verdict is not None and not verdict.covered):
             yield self._not_found(passages, verdict)
             return
+        if not self.breaker.allow():
+            yield self._resting(question, passages, history, verdict)
+            return
         import httpx
 
-        text, pending = "", ""
+        text, pending, answered = "", "", True
         try:
             messages, sent = self._prompt(question, passages, history, verdict)
             started = time.monotonic()
@@ -321,8 +254,8 @@ class LLMAnswerer:
                     # release only whole words (a URL is vetted once it is complete), and nothing that may yet turn
                     # out to be the model's NOT FOUND
                     cut = max(pending.rfind(" "), pending.rfind("\n"))
-                    head = " ".join(text.split()).upper()[: len(_SENTINEL_TEXT)]
-                    if cut >= 0 and not _SENTINEL_TEXT.startswith(head) and not SENTINEL.match(text.strip()):
+                    head = " ".join(text.split()).upper()[: len(SENTINEL_TEXT)]
+                    if cut >= 0 and not SENTINEL_TEXT.startswith(head) and not SENTINEL.match(text.strip()):
                         yield strip_foreign_urls(pending[: cut + 1], sent)
                         pending = pending[cut + 1 :]
             finally:
@@ -332,12 +265,17 @@ class LLMAnswerer:
             if not text.strip() and time.monotonic() - started > self.total_timeout:
                 raise TimeoutError("no reply in time")
         except Exception as exc:  # noqa: BLE001
+            answered = False
+            self.breaker.failure()
             yield self._fall_back(question, passages, history, exc, verdict)
             return
+        finally:
+            if answered:  # also when the reader stopped early: the call it allowed must be reported
+                self.breaker.success()
         if restates(text, question):
             yield self._settle(None, question, passages, history, verdict, restated=True)
             return
-        yield self._settle(self._checked(text, sent, verdict), question, passages, history, verdict)
+        yield self._settle(checked(text, sent, self.name), question, passages, history, verdict)
 
     # --- checks and fallbacks ----------------------------------------------------------------
     def _call(self, messages) -> str:
@@ -398,89 +336,19 @@ class LLMAnswerer:
 
         return not_covered(verdict, passages, self.name)
 
-    def _checked(self, text: str, passages: list[Passage], verdict=None) -> Answer | None:
-        """The model's text with only valid, supported markers and the sources' own URLs; None when it cites
-        nothing. `passages` are the ones the prompt numbered."""
-        if _ECHO.search(text):  # the model copied the prompt's sources back: no answer of its own
-            return None
-        text = _headers_as_markers(text.strip(), passages)
-        if SENTINEL.match(text) or _SENTINEL_LINE.search(text):
-            return Answer(NOT_FOUND, answerer=self.name, found=False)  # _settle words it with all the passages
-        text = recheck_markers(strip_foreign_urls(_markers_after_claims(text), passages), passages)
-        cleaned, cites = renumber(text, passages)
-        if not cites or len(MARKER.sub(" ", cleaned).split()) < MIN_WORDS:  # "[1]" alone says nothing
-            return None
-        return Answer(cleaned, cites, answerer=self.name)
-
     def _quote(self, question, passages, history, note: str, verdict=None) -> Answer:
         answer = self.fallback.answer(self._query(question), passages, history, verdict)
         answer.note = note
         return answer
 
     def _fall_back(self, question, passages, history, exc: BaseException, verdict=None) -> Answer:
-        why = _why(exc)
+        reason = why(exc)
         self.counts["unreachable"] += 1
-        log.warning("LLM call failed (%s: %s); answering extractively", why, type(exc).__name__)
-        return self._quote(question, passages, history, UNREACHABLE.format(why=why), verdict)
+        log.warning("LLM call failed (%s: %s); answering extractively", reason, type(exc).__name__)
+        return self._quote(question, passages, history, UNREACHABLE.format(why=reason), verdict)
 
-
-# A source's header copied into the reply ("[1] Title — outlet, 2023-01-04" on a line of its own), which small
-# models write before their answer to say where it comes from.
-_HEADER_LINE = re.compile(r"^[ \t]*\[(\d+)\][ \t]+([^\n]*)$\n?", re.M)
-_HEADER_TAIL = re.compile(r" — [^—]{1,80}, (?:\d{4}-\d{2}-\d{2}|date unknown)$")
-_LEADING_MARKERS = re.compile(r"^((?:\[\d+\]\s*)+)([^\n]*?[.!?])(?=\s|$)")
-_MARKERS_LINE = re.compile(r"\n+[ \t]*((?:\[\d+\][ \t]*)+)(?=\n|$)")
-
-
-def _markers_after_claims(text: str) -> str:
-    """ "[1] Amazon lays off thousands." → "Amazon lays off thousands [1]." (Qwen2.5-Coder 1.5B puts the marker
-    first), and a line holding only markers joins the line before it."""
-    text = _MARKERS_LINE.sub(lambda m: " " + m.group(1).strip(), text)
-    return _LEADING_MARKERS.sub(lambda m: f"{m.group(2)[:-1].rstrip()} {m.group(1).strip()}{m.group(2)[-1]}", text)
-
-
-# "NOT FOUND" in capitals on a line of its own after a header the model copied with a changed title ("[1] Oscars
-# nominations 2023 full list: ... — www.usatoday.com, 2023-01-24\nNOT FOUND."; Qwen2.5-Coder 0.5B on dev)
-_SENTINEL_LINE = re.compile(r"(?m)^\W*NOT FOUND\b")
-_ECHO = re.compile(r"<<<SRC[0-9A-F]{8}|SRC[0-9A-F]{8}>>>")
-MIN_WORDS = 3  # an answer shorter than this, markers aside, is no answer
-
-
-def _is_header(n: int, line: str, passages: list[Passage]) -> bool:
-    """ "[n] Title — outlet, date", or the title of source n alone, on a line of its own."""
-    if not 1 <= n <= len(passages):
-        return False
-    title = " ".join((passages[n - 1].title or "").split())
-    line = " ".join(line.split())
-    if _HEADER_TAIL.search(line):  # "… — outlet, 2023-01-24": the header's shape, whatever the model did to the title
-        return True
-    return " — " in line and line.rsplit(" — ", 1)[0] == title or bool(title) and line.rstrip(".") == title.rstrip(".")
-
-
-def _headers_as_markers(text: str, passages: list[Passage]) -> str:
-    """Copied source headers removed; when the rest cites nothing, it cites the sources those headers named."""
-    named = [int(m.group(1)) for m in _HEADER_LINE.finditer(text) if _is_header(int(m.group(1)), m.group(2), passages)]
-    if not named:
-        return text
-    rest = _HEADER_LINE.sub(
-        lambda m: "" if _is_header(int(m.group(1)), m.group(2), passages) else m.group(0), text
-    ).strip()
-    if not rest or SENTINEL.match(rest) or MARKER.search(rest):
-        return rest
-    return rest + " " + "".join(f"[{n}]" for n in dict.fromkeys(named))
-
-
-def _one_line(text: str) -> str:
-    """Metadata shown in a source's header: one line, and no marker or fence of its own."""
-    return _neutral(" ".join((text or "").split()))
-
-
-def _neutral(text: str) -> str:
-    return text.replace("<<<", "‹‹‹").replace(">>>", "›››")
-
-
-def _fenced(text: str, fence: str) -> str:
-    """Article text as fence content: it cannot contain the fence, a fence-like line, or a line that starts like a
-    numbered source header ("[6] Title — Reuters")."""
-    text = _neutral(text.strip()).replace(fence, "")
-    return re.sub(r"(?m)^(\s*)\[(\d+)\]", r"\1(\2)", text)
+    def _resting(self, question, passages, history, verdict) -> Answer:
+        """The quotes while the breaker keeps the model alone; each conversation is told so once per outage."""
+        answer = self._quote(question, passages, history, RESTING, verdict)
+        answer.once = f"llm-resting-{self.breaker.openings}"
+        return answer

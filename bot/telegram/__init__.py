@@ -4,6 +4,8 @@ No answering logic lives here (that is the Engine's, testable without Telegram).
 - access: who may talk to the bot, who may add articles, and the polite refusal (which tells a stranger their id);
 - throttle: questions per user per minute;
 - chat: sending HTML (split at Telegram's limit) and the typing indicator;
+- delivery: getting messages to Telegram when it pushes back (429s waited out, 5xx retried), never sending one twice;
+- turns: each chat's questions in order, chats served in arrival order, and the "queued" notice;
 - bridge: a blocking engine stream handed to the event loop from a worker thread, cancellable;
 - questions: questions, /help, /sources, /latest, /reset, on bounded worker pools so a slow model never stalls them;
 - admin: /ingest and document uploads by admins;

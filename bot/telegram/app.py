@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 from telegram import BotCommand, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -24,6 +23,7 @@ from telegram.ext import (
 
 from bot.settings import Settings, reveal
 from bot.telegram.admin import sweep_uploads
+from bot.telegram.delivery import POOL, PatientLimiter, RetryingRequest
 from bot.telegram.following import FOLLOW_TICK
 from bot.telegram.front import TelegramFrontEnd
 from bot.telegram.tokens import install_token_filter, token_problem
@@ -31,6 +31,9 @@ from bot.telegram.tokens import install_token_filter, token_problem
 log = logging.getLogger(__name__)
 
 SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+# updates handled at once: a question waiting for its chat's earlier ones holds one, so this must exceed the questions
+# of a burst, or a chat's first question waits behind other chats' fourth (its own turn is kept by its chat's lock)
+UPDATES_AT_ONCE = 1024
 COMMANDS = [
     BotCommand("ask", "ask a question about the articles"),
     BotCommand("help", "what I know and how to ask"),
@@ -64,15 +67,14 @@ def build_application(settings: Settings, engine, *, rate_limit: bool = True) ->
         ApplicationBuilder()
         .token(reveal(settings.telegram_bot_token).strip())
         .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)))
-        .concurrent_updates(64)
-        .connection_pool_size(64)
-        .pool_timeout(10)
+        .concurrent_updates(UPDATES_AT_ONCE)
+        .request(RetryingRequest(connection_pool_size=POOL, pool_timeout=10))
         .post_init(_post_init)
         .post_stop(front.close)
     )
     if rate_limit:
-        # stays under Telegram's flood limits and retries RetryAfter (429) replies instead of dropping the answer
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        # stays under Telegram's flood limits and waits out each 429's retry_after (bot/telegram/delivery.py)
+        builder = builder.rate_limiter(PatientLimiter())
     if settings.telegram_base_url:
         base = settings.telegram_base_url.rstrip("/")
         builder = builder.base_url(base)

@@ -16,6 +16,9 @@ log = logging.getLogger(__name__)
 
 TYPING_EVERY = 4.0  # Telegram shows "typing…" for about 5 s
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# an answer ready within this long after its work began needs no "typing…": under load the chat actions were a
+# third of the bot's calls to Telegram, and each costs the bot as much CPU as a reply (benchmarks/load.py)
+TYPING_AFTER = 1.0
 
 
 def reply_to(message: Message) -> ReplyParameters | None:
@@ -50,9 +53,13 @@ async def send_html(
     return sent
 
 
-async def keep_typing(message: Message) -> None:
-    """Show "typing…" until cancelled."""
+async def keep_typing(message: Message, started: asyncio.Event | None = None) -> None:
+    """Show "typing…" from TYPING_AFTER seconds after the answer began to be made (`started`) until cancelled: a
+    question still waiting for a worker is told it is queued instead (bot/telegram/turns.py)."""
     try:
+        if started is not None:
+            await started.wait()
+        await asyncio.sleep(TYPING_AFTER)
         while True:
             await message.get_bot().send_chat_action(message.chat_id, ChatAction.TYPING)
             await asyncio.sleep(TYPING_EVERY)

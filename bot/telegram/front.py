@@ -23,16 +23,20 @@ from bot.telegram.access import Access
 from bot.telegram.admin import AdminIngest
 from bot.telegram.bindings import ChatBindings
 from bot.telegram.collections import CollectionCommands
+from bot.telegram.delivery import undeliverable
 from bot.telegram.digest import DigestCommands
 from bot.telegram.following import FollowCommands
 from bot.telegram.inline import InlineAnswers
 from bot.telegram.questions import Questions
 from bot.telegram.throttle import Throttle
+from bot.telegram.turns import ChatTurn
 from bot.telegram.watching import WatchCommands
+from vectorstore.outage import unreachable
 
 log = logging.getLogger(__name__)
 
 SORRY = "Sorry, something went wrong — please try again."
+STORE_RESTARTING = "The article store is restarting — please ask again in a moment."
 # Questions run on a pool of their own, so that however long the model takes, the event loop's default executor
 # (a handful of threads on a small machine) stays free for /help, /sources, /latest and the follow commands. Eight:
 # enough for a remote LLM's latency to overlap; more questions than that wait their turn in the pool's queue.
@@ -61,7 +65,7 @@ class TelegramFrontEnd(
         self.throttle = Throttle(settings.telegram_user_rate)
         # a chat's lock lives while a question in that chat holds or awaits it, then goes: a public bot's memory
         # does not grow with every chat it ever answered
-        self.chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.chat_locks: weakref.WeakValueDictionary[int, ChatTurn] = weakref.WeakValueDictionary()
         self.streaming = getattr(engine.answerer, "name", "") == "llm"
         self.drafts = True  # until the Bot API refuses one (streaming.py)
         self.question_pool = ThreadPoolExecutor(QUESTION_WORKERS, thread_name_prefix="articlebot-question")
@@ -102,9 +106,21 @@ class TelegramFrontEnd(
             log.warning("polling Telegram failed, retrying with backoff: %s", context.error)
             return
         uid = update.update_id if isinstance(update, Update) else None
-        log.error("error handling update %s: %s", uid, context.error, exc_info=context.error)
-        if isinstance(update, Update) and update.effective_chat:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if undeliverable(context.error):
+            # Telegram would not take a reply even after bounded retries (bot/telegram/delivery.py): one line, and
+            # no "sorry", which would be one more message it will not take
+            log.warning("could not send to chat %s (update %s): %s", chat.id if chat else None, uid, context.error)
+            return
+        if unreachable(context.error):
+            # the Chroma server is down or restarting (the engine waited a while for it); nothing to fix here
+            log.warning("the store was unreachable for update %s: %s", uid, context.error)
+            reply = STORE_RESTARTING
+        else:
+            log.error("error handling update %s: %s", uid, context.error, exc_info=context.error)
+            reply = SORRY
+        if chat:
             try:
-                await context.bot.send_message(update.effective_chat.id, SORRY)
+                await context.bot.send_message(chat.id, reply)
             except TelegramError as exc:
-                log.warning("could not tell chat %s about the error: %s", update.effective_chat.id, exc)
+                log.warning("could not tell chat %s about the error: %s", chat.id, exc)

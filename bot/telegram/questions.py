@@ -3,7 +3,7 @@
 
 Answers are made on the front end's question pool (bounded: see front.QUESTION_WORKERS), the reading commands on the
 event loop's default executor, so /help, /sources and /latest answer while every question worker waits for a slow
-model. One question at a time per chat, so a follow-up sees the answer to the question before it.
+model. One question at a time per chat, so a follow-up sees the answer to the question before it (turns.py).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from bot.telegram.chat import keep_typing, reply_to, send_html
 from bot.telegram.render import escape, render_latest, render_sources
 from bot.telegram.streaming import show_stream
 from bot.telegram.throttle import Throttle
+from bot.telegram.turns import ChatTurn, signalling, tell_if_queued
 
 if TYPE_CHECKING:
     from bot.engine import Engine
@@ -52,7 +53,7 @@ class Questions(AnswerSending):
     engine: Engine
     access: Access
     throttle: Throttle
-    chat_locks: weakref.WeakValueDictionary[int, asyncio.Lock]
+    chat_locks: weakref.WeakValueDictionary[int, ChatTurn]
     streaming: bool
     drafts: bool  # a private chat's streamed answer grows in a draft (False once the Bot API refused one)
     question_pool: Executor
@@ -64,11 +65,11 @@ class Questions(AnswerSending):
     def conversation(self, message: Message) -> str:
         return f"tg:{message.chat_id}"
 
-    def _chat_lock(self, chat_id: int) -> asyncio.Lock:
-        lock = self.chat_locks.get(chat_id)
-        if lock is None:
-            lock = self.chat_locks[chat_id] = asyncio.Lock()
-        return lock
+    def _chat_lock(self, chat_id: int) -> ChatTurn:
+        turn = self.chat_locks.get(chat_id)
+        if turn is None:
+            turn = self.chat_locks[chat_id] = ChatTurn()
+        return turn
 
     async def answer(self, message: Message, question: str) -> None:
         if not question.strip():
@@ -83,17 +84,25 @@ class Questions(AnswerSending):
             if warn:
                 await message.reply_text(SLOW_DOWN, reply_parameters=reply_to(message))
             return
-        lock = self._chat_lock(message.chat_id)
-        await lock.acquire()
+        turn = self._chat_lock(message.chat_id)
+        started = asyncio.Event()  # a worker has begun this answer
+        notice = asyncio.create_task(tell_if_queued(message, turn, started))
+        try:
+            await turn.acquire()
+        except BaseException:
+            notice.cancel()
+            raise
         work: asyncio.Future | None = None  # the worker making this answer
-        typing = asyncio.create_task(keep_typing(message))
+        typing = asyncio.create_task(keep_typing(message, started))
+        released = False
         try:
             if self.streaming:
-                stream = ThreadStream(
-                    lambda: self.engine_for(message.chat_id).stream(self.conversation(message), question),
-                    self.question_pool,
+                make = signalling(
+                    started, lambda: self.engine_for(message.chat_id).stream(self.conversation(message), question)
                 )
+                stream = ThreadStream(make, self.question_pool)
                 work = stream.done
+                await notice  # said, if at all, before the answer's first message
                 try:
                     final, live = await show_stream(message, stream, self.drafts)
                     self.drafts = self.drafts and not live.refused  # an older Bot API: edits from now on
@@ -103,17 +112,33 @@ class Questions(AnswerSending):
             else:
                 work = asyncio.get_running_loop().run_in_executor(
                     self.question_pool,
-                    lambda: self.engine_for(message.chat_id).ask(self.conversation(message), question),
+                    signalling(
+                        started, lambda: self.engine_for(message.chat_id).ask(self.conversation(message), question)
+                    ),
                 )
+                await notice
                 answer = await asyncio.shield(work)  # cancelling this handler must not unlock a busy chat
                 typing.cancel()
-                await self.send_answer(message, question, answer, None)
+                # the chat's next question is answered while this answer goes out (Telegram may hold it back a
+                # while); its answer follows this one
+                before, mine = turn.next_delivery()
+                turn.release()
+                released = True
+                try:
+                    if before is not None:
+                        await before
+                    await self.send_answer(message, question, answer, None)
+                finally:
+                    mine.set_result(None)
         finally:
+            notice.cancel()
             typing.cancel()
-            if work is not None and not work.done():
-                work.add_done_callback(lambda _: lock.release())  # the chat's next question waits for the worker
+            if released:
+                pass
+            elif work is not None and not work.done():
+                work.add_done_callback(lambda _: turn.release())  # the chat's next question waits for the worker
             else:
-                lock.release()
+                turn.release()
 
     # --- handlers ----------------------------------------------------------------------------
     def addressed(self, message: Message, bot_id: int, username: str) -> str | None:

@@ -34,13 +34,14 @@ class LiveReply:
         self.draft_id = message.message_id if drafts and message.chat.type == ChatType.PRIVATE else 0
         self.refused = False  # the Bot API does not take drafts
         self.shown: Message | None = None  # the message edited in place, once sent
+        self.off = False  # the first preview message could not be sent: the answer comes as a message of its own
         self._text, self._last, self._at = "", "", 0.0
 
     async def add(self, piece: str) -> None:
         self._text += piece
         preview, now = escape(self._text.strip()), time.monotonic()
         every = DRAFT_EVERY if self.draft_id else EDIT_EVERY
-        if not preview or preview == self._last or now - self._at < every or len(preview) >= LIMIT - 2:
+        if self.off or not preview or preview == self._last or now - self._at < every or len(preview) >= LIMIT - 2:
             return
         bot, chat = self.message.get_bot(), self.message.chat_id
         try:
@@ -60,10 +61,13 @@ class LiveReply:
             else:
                 log.debug("draft edit failed: %s", exc)
         except TelegramError as exc:
-            if not self.draft_id:
-                raise
-            log.info("a draft failed (%s): editing a message for the rest of this answer", exc)
-            self.draft_id = 0
+            # previews are best effort (Telegram pushing back, benchmarks/load.py): one it would not take is skipped
+            if self.draft_id:
+                log.info("a draft failed (%s): editing a message for the rest of this answer", exc)
+                self.draft_id = 0
+            else:
+                log.debug("a preview in chat %s failed: %s", chat, exc)
+                self.off = self.shown is None
 
 
 async def show_stream(message: Message, stream: AsyncIterator, drafts: bool) -> tuple[Answer, LiveReply]:

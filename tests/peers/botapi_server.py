@@ -7,6 +7,7 @@ are handed out by long-polling getUpdates; every other call is recorded in `call
 for an outage). Inline queries and button presses are pushed like messages (`push_inline_query`,
 `push_callback_query`); `refuse(method)` makes a method unknown, as on a Bot API server older than it
 (sendMessageDraft before Bot API 9.5).
+`faults` takes a FaultPlan (faults.py): shares of a method's calls refused (429, 5xx) or answered late.
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ class BotAPIServer:
     pushed: dict = field(default_factory=dict)      # update_id -> the update
     outage: list = field(default_factory=list)      # [calls left (-1 = all), status, description]
     refused: set = field(default_factory=set)       # methods this server does not know (404)
+    faults: object = None                            # a faults.FaultPlan, consulted once per call
 
     def __post_init__(self):
         self._cond = threading.Condition()
@@ -142,9 +144,15 @@ class BotAPIServer:
                          "parameters": {"retry_after": retry}}
         if method == "getUpdates":
             return 200, {"ok": True, "result": self._get_updates(params)}
+        fault = self.faults.pick(method) if self.faults is not None else None
+        if fault is not None and fault.refuses:
+            self._record(method, params, str(fault.status))
+            return fault.status, fault.payload()
         handler: Callable | None = getattr(self, "_m_" + method, None)
         result = handler(params) if handler else True
         self._record(method, params, result)
+        if fault is not None:
+            time.sleep(fault.delay)  # carried out, answered late: the client may give up on a call that took effect
         return 200, {"ok": True, "result": result}
 
     def _record(self, method, params, result) -> None:

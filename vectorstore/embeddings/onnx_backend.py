@@ -139,7 +139,11 @@ class OnnxEmbedder:
         return self._run(self._session(self.doc_kind, backend, "documents"), texts)
 
     def embed_query(self, text: str) -> list[float]:
-        return self._run(self._session(self.query_kind, "cpu", "queries"), [text])[0].tolist()
+        return self.embed_queries([text])[0]
+
+    def embed_queries(self, texts: Sequence[str]) -> list[list[float]]:
+        """Several queries in one model run (bot/answering/batching.py merges concurrent questions' queries)."""
+        return self._run(self._session(self.query_kind, "cpu", "queries"), texts).tolist()
 
     def _run(self, session, texts: Sequence[str]):
         import numpy as np
@@ -167,6 +171,9 @@ def session_options():
     options = ort.SessionOptions()
     options.intra_op_num_threads = _cpus()
     options.inter_op_num_threads = 1
+    # idle worker threads sleep rather than spin: ORT's default busy-wait after every run took about a third of a
+    # busy bot's CPU, away from the question threads (benchmarks/load.py); a large ingest batch does not notice
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     options.log_severity_level = 3  # ORT's own warnings would land in every CLI run's output
     return options
 
