@@ -94,6 +94,14 @@ def test_feedback_with_no_votes_says_where_they_come_from():
     assert "No votes yet" in articlebot("feedback")
 
 
+def test_a_terminal_watch_is_on_the_collection_named_after_the_command():
+    assert "watching #1 'tram fares'" in articlebot("watch", "add", "tram", "fares", "--collection", "examples")
+    assert "watching #2 'tram fares'" in articlebot("--collection", "b", "watch", "add", "tram", "fares")
+    listing = articlebot("watch", "list")
+    assert "#1  tram fares  (terminal, collection examples" in listing
+    assert "#2  tram fares  (terminal, collection b" in listing
+
+
 def test_a_topic_too_long_is_one_line(capsys):
     articlebot("watch", "add", *["word"] * 40, check=2)
     assert capsys.readouterr().err.strip().endswith("(at most 100 characters).")

@@ -103,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the figures and every question's outcome as JSON")
 
     _follow_parser(sub)
-    news.add_parsers(sub)
+    news.add_parsers(sub, _collection)
     from bot.cli.collections import add_parsers
 
     add_parsers(sub, _collection)

@@ -13,10 +13,11 @@ import time
 from ingest.wording import plural
 
 
-def add_parsers(sub) -> None:
+def add_parsers(sub, collection) -> None:
+    """`collection` adds --collection to a parser (main.py): a terminal watch is on one collection."""
     p = sub.add_parser("watch", help="watch topics: each new article about one is an alert (printed by `follow run`)")
     actions = p.add_subparsers(dest="watch_action", required=True, metavar="ACTION")
-    a = actions.add_parser("add", help="watch a topic, e.g. articlebot watch add ferry strike")
+    a = collection(actions.add_parser("add", help="watch a topic, e.g. articlebot watch add ferry strike"))
     a.add_argument("topic", nargs="+", help="a few words: the topic's new articles are matched as questions are")
     a.add_argument("--chat", type=int, default=0, help="a Telegram chat id: the bot sends the alerts there")
     a = actions.add_parser("list", help="watched topics with their ids")
