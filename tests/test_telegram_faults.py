@@ -130,6 +130,24 @@ def test_a_chats_questions_are_answered_in_order_and_a_waiting_chat_is_told_once
     assert BRIDGE[1] in reply(api, 1341, 5)[4] and len(api.texts(1341)) == 5
 
 
+def test_no_queued_notice_while_telegram_refuses_messages(api, make_bot, monkeypatch, caplog):
+    import bot.telegram.turns as turns
+
+    monkeypatch.setattr(turns, "QUEUED_AFTER", 0.3)
+    engine = make_bot(telegram_user_rate=0)
+    api.faults = FaultPlan().script("sendMessage", [429], retry_after=1)
+    api.push_text(1381, 1, BRIDGE[0])                       # refused once, then delivered: Telegram is pushing back
+    assert BRIDGE[1] in api.wait_for(lambda s: delivered(s, 1381), 60)[0].params["text"]
+    gate = engine.answerer = Gate(engine.answerer)
+    with caplog.at_level(logging.DEBUG, logger="bot.telegram.turns"):
+        api.push_text(1382, 2, BRIDGE[0])
+        api.push_text(1382, 2, FERRY[0])                    # waits for the first: would be told it is queued
+        api.wait_for(lambda s: any("not told it is queued" in r.getMessage() for r in caplog.records), 30)
+    gate.open.set()
+    texts = reply(api, 1382, 2)
+    assert BRIDGE[1] in texts[0] and FERRY[1] in texts[1] and len(api.texts(1382)) == 2
+
+
 def test_a_chats_first_question_is_not_held_behind_another_chats_many(api, make_bot):
     make_bot(telegram_user_rate=0)
     for _ in range(70):                                     # more than a bot handles at once by default (PTB: 64)

@@ -67,7 +67,7 @@ def stem_words(ws: list[str]) -> list[str]:
     return _stemmer().stemWords(ws)
 
 
-TERMS_CACHE = 16384  # sentences whose terms are kept: a question's gate and reader read the same ones several times
+TERMS_CACHE = 4096  # sentences whose terms are kept: a question's gate and reader read the same ones several times
 
 
 def terms(text: str, skip: Iterable[str] = frozenset()) -> list[str]:

@@ -76,7 +76,7 @@ def _split_line(line: str) -> list[str]:
     return out
 
 
-SPLIT_CACHE = 2048  # texts whose sentences are kept: a question's passages are split by the gate and the reader
+SPLIT_CACHE = 256  # texts whose sentences are kept: a question's passages are split by the gate and the reader
 
 
 def split(text: str) -> list[str]:

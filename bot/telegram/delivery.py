@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -37,10 +38,21 @@ REPEATABLE = ("edit", "sendChatAction", "get", "set", "delete", "answer")
 # connections the bot keeps to the Bot API: enough for 30 messages/s at a few hundred ms each; a larger pool costs
 # every request a check of every idle connection (most of the bot's own CPU under load, benchmarks/load.py)
 POOL = 16
+# after a 429, messages that are only a courtesy (the "queued" notice) are left out this long: each would be one
+# more message for Telegram to refuse, and it takes refused tries from the same 30 a second as the answers
+QUIET_AFTER_REFUSAL = 30.0
 
 
 class PatientLimiter(AIORateLimiter):
     """AIORateLimiter's throttling, with each 429 waited out by the request it refused (see the module doc)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._refused = -QUIET_AFTER_REFUSAL  # when Telegram last answered 429 (monotonic)
+
+    def refusing(self) -> bool:
+        """Whether Telegram refused a message in the last QUIET_AFTER_REFUSAL seconds."""
+        return time.monotonic() - self._refused < QUIET_AFTER_REFUSAL
 
     async def process_request(
         self,
@@ -68,6 +80,7 @@ class PatientLimiter(AIORateLimiter):
                     kwargs=kwargs,
                 )
             except RetryAfter as exc:
+                self._refused = time.monotonic()
                 wait = exc._retry_after.total_seconds() + random.uniform(0.05, 0.25)  # noqa: SLF001 - as PTB does
                 if waited + wait > PATIENCE:
                     raise

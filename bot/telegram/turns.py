@@ -1,10 +1,12 @@
 """A chat's turn: its questions answered one at a time and in order, and a word to a chat whose question waits.
 
 A question first takes its chat's turn (a lock: a follow-up sees the answer before it, and answers arrive in the
-order asked), then a question worker; the turn passes on once the answer is made, while it is being sent. Chats take workers in the order their questions arrived, so each chat's first
-question comes before any chat's second. When a question's answer has not begun QUEUED_AFTER seconds after it came
-(the workers are busy with other chats' questions, or this chat's own earlier ones), the chat is told once that it
-is queued; it is told again only after it has had nothing left waiting. "typing…" shows while the answer is made.
+order asked), then a question worker; the turn passes on once the answer is made, while it is being sent. Chats
+take workers in the order their questions arrived, so each chat's first question comes before any chat's second.
+When a question's answer has not begun QUEUED_AFTER seconds after it came (the workers are busy with other chats'
+questions, or this chat's own earlier ones), the chat is told once that it is queued; it is told again only after it
+has had nothing left waiting, and not while Telegram is refusing messages (flood control). "typing…" shows while the
+answer is made.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from telegram import Message
 from telegram.error import TelegramError
 
 from bot.telegram.chat import reply_to
+from bot.telegram.delivery import PatientLimiter
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,10 @@ async def tell_if_queued(message: Message, turn: ChatTurn, started: asyncio.Even
     except TimeoutError:
         pass
     if turn.told:
+        return
+    limiter = getattr(message.get_bot(), "rate_limiter", None)
+    if isinstance(limiter, PatientLimiter) and limiter.refusing():  # a courtesy Telegram would refuse too
+        log.debug("chat %s waits, but Telegram is refusing messages: not told it is queued", message.chat_id)
         return
     turn.told = True
     try:
