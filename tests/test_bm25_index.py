@@ -51,6 +51,7 @@ def _titles(retriever, query: str) -> list[str]:
     return [p.title for p in retriever.search(query, k=3)]
 
 
+@pytest.mark.slow
 def test_ingest_saves_the_index_and_the_next_process_loads_it_without_rebuilding(settings, ingested, embedder,
                                                                                 monkeypatch):
     from vectorstore import bm25index
@@ -159,6 +160,7 @@ QUESTIONS = [["ask", "Which contract is the new tugboat under?"], ["search", "ni
 
 
 @pytest.mark.parametrize("args", QUESTIONS, ids=["ask", "search"])
+@pytest.mark.slow
 def test_a_question_imports_no_ingest_machinery_and_no_torch(settings, ingested, tmp_path, args):
     """llama-index (with nltk and scipy.stats, ~2 s), trafilatura and feed parsing are ingest's, not a question's; and
     the ONNX embedder answers without torch, transformers or sentence-transformers (seconds and ~1 GB)."""

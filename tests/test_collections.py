@@ -185,6 +185,7 @@ def test_collections_over_a_chroma_server(tmp_path):
         server.kill()
 
 
+@pytest.mark.slow
 def test_each_collection_follows_its_own_sources_and_follow_run_polls_them_all(tmp_path, capsys):
     import time
 

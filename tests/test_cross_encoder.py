@@ -80,6 +80,7 @@ def test_a_swapped_adapter_file_is_refused_in_one_line(model_copy):
     assert "\n" not in str(exc.value) and "train-reader" in str(exc.value)
 
 
+@pytest.mark.slow
 def test_a_damaged_cached_graph_is_rebuilt(model_copy, tmp_path, caplog, shipped):
     from bot.answering.cross_encoder import ADAPTER_FILE
     from bot.answering.reader import Reader
@@ -164,6 +165,7 @@ def test_train_reader_with_the_cross_encoder_end_to_end(settings, embedder, tmp_
         assert Reader.load(out).cross is None
 
 
+@pytest.mark.slow
 def test_reader_model_cross_answers_through_the_cross_encoder(tmp_path, embedder, monkeypatch):
     """READER_MODEL=cross: the engine's gate and answerer read with the cross-encoder; the default stays logistic."""
     from conftest import EXAMPLES

@@ -54,6 +54,7 @@ def test_cli_runs_from_two_folders_find_the_same_store_in_the_user_data_dir(tmp_
     assert (home / "chroma").is_dir()
 
 
+@pytest.mark.slow
 def test_an_empty_store_says_where_it_looked(tmp_path, model_dir):
     elsewhere = _folder(tmp_path, "elsewhere")
     asked = _cli(["ask", "When does the ferry sail again?"], elsewhere, tmp_path, model_dir)

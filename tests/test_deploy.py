@@ -251,6 +251,7 @@ def test_health_allow_empty(capsys, monkeypatch, tmp_path):
     assert capsys.readouterr().out.startswith("ok:")
 
 
+@pytest.mark.slow
 def test_image_healthcheck_passes_beside_a_running_bot_without_loading_the_model(dockerfile, tmp_path):
     """The image's HEALTHCHECK command, run while another process holds the embedded store (the bot in a container):
     healthy, and it neither takes the store from the bot nor imports torch every minute."""

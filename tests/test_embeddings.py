@@ -97,6 +97,7 @@ def test_converted_models_load_in_older_onnxruntime(tmp_path):
         assert onnx.load(str(path), load_external_data=False).ir_version <= 9, kind
 
 
+@pytest.mark.slow
 def test_batches_sorted_by_length_come_back_in_input_order(fp32):
     """Padding to the batch's longest text must not change a text's fp32 vector, nor the order of the answers."""
     alone = [fp32.embed_query(s) for s in SENTENCES]
@@ -105,6 +106,7 @@ def test_batches_sorted_by_length_come_back_in_input_order(fp32):
     assert fp32.embed_documents([]) == []
 
 
+@pytest.mark.slow
 def test_embedding_path_imports_no_torch(tmp_path, model_dir):
     probe = ("import sys; from bot.settings import Settings; from vectorstore.embeddings import build_embedder; "
              "e = build_embedder(Settings()); e.embed_query('q'); e.embed_documents(['a b', 'c']); "
@@ -298,6 +300,7 @@ def test_auto_variant_keeps_a_stores_variant_and_picks_int8_for_a_new_store_fp32
     assert embedder_identity(auto) == "all-MiniLM-L6-v2+int8"
 
 
+@pytest.mark.slow
 def test_a_store_built_with_fp32_keeps_answering_with_fp32_under_the_auto_default(tmp_path):
     from bot.settings import Settings
     from ingest.pipeline import ingest

@@ -148,6 +148,7 @@ def test_cli_output_into_a_closed_pipe_stops_without_a_traceback(settings, embed
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
 
 
+@pytest.mark.slow
 def test_search_json_has_the_documented_fields(settings, embedder, tmp_path):
     _examples_ingested(settings, embedder)
     out = _cli(["search", "ferry on Glacier Lake", "-k", "2", "--json"], tmp_path)

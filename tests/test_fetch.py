@@ -32,6 +32,7 @@ def site():
     ("http://0177.0.0.1:{port}/", "refused: "),
     ("http://[fd00:ec2::254]/", "fd00:ec2::254 is a private address"),
 ])
+@pytest.mark.slow
 def test_addresses_python_calls_global_and_legacy_spellings_are_refused(site, url, said):
     from ingest.fetch import Fetcher
 
@@ -124,6 +125,7 @@ def test_streamed_body_without_content_length_is_cut_at_the_size_cap():
     assert got.reason == "too large (cut off at 0.05 MB, the limit)"
 
 
+@pytest.mark.slow
 def test_a_server_trickling_bytes_is_cut_off_at_the_deadline():
     from ingest.fetch import Fetcher
 

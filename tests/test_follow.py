@@ -219,6 +219,7 @@ def test_follow_rejects_bad_sources_and_intervals_in_one_line(loopback):
     ("file:///etc/passwd", "refused: only http and https URLs are fetched, not file:"),
     ("http://metadata.internal/", "refused: metadata.internal resolves to 169.254.169.254 is a link-local address"),
 ])
+@pytest.mark.slow
 def test_private_addresses_and_other_schemes_are_refused_without_connecting(site, url, reason):
     from ingest.fetch import Fetcher
 
@@ -361,6 +362,7 @@ def _wait(predicate, timeout=120.0, every=0.2):
     raise AssertionError("timed out waiting")
 
 
+@pytest.mark.slow
 def test_bot_follows_a_feed_and_answers_a_new_entry_without_a_restart(api, make_bot, site, tmp_path):
     from ingest.follow import FollowList
 
@@ -397,6 +399,7 @@ def test_bot_follows_a_feed_and_answers_a_new_entry_without_a_restart(api, make_
     assert follows.all() == []
 
 
+@pytest.mark.slow
 def test_bot_keeps_answering_while_feeds_fail_or_hang(api, make_bot, site, tmp_path):
     from ingest.follow import FollowList
 

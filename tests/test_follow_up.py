@@ -67,6 +67,7 @@ def engine(tmp_path_factory, model_dir, embedder):
         ("How many jobs is Heliotrope Logistics cutting?", HELIOTROPE, "12 percent", CORVANTA),
     ],
 )
+@pytest.mark.slow
 def test_a_follow_up_is_answered_from_the_article_about_the_company_asked_about(engine, first, article, share, other):
     conversation = f"c-{article['url']}"
     assert engine.ask(conversation, first).citations[0].url == article["url"]

@@ -148,6 +148,7 @@ sys.exit(main(sys.argv[2:]))
 
 
 @pytest.mark.parametrize("where", list(KILL_AT))
+@pytest.mark.slow
 def test_a_forget_killed_midway_then_run_again_leaves_a_consistent_store(news, capsys, settings, tmp_path, where):
     a, b = news
     strike = str(a / "tram-strike.md")

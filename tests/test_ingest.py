@@ -108,6 +108,7 @@ def test_prune_removes_articles_whose_file_disappeared(settings, store, counting
     assert "210,000" not in " ".join(_sentence_texts(store))
 
 
+@pytest.mark.slow
 def test_every_sentence_has_its_own_vector_unless_the_previous_chunk_of_its_article_holds_it(tmp_path):
     """Sentence n of a chunk is stored as `<chunk id>:<n>` with that sentence's fp32 vector and its chunk's filters;
     a sentence the chunk shares with the previous chunk (the chunk overlap) has no vector of its own; each distinct

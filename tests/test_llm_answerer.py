@@ -48,6 +48,7 @@ def llm_engine(settings, embedder, openai_server):
     engine.close()
 
 
+@pytest.mark.slow
 def test_llm_gets_numbered_sources_and_the_question_and_only_valid_citations_come_back(llm_engine, openai_server):
     openai_server.default = Reply(cite(BRIDGE, "The repair cost 86 million crowns", " It also cured cancer [9]."))
     answer = llm_engine.ask("c1", "How much did the Lantern Bridge repair cost?")
@@ -70,6 +71,7 @@ def test_llm_gets_numbered_sources_and_the_question_and_only_valid_citations_com
     assert "86 million crowns" in answer.citations[0].text
 
 
+@pytest.mark.slow
 def test_citations_are_renumbered_in_order_of_use(llm_engine, openai_server):
     def reply(body):
         return (f"Rates rose to 4.5 percent [{source_number(body, BANK)}] and the bridge reopened "
@@ -144,6 +146,7 @@ def test_follow_up_is_condensed_with_the_history_before_retrieval(llm_engine, op
     (Reply(kind="slow", delay=3.0), "timed out"),
     (Reply(kind="malformed"), "unexpected reply"),
 ])
+@pytest.mark.slow
 def test_llm_failure_falls_back_to_quotes_with_a_note(llm_engine, openai_server, failure, why):
     openai_server.default = failure
     answer = llm_engine.ask("c4", "How much did the Lantern Bridge repair cost?")
@@ -161,6 +164,7 @@ def test_failure_mid_stream_ends_with_the_fallback_answer(llm_engine, openai_ser
     assert len(parts) == 1 and parts[0].answerer == "extractive" and "could not be reached" in parts[0].note
 
 
+@pytest.mark.slow
 def test_connection_refused_falls_back(settings, embedder):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
@@ -232,6 +236,7 @@ def test_build_llm_picks_the_class_and_sets_timeouts(settings):
     assert type(unknown) is OpenAILike  # llama-index's OpenAI would reject the name
 
 
+@pytest.mark.slow
 def test_cli_ask_json_with_an_llm_server(settings, embedder, openai_server, tmp_path):
     import os
 
@@ -489,6 +494,7 @@ def test_a_claim_citing_a_passage_that_does_not_say_it_moves_to_the_one_that_doe
 
 @pytest.mark.parametrize("tail,found", [("The repair cost 86 million crowns.", True), ("NOT FOUND.", False),
                                         ("NOT FOUND.\n\nThe bridge reopened.", False)])
+@pytest.mark.slow
 def test_a_copied_source_header_is_read_as_the_citation_it_means(llm_engine, openai_server, tail, found):
     # what Qwen2.5-Coder 0.5B/1.5B wrote on the dev questions: the source's header line, then the answer
     openai_server.default = Reply(lambda body: f"[{source_number(body, BRIDGE)}] {BRIDGE} — The Harbor City Gazette, "
@@ -508,6 +514,7 @@ def test_a_copied_source_header_is_read_as_the_citation_it_means(llm_engine, ope
     lambda body: f"[{source_number(body, BRIDGE)}] {BRIDGE}",                          # the title alone
     lambda body: re.search(r"<<<SRC[0-9A-F]{8}\n[^\n]*", body["messages"][1]["content"]).group(0),  # the prompt echoed
 ])
+@pytest.mark.slow
 def test_a_reply_with_no_answer_of_its_own_gets_the_quotes(llm_engine, openai_server, reply):
     # what Qwen2.5-Coder 0.5B wrote on dev questions whose answer was in the sources
     openai_server.default = Reply(reply)

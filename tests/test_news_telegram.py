@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from conftest import EXAMPLES, TelegramHTML, reply
 from news_articles import SECOND_STRIKE, STRIKE, TIMETABLE, write
 from peers.botapi_server import BOT_USERNAME
@@ -35,6 +37,7 @@ def added(tmp_path, n):
 
 
 # --- watches -------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_watch_alerts_once_for_the_matching_article_and_not_for_one_sharing_its_words(api, make_bot, tmp_path):
     folder = tmp_path / "incoming"
     folder.mkdir()
@@ -63,6 +66,7 @@ def test_watch_alerts_once_for_the_matching_article_and_not_for_one_sharing_its_
     assert "no watch #1" in reply(api, 42, 5)[4]
 
 
+@pytest.mark.slow
 def test_alerts_past_the_hourly_limit_are_summed_up_in_one_line(api, make_bot, tmp_path):
     folder = tmp_path / "incoming"
     folder.mkdir()
@@ -90,6 +94,7 @@ def test_watch_needs_a_topic_and_a_stranger_cannot_watch(api, make_bot):
 
 
 # --- digest --------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_digest_sends_the_new_articles_once_and_nothing_when_nothing_is_new(api, make_bot, tmp_path):
     from bot.news.digests import Digests
 
@@ -118,6 +123,7 @@ def test_digest_sends_the_new_articles_once_and_nothing_when_nothing_is_new(api,
     assert Digests(tmp_path / "data").get(46) is None
 
 
+@pytest.mark.slow
 def test_a_saved_digest_is_scheduled_again_at_start(api, make_bot, tmp_path):
     from bot.news.digests import Digests
 
@@ -142,6 +148,7 @@ def test_digest_times_and_zones_are_checked_in_one_line(api, make_bot):
 
 
 # --- inline mode ---------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_inline_query_answers_with_a_source_link_refuses_strangers_and_helps_on_empty(api, make_bot):
     engine = make_bot(telegram_allowed_users={1})
     asked = []
@@ -174,6 +181,7 @@ def test_inline_query_answers_with_a_source_link_refuses_strangers_and_helps_on_
     assert result["title"] == "Ask about the news" and f"@{BOT_USERNAME}" in result["input_message_content"]["message_text"]
 
 
+@pytest.mark.slow
 def test_only_the_newest_of_a_typing_users_inline_queries_is_answered(api, make_bot):
     engine = make_bot()
     asked = []
@@ -208,6 +216,7 @@ def final_answer(api, chat):
                                    and "Sources" in c.params.get("text", "")], 60)[-1]
 
 
+@pytest.mark.slow
 def test_a_private_answer_grows_in_drafts_then_comes_as_one_message_with_its_sources(api, make_bot, openai_server):
     llm_bot(make_bot, openai_server)
     update = api.push_text(911, 1, "When did the Glacier Lake ferry resume?")
@@ -221,6 +230,7 @@ def test_a_private_answer_grows_in_drafts_then_comes_as_one_message_with_its_sou
     assert ANSWER in parsed.plain and FERRY_URL in parsed.links
 
 
+@pytest.mark.slow
 def test_a_group_answer_is_still_one_message_edited_in_place(api, make_bot, openai_server):
     llm_bot(make_bot, openai_server)
     api.push_text(-912, 5, f"@{BOT_USERNAME} When did the Glacier Lake ferry resume?", chat_type="supergroup")
@@ -231,6 +241,7 @@ def test_a_group_answer_is_still_one_message_edited_in_place(api, make_bot, open
     assert ANSWER in TelegramHTML.check(final.params["text"]).plain
 
 
+@pytest.mark.slow
 def test_a_bot_api_without_drafts_gets_edits_and_the_user_no_error(api, make_bot, openai_server):
     llm_bot(make_bot, openai_server)
     api.refuse("sendMessageDraft")  # an older Bot API server

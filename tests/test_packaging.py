@@ -60,6 +60,7 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
     return zipfile.ZipFile(built)
 
 
+@pytest.mark.slow
 def test_the_wheel_holds_every_module_and_model_file_of_the_tree(wheel):
     want = tree_files(REPO)
     # the tree really has what the issue was about: subpackages and the reader's model files

@@ -184,6 +184,7 @@ def test_the_cli_refuses_a_damaged_model_in_one_line(model_copy, monkeypatch, ca
 
 
 # --- training ----------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_the_training_command_runs_end_to_end_and_its_model_loads(settings, embedder, tmp_path):
     from bot.answering.reader import MANIFEST, Reader
     from bot.learning.train_reader import train

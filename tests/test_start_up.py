@@ -72,6 +72,7 @@ def test_bot_with_no_route_to_telegram_retries_with_backoff_one_line_each_then_e
     assert f"tried {len(tries) + 1} times" in last and "exiting" in last
 
 
+@pytest.mark.slow
 def test_sigterm_while_waiting_for_telegram_stops_at_once_with_one_line(tmp_path):
     """`docker stop` on a bot that is still waiting: PID 1 in a container ignores signals it has no handler for."""
     closed = f"http://127.0.0.1:{free_port()}/bot"
@@ -85,6 +86,7 @@ def test_sigterm_while_waiting_for_telegram_stops_at_once_with_one_line(tmp_path
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_invalid_token_exits_at_once_with_one_line(api, tmp_path):
     api.fail_calls(-1, 401)
     proc = articlebot(["telegram"], env_for(tmp_path, TELEGRAM_BASE_URL=api.base_url), tmp_path)
@@ -130,6 +132,7 @@ def test_chroma_server_down_at_start_is_retried_then_reported_in_one_line(tmp_pa
     assert f"tried {len(tries) + 1} times" in last and last.endswith("Is it running?")
 
 
+@pytest.mark.slow
 def test_health_does_not_wait_for_a_chroma_server_that_is_down(tmp_path):
     env = env_for(tmp_path, CHROMA_HOST="127.0.0.1", CHROMA_PORT=str(free_port()), CHROMA_START_TIMEOUT="600")
     proc = articlebot(["health", "--quick", "--allow-empty"], env, tmp_path)

@@ -107,6 +107,7 @@ def test_question_answered_with_citations_and_links(api, make_bot):
     assert not second.links  # a file article has no link, only its title
 
 
+@pytest.mark.slow
 def test_commands(api, make_bot, http_dir):
     root, base = http_dir
     (root / "tunnel.html").write_text(
@@ -197,6 +198,7 @@ def test_follow_up_stays_in_its_own_chat(api, make_bot):
     assert [q for q, _ in engine.memory.history("tg:402")] == ["How much did the Lantern Bridge repair cost?"]
 
 
+@pytest.mark.slow
 def test_twenty_chats_at_once_all_answered_correctly(api, make_bot):
     make_bot()
     questions = [("How much did the Lantern Bridge repair cost?", "86 million crowns"),
@@ -341,6 +343,7 @@ def test_llm_answer_streams_by_editing_one_message(api, make_bot, openai_server)
     assert int(final.params["message_id"]) == drafts[0].result["message_id"]
 
 
+@pytest.mark.slow
 def test_long_streamed_answer_is_split_into_valid_messages(api, make_bot, openai_server):
     from peers.openai_server import Reply
 
@@ -374,6 +377,7 @@ def openai_server_url(server) -> str:
     raise AssertionError("the OpenAI peer exposes no url")
 
 
+@pytest.mark.slow
 def test_retry_after_is_retried_and_the_answer_arrives(api, make_bot):
     make_bot()
     api.fail_next("sendMessage", retry_after=1)
@@ -435,6 +439,7 @@ def test_webhook_needs_the_right_secret(api, make_bot):
 
 # --- start-up ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("token", [None, "not-a-token", "123:short", "abc:" + "x" * 35])
+@pytest.mark.slow
 def test_missing_or_malformed_token_is_one_line_exit_2(token, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("TELEGRAM_")}
     if token:

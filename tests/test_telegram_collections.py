@@ -99,6 +99,7 @@ def _texts(api, chat, n):
     return [TelegramHTML.check(text).plain for text in reply(api, chat, n)]
 
 
+@pytest.mark.slow
 def test_an_admin_binds_a_group_which_then_answers_from_that_collection_only(api, bot):
     bot()
     api.push_text(GROUP, ADMIN, "/collection b", chat_type="supergroup")
@@ -129,6 +130,7 @@ def test_an_admin_binds_a_group_which_then_answers_from_that_collection_only(api
     assert "900,000 crowns" in _texts(api, GROUP, 6)[5]
 
 
+@pytest.mark.slow
 def test_the_environment_binds_a_chat_and_forget_works_in_the_chats_collection(api, bot):
     bot(telegram_chat_collections={ENV_GROUP: "b"})
     api.push_text(ENV_GROUP, ADMIN, "/collection", chat_type="supergroup")
@@ -146,6 +148,7 @@ def test_the_environment_binds_a_chat_and_forget_works_in_the_chats_collection(a
     assert _texts(api, ADMIN, 1)[0].startswith("5 articles, newest first:")
 
 
+@pytest.mark.slow
 def test_follow_and_uploads_in_a_bound_chat_go_to_its_collection(api, bot, tmp_path):
     import time
 
@@ -182,6 +185,7 @@ def test_follow_and_uploads_in_a_bound_chat_go_to_its_collection(api, bot, tmp_p
         site.stop()
 
 
+@pytest.mark.slow
 def test_a_watch_alerts_from_the_chats_own_collection_only(api, bot):
     """A bound group's watch is matched in its collection: an article uploaded there alerts the group once, and a
     private chat watching the same topic over the default collection gets nothing (issues 27 and 28 together)."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import threading
 
+import pytest
+
 from conftest import reply
 from peers.botapi_server import BOT_USERNAME
 from peers.faults import FaultPlan
@@ -27,6 +29,7 @@ def refused(api, chat: int, status: str, method: str = "sendMessage") -> list:
     return [c for c in api.sent(chat, method) if c.result == status]
 
 
+@pytest.mark.slow
 def test_a_429_is_waited_out_for_its_own_chat_and_the_answer_arrives_once(api, make_bot):
     make_bot()
     api.faults = FaultPlan().script("sendMessage", [429], retry_after=3)
@@ -41,6 +44,7 @@ def test_a_429_is_waited_out_for_its_own_chat_and_the_answer_arrives_once(api, m
     assert len(delivered(api, 1301)) == 1 and len(refused(api, 1301, "429")) == 1
 
 
+@pytest.mark.slow
 def test_a_502_is_retried_and_the_answer_arrives_once(api, make_bot):
     make_bot()
     api.faults = FaultPlan().script("sendMessage", [502, 502])
@@ -55,6 +59,7 @@ def test_a_502_is_retried_and_the_answer_arrives_once(api, make_bot):
     assert not any("Sorry" in t for t in texts)
 
 
+@pytest.mark.slow
 def test_a_send_that_took_effect_but_timed_out_is_not_sent_again(api, make_bot, caplog):
     make_bot()
     # carried out, answered after the bot's 5 s read timeout: a retry would deliver the answer twice
@@ -70,6 +75,7 @@ def test_a_send_that_took_effect_but_timed_out_is_not_sent_again(api, make_bot, 
     assert len(lost) == 1 and "Traceback" not in lost[0].getMessage()
 
 
+@pytest.mark.slow
 def test_a_chats_answers_keep_their_order_while_telegram_holds_one_back(api, make_bot):
     make_bot(telegram_user_rate=0)
     api.faults = FaultPlan().script("sendMessage", [429], retry_after=2)  # the first answer waits 2 s ...
@@ -80,6 +86,7 @@ def test_a_chats_answers_keep_their_order_while_telegram_holds_one_back(api, mak
     assert len(texts) == 2 and BRIDGE[1] in texts[0] and FERRY[1] in texts[1]
 
 
+@pytest.mark.slow
 def test_a_502_on_a_streamed_edit_is_retried_without_a_second_message(api, make_bot, openai_server):
     from peers.openai_server import Reply
 
@@ -130,6 +137,7 @@ def test_a_chats_questions_are_answered_in_order_and_a_waiting_chat_is_told_once
     assert BRIDGE[1] in reply(api, 1341, 5)[4] and len(api.texts(1341)) == 5
 
 
+@pytest.mark.slow
 def test_no_queued_notice_while_telegram_refuses_messages(api, make_bot, monkeypatch, caplog):
     import bot.telegram.turns as turns
 
@@ -148,6 +156,7 @@ def test_no_queued_notice_while_telegram_refuses_messages(api, make_bot, monkeyp
     assert BRIDGE[1] in texts[0] and FERRY[1] in texts[1] and len(api.texts(1382)) == 2
 
 
+@pytest.mark.slow
 def test_a_chats_first_question_is_not_held_behind_another_chats_many(api, make_bot):
     make_bot(telegram_user_rate=0)
     for _ in range(70):                                     # more than a bot handles at once by default (PTB: 64)
@@ -160,6 +169,7 @@ def test_a_chats_first_question_is_not_held_behind_another_chats_many(api, make_
     api.wait_for(lambda s: sum(BRIDGE[1] in c.params["text"] for c in delivered(s, 1351)) == 70, 300)
 
 
+@pytest.mark.slow
 def test_typing_shows_while_a_slow_answer_is_made(api, make_bot):
     engine = make_bot()
     gate = engine.answerer = Gate(engine.answerer)

@@ -7,6 +7,8 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from conftest import TelegramHTML, reply
 from peers.botapi_server import BOT_USERNAME
 
@@ -33,6 +35,7 @@ class SlowAnswerer:
         return getattr(self.inner, name)
 
 
+@pytest.mark.slow
 def test_help_sources_and_latest_answer_while_every_question_worker_waits_for_the_model(api, make_bot):
     from bot.telegram.front import QUESTION_WORKERS
 

@@ -162,6 +162,7 @@ def test_a_txt_dateline_and_a_published_line_give_the_articles_dates(engine):
 
 
 # --- /sources and /latest in chat --------------------------------------------------------------
+@pytest.mark.slow
 def test_chat_sources_shows_the_last_answers_sources_in_full_and_latest_the_newest(settings, embedder, articles):
     eng = _engine(settings, embedder, articles)
     eng.close()
