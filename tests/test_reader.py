@@ -262,38 +262,3 @@ Passengers can take the morning bus to Norrvik instead, the board said.
         engine.close()
     first = answer.text.split("[")[0]
     assert "cracks in its rudder" in first, answer.text
-
-
-def test_boosted_trees_give_scikit_learns_probabilities_with_numpy_alone_and_survive_the_model_file():
-    """The reader's second stage may be boosted trees (bot/answering/trees.py): fitted by scikit-learn at training,
-    evaluated by numpy at run time, stored in the model's JSON."""
-    pytest.importorskip("sklearn")
-    import numpy as np
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    from bot.answering.features import FULL
-    from bot.answering.reader import full_model
-    from bot.learning.logistic import SEED, fit_trees
-
-    rng = np.random.default_rng(7)
-    x = rng.normal(size=(3000, len(FULL)))
-    y = (x[:, 0] + x[:, 1] * x[:, 2] > 0.3).astype(float)
-    trees = fit_trees(x, y, FULL)
-    sk = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, max_leaf_nodes=15, random_state=SEED)
-    sk.fit(x, y)
-    probe = rng.normal(size=(40, len(FULL)))
-    expected = sk.predict_proba(probe)[:, 1]
-    assert np.abs(trees.prob(probe) - expected).max() < 1e-9
-    stored = full_model(json.loads(json.dumps(trees.as_json())))
-    assert np.abs(stored.prob(probe) - expected).max() < 1e-6
-    assert stored.prob(np.zeros((0, len(FULL)))).shape == (0,)
-
-
-def test_the_shipped_reader_reads_its_second_stage_as_stored():
-    from bot.answering.reader import MODEL_DIR, Reader
-    from bot.answering.trees import Trees
-
-    reader = Reader.load(MODEL_DIR)
-    stored = json.loads((MODEL_DIR / "reader.json").read_text())
-    assert isinstance(reader.full, Trees) == (stored["full"].get("kind") == "trees")
-    assert stored["validation"]["full_model"] == ("trees" if isinstance(reader.full, Trees) else "logistic")

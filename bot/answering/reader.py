@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from bot.answering.features import FULL, GATE, GATE_CROSS, LEXICAL, STACKED, sigmoid
-from bot.answering.trees import Trees
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
 CROSS_DIR = MODEL_DIR / "cross"  # the cross-encoder reader (READER_MODEL=cross; docs/reader.md)
@@ -70,7 +69,7 @@ class Linear:
 @dataclass
 class Reader:
     lexical: Linear  # scores every candidate
-    full: Linear | Trees  # re-scores the pooled ones, with their similarity to the question
+    full: Linear  # re-scores the pooled ones, with their similarity to the question
     gate: Linear  # do the passages answer the question at all?
     gate_threshold: float
     lead_threshold: float  # reader probability above which a direct answer line is shown
@@ -115,7 +114,7 @@ class Reader:
             cross = CrossEncoder(cache_dir or _cache_dir(), folder / ADAPTER_FILE, check_adapters(folder))
         return cls(
             Linear.from_json(d["lexical"], LEXICAL),
-            full_model(d["full"]),
+            Linear.from_json(d["full"], FULL),
             Linear.from_json(d["gate"], GATE_CROSS if cross is not None else GATE),
             float(d["gate_threshold"]),
             float(d["lead_threshold"]),
@@ -127,11 +126,6 @@ class Reader:
             Linear.from_json(d["stacked"], STACKED) if cross is not None and d.get("stacked") else None,
             float(d.get("overrule", 1.1)),
         )
-
-
-def full_model(d: dict) -> Linear | Trees:
-    """The second stage as the model file stores it: logistic, or boosted trees (bot/answering/trees.py)."""
-    return Trees.from_json(d, FULL) if d.get("kind") == "trees" else Linear.from_json(d, FULL)
 
 
 def _cache_dir() -> Path:

@@ -1,6 +1,6 @@
 """Fitting the reader's models: L2-regularised logistic regression by Newton's method in numpy (deterministic, no
-extra dependency), and gradient-boosted trees (scikit-learn, when installed) on the same features, kept where they read the
-validation weeks better (bot/answering/trees.py)."""
+extra dependency), and gradient-boosted trees (scikit-learn, when installed) on the same features, for comparison
+only."""
 
 from __future__ import annotations
 
@@ -37,26 +37,17 @@ def stack(rows: list[np.ndarray], width: int) -> np.ndarray:
     return np.vstack(rows) if rows else np.zeros((0, width))
 
 
-def fit_trees(x: np.ndarray, y: np.ndarray, names: list[str]):
-    """Gradient-boosted trees (scikit-learn's HistGradientBoosting) on the same features, as a
-    bot/answering/trees.Trees evaluated with numpy at run time; None without scikit-learn or with one class."""
+def boosted_p_at_1(train: list[tuple[np.ndarray, np.ndarray]], val: list[tuple[np.ndarray, np.ndarray]], width: int):
+    """Validation precision at 1 of gradient-boosted trees on the same pooled features (comparison only)."""
     try:
         from sklearn.ensemble import HistGradientBoostingClassifier
     except ImportError:
         return None
+    x = stack([a for a, _ in train], width)
+    y = np.concatenate([b for _, b in train]) if train else np.zeros(0)
     if len(set(y.tolist())) < 2:
         return None
-    from bot.answering.trees import Trees
-
     model = HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, max_leaf_nodes=15, random_state=SEED)
     model.fit(x, y)
-    nodes = [iteration[0].nodes for iteration in model._predictors]
-    return Trees(
-        names,
-        float(np.ravel(model._baseline_prediction)[0]),
-        [n["feature_idx"].astype(np.int64) for n in nodes],
-        [n["num_threshold"].astype(np.float64) for n in nodes],
-        [np.where(n["is_leaf"], -1, n["left"].astype(np.int64)) for n in nodes],
-        [np.where(n["is_leaf"], -1, n["right"].astype(np.int64)) for n in nodes],
-        [n["value"].astype(np.float64) for n in nodes],
-    )
+    hits = [float(b[int(np.argmax(model.predict_proba(a)[:, 1]))]) for a, b in val if len(a)]
+    return sum(hits) / len(hits) if hits else None

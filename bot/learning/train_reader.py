@@ -22,7 +22,7 @@ from bot.answering.features import FULL
 from bot.answering.reader import POOL_CROSS, save
 from bot.learning import thresholds
 from bot.learning.evaluate import validation_weeks as week_split
-from bot.learning.logistic import SEED, fit_trees, stack
+from bot.learning.logistic import SEED, boosted_p_at_1
 from bot.learning.stages import Stages
 from bot.learning.training_reads import Read, read_questions  # Read: where earlier runs' pickled reads find it
 
@@ -92,21 +92,12 @@ def train(
         "first sentence of the top passage": p_at_1(val_answerable, lambda r: 0),
         "lexical logistic": p_at_1(val_answerable, lambda r: int(np.argmax(lex.prob(r.lexical)))),
         "two-stage logistic": p_at_1(val_answerable, lambda r: stages.reading(r, "two-stage").pool[0]),
+        "two-stage, boosted trees (scikit-learn)": boosted_p_at_1(
+            [(pooled[id(r)][1], r.labels[pooled[id(r)][0]]) for r in answerable(fitting)],
+            [(pooled[id(r)][1], r.labels[pooled[id(r)][0]]) for r in val_answerable],
+            len(FULL),
+        ),
     }
-    # the second stage as boosted trees, fitted on the rows the logistic full model was fitted on
-    in_corpus = [r for r in fitting if r.in_corpus and r.labels.any()]
-    trees = fit_trees(
-        stack([pooled[id(r)][1] for r in in_corpus], len(FULL)),
-        np.concatenate([r.labels[pooled[id(r)][0]] for r in in_corpus] or [np.zeros(0)]),
-        FULL,
-    )
-    logistic_full = stages.full
-    if trees is not None:
-        stages.full = trees
-        report["p_at_1"]["two-stage, boosted trees"] = p_at_1(
-            val_answerable, lambda r: stages.reading(r, "two-stage").pool[0]
-        )
-        stages.full = logistic_full
     modes = ["two-stage"]
     if cross is not None:
         modes += ["cross", "stacked"]
@@ -121,24 +112,6 @@ def train(
         "stacked": report["p_at_1"].get("cross-encoder stacked into the logistic model"),
     }
     mode, nearly, grid = thresholds.sentences(stages, val_answerable, modes, top)
-    report["full_model"] = "logistic"
-    if trees is not None and mode == "two-stage":
-        # the trees replace the logistic full model where they read the validation weeks better, by the same
-        # measure that chooses the mode (answer in the quotes plus in the top sentence, at the same length)
-        stages.full = trees
-        top_trees = {"two-stage": report["p_at_1"]["two-stage, boosted trees"]}
-        _, t_nearly, t_grid = thresholds.sentences(stages, val_answerable, ["two-stage"], top_trees)
-        report["sentences_trees"] = {
-            f"{k[0]} {k[1]}": {"answer_in_quotes": round(a, 3), "mean_sentences": round(c, 2)}
-            for k, (a, c) in t_grid.items()
-            if k[0] == "two-stage"
-        }
-        if t_grid[("two-stage", t_nearly)][0] + (top_trees["two-stage"] or 0.0) > grid[(mode, nearly)][0] + (
-            top["two-stage"] or 0.0
-        ):
-            nearly, report["full_model"] = t_nearly, "trees"
-        else:
-            stages.full = logistic_full
     use_full = mode != "lexical"
     report["sentences"] = {
         f"{k[0]} {k[1]}": {"answer_in_quotes": round(a, 3), "mean_sentences": round(c, 2)} for k, (a, c) in grid.items()
