@@ -237,8 +237,6 @@ def test_who_cut_the_ribbon_quotes_the_sentence_naming_her(settings, embedder):
     assert "Brandvold" in answer.text, answer.text
 
 
-@pytest.mark.xfail(reason="neither reader quotes the reason first: the opening sentence, which repeats the "
-                          "question's words, leads (docs/reader.md, open problems)", strict=False)
 def test_a_why_question_quotes_the_reason_not_how_it_was_studied(settings, embedder, tmp_path):
     """A new user's "why" questions got how something was studied, not what was found."""
     folder = tmp_path / "why"
