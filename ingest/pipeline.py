@@ -112,14 +112,18 @@ class Ingestor:
             self._drain()
             self._add_duplicate(article)
             return
+        self._queue(article, "replaced" if known else "ingested")
+        if sum(len(c) for _, c, _ in self._pending) >= BATCH_CHUNKS:
+            self.flush()
+
+    def _queue(self, article: Article, status: str) -> None:
+        """Chunk the article into the pending batch (embedded and written at the next flush)."""
         chunks = chunk(article, self.settings.chunk_size, self.settings.chunk_overlap)
         if not chunks:
             self._skip(Skip(article.source_key, "no article text"))
             return
-        self._pending.append((article, chunks, "replaced" if known else "ingested"))
-        self._pending_hashes.add(h)
-        if sum(len(c) for _, c, _ in self._pending) >= BATCH_CHUNKS:
-            self.flush()
+        self._pending.append((article, chunks, status))
+        self._pending_hashes.add(article.content_hash)
 
     def _skip(self, skip: Skip) -> None:
         self.report.skipped.append(skip)
@@ -138,7 +142,9 @@ class Ingestor:
         if not self._pending:
             return
         batch, self._pending = self._pending, []
-        hashes, self._pending_hashes = self._pending_hashes, set()
+        # the batch's texts stay "pending" through the _drain below: a copy of one of them, recorded there, must
+        # wait for this batch's write (it found no stored copy and stopped the ingest with a StopIteration)
+        hashes = set(self._pending_hashes)
         chunks = [c for _, cs, _ in batch for c in cs]
         n_chunks = {a.content_hash: len(cs) for a, cs, _ in batch}
         now = time.time()
@@ -156,6 +162,7 @@ class Ingestor:
         else:
             vectors, sentences = as_array(self.embedder, [c.embed_text for c in chunks]), None
         self._drain()  # the previous batch's writes, which ran while this batch was embedded
+        self._pending_hashes = {a.content_hash for a, _, _ in self._pending}  # queued during the _drain
         old_texts, records = [], []
         for article, cs, _ in batch:
             old_texts.append(self._drop_old_text(article, deferred=True))
@@ -196,10 +203,13 @@ class Ingestor:
         self._flush_dups()
 
     def finish(self) -> None:
-        """Write what is pending and wait for every write."""
-        self.flush()
-        self._drain()
-        self._flush_dups()
+        """Write what is pending and wait for every write (a copy recorded last may have queued its own text)."""
+        while True:
+            self.flush()
+            self._drain()
+            self._flush_dups()
+            if not self._pending:
+                return
 
     def close(self) -> None:
         """Wait for the writer thread (also after an error, so the store is not closed under a write)."""
@@ -216,7 +226,13 @@ class Ingestor:
 
     def _add_duplicate(self, article: Article) -> None:
         h = article.content_hash
-        n = next(self.by_key[k].n_chunks for k in self.by_hash[h])
+        holder = next(iter(self.by_hash.get(h, ())), None)
+        if holder is None:
+            # the copy it repeats took a newer text of its own source meanwhile (a page captured twice in one
+            # collection), so no copy keeps this text: it is ingested as itself
+            self._queue(article, "replaced" if article.source_key in self.by_key else "ingested")
+            return
+        n = self.by_key[holder].n_chunks
         self._drop_old_text(article)
         self._write_records([article], n_chunks=n)
         self._refresh_chunk_meta(h)

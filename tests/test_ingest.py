@@ -364,3 +364,44 @@ def test_a_teaser_glued_to_a_question_label_is_dropped_and_never_quoted():
     assert "The harbour reopened on Monday." in text and "Traffic was light." in text
     assert not quotable(teaser)  # stores ingested before the rule still hold it
     assert quotable("Mayor Elin Voss said the harbour reopened on Monday.")
+
+
+def test_a_copy_whose_original_was_replaced_in_the_same_run_is_ingested_as_itself(settings, store, counting, tmp_path):
+    """A page captured twice in one collection (the training files have such): its first text, a copy of that text
+    under another link, then the page's newer text. The copy waited for the first text to be written; by then the
+    page had moved on, so no stored text was left to point to and the ingest stopped with a StopIteration."""
+    rows = [json.loads(line) for line in (EXAMPLES / "wire-stories.jsonl").read_text().splitlines()]
+    first = {**rows[0], "id": "page", "url": "https://wire.example/live"}
+    copy = {**rows[0], "id": "mirror", "url": "https://mirror.example/live"}
+    newer = {**rows[2], "id": "page", "url": "https://wire.example/live"}
+    src = tmp_path / "captures.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in [first, copy, newer]))
+    report = ingest(settings, store, [str(src)], counting)
+    assert not report.skipped
+    by_source = {r.source_key: r.content_hash for r in store.records()}
+    assert len(by_source) == 2 and len(set(by_source.values())) == 2  # the page's newer text, the mirror's old one
+    stored = {m["article_hash"] for m in store.chunks.get(include=["metadatas"])["metadatas"]}
+    assert stored == set(by_source.values())  # every copy's text has its chunks
+    ingest(settings, store, [str(src)], counting)  # the page's two texts are replayed in order: the newer stays
+    assert {r.source_key: r.content_hash for r in store.records()} == by_source
+
+
+def test_a_copy_of_a_text_in_the_batch_being_flushed_waits_for_its_write(settings, store, counting, tmp_path,
+                                                                         monkeypatch):
+    """A copy that arrives while its text is still in the pending batch, and that batch is flushed while the
+    previous one is being written: the copy is recorded after its text's write. It used to be recorded during the
+    flush, found no stored copy, and a 5,154-article training file stopped with a StopIteration."""
+    import ingest.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "BATCH_CHUNKS", 2)
+    texts = [f"Story {i}: the Examplia council met on day {i} and decided about {w} in a long debate." for i, w in
+             enumerate(["ferries", "bridges", "libraries", "parks", "roads", "schools"])]
+    rows = [{"id": f"s{i}", "url": f"https://wire.example/{i}", "title": f"Story {i}", "text": t}
+            for i, t in enumerate(texts)]
+    copy = {**rows[2], "id": "copy", "url": "https://mirror.example/2"}
+    src = tmp_path / "batches.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in [*rows[:3], copy, *rows[3:]]))
+    report = ingest(settings, store, [str(src)], counting)
+    assert (report.ingested, report.duplicates, report.skipped) == (6, 1, [])
+    stored = {m["article_hash"] for m in store.chunks.get(include=["metadatas"])["metadatas"]}
+    assert stored == {r.content_hash for r in store.records()} and len(stored) == 6
