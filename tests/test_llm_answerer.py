@@ -351,6 +351,32 @@ def test_not_found_when_the_gate_let_the_question_through_falls_back_to_the_quot
     assert llm_engine.answerer.counts["overruled"] == 2
 
 
+def test_a_not_found_is_overruled_only_when_the_default_reader_is_sure(llm_engine, openai_server):
+    """The default (logistic) reader vouches the same way: the model's NOT FOUND stands when the reader's best
+    sentence is below the threshold chosen on the validation weeks, and the quotes replace it above."""
+    import dataclasses
+
+    from bot.answering.extractive import read
+    from bot.answering.gate import Verdict
+
+    openai_server.default = Reply("NOT FOUND")
+    question = "How much did the Lantern Bridge repair cost?"
+    passages = llm_engine.retrieve(question)
+    answerer = llm_engine.answerer
+    reader = answerer.fallback.reader
+    assert reader.cross is None and 0 < reader.overrule < 0.5  # the shipped model's threshold
+    best = float(read(question, passages, reader, llm_engine.embedder).probs[0])
+    try:
+        for overrule, overruled in ((best - 0.01, True), (best + 0.01, False)):
+            answerer.fallback.reader = dataclasses.replace(reader, overrule=overrule)
+            got = answerer.answer(question, passages, [], Verdict(covered=True, coverage=0.9, best=0))
+            assert (got.answerer == "extractive" and "found no answer" in got.note) == overruled, got
+            assert got.found == overruled and bool(got.citations) == overruled
+            assert ("86 million crowns" in got.text) == overruled
+    finally:
+        answerer.fallback.reader = reader
+
+
 def test_with_the_cross_encoder_a_not_found_is_overruled_only_when_the_reader_is_sure(llm_engine, openai_server):
     """A capable model's refusal is usually right: the quotes replace it only when the reader's best sentence is at
     least as likely as the threshold chosen on the validation weeks (docs/reader.md)."""

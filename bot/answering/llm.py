@@ -25,7 +25,7 @@ from llama_index.core.llms import ChatMessage, MessageRole
 from bot.answer import Answer
 from bot.answering.breaker import Breaker
 from bot.answering.citations import MARKER, append_cited, strip_foreign_urls
-from bot.answering.extractive import NOT_FOUND
+from bot.answering.extractive import NOT_FOUND, read
 from bot.answering.llm_client import build_llm, why
 from bot.answering.llm_text import SENTINEL, SENTINEL_TEXT, checked, cut_repetition, fenced, one_line, restates
 from bot.settings import Settings
@@ -299,12 +299,12 @@ class LLMAnswerer:
                     "answer; it may be too small for this (docs/llm.md)",
                     REFUSING,
                 )
-            # The gate let the question through, so the quotes it would get offline are shown, with the model's
-            # refusal as the note: never worse than the quotes. Honouring the NOT FOUND below a coverage of 0.45
-            # instead (the rule before) cost Qwen2.5-Coder 0.5B five more false "not found"s on dev's 71 retrieved
-            # answers for two more out-of-corpus abstentions of 55 (docs/llm.md); a small model refuses almost
-            # everything, so its NOT FOUND says little, and a strong model's shows as the note.
-            if verdict is not None and verdict.covered and self._sure(verdict):
+            # The gate let the question through and the reader is sure of a sentence, so the quotes it would get
+            # offline are shown, with the model's refusal as the note. Otherwise the refusal stands: with
+            # Qwen2.5-Coder 0.5B (which refuses almost everything) this kept dev's answer-in-reply and turned
+            # down 3 more of the 11 out-of-corpus questions the gate let through, for one more false "not found"
+            # of 71 (docs/llm.md); a capable model's refusal is usually right.
+            if verdict is not None and verdict.covered and self._sure(question, passages, verdict):
                 self.counts["overruled"] += 1
                 return self._quote(question, passages, history, REFUSED, verdict)
             self.counts["not_found"] += 1
@@ -319,14 +319,17 @@ class LLMAnswerer:
                 return Answer(text, cites, answerer=self.name)
         return result
 
-    def _sure(self, verdict) -> bool:
-        """Whether the reader is sure enough of its best sentence to overrule the model's NOT FOUND: with the
-        cross-encoder, its best probability must reach the threshold chosen on the validation weeks (a capable
-        model's refusal is usually right); without one, the gate's yes decides, as before."""
+    def _sure(self, question: str, passages: list[Passage], verdict) -> bool:
+        """Whether the reader is sure enough of its best sentence to overrule the model's NOT FOUND: its best
+        probability must reach the threshold chosen on the validation weeks (docs/reader.md: the highest at which
+        a model that refuses everything would still get the quotes on all but 4 % of the answerable questions the
+        gate lets through). The gate's reading is reused when it made one (the cross-encoder reader)."""
         reader = getattr(self.fallback, "reader", None)
-        reading = getattr(verdict, "reading", None)
-        if reader is None or getattr(reader, "cross", None) is None or reading is None:
+        if reader is None:
             return True
+        reading = getattr(verdict, "reading", None)
+        if reading is None:
+            reading = read(question, passages, reader, self.fallback.embedder, getattr(verdict, "scanned", None))
         return bool(len(reading.probs)) and float(reading.probs[0]) >= reader.overrule
 
     def _not_found(self, passages: list[Passage], verdict) -> Answer:
