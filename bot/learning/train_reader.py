@@ -126,7 +126,9 @@ def train(
     answered = [r for r, p in zip(gated, vp) if p >= threshold and r.in_corpus]
     lead_threshold, report["lead"] = thresholds.lead(stages, answered, mode, nearly, log)
     # what the deciding gate lets through: the trained one, or the rule (`Verdict.covered`) while it decides
-    through = [r for r, p in zip(gated, vp) if (p >= threshold if report["gate"]["use_trained_gate"] else r.verdict.covered)]
+    through = [
+        r for r, p in zip(gated, vp) if (p >= threshold if report["gate"]["use_trained_gate"] else r.verdict.covered)
+    ]
     overrule, report["overrule"] = thresholds.overrule(stages, through, mode)
 
     if cache is not None:
