@@ -134,6 +134,30 @@ def test_two_ingests_at_once_store_each_chunk_once(server, tmp_path):
     assert json.loads(again.stdout)["chunks_written"] == 0
 
 
+def test_a_server_lost_while_the_manifest_is_read_says_so_in_one_line(server, tmp_path, monkeypatch):
+    """The kill below can land on the manifest read after a write as well as on a write; both say which server was
+    lost and what to do (the read said only "cannot read collection …: Connection reset by peer")."""
+    import httpx
+
+    from bot.settings import Settings
+    from vectorstore.store import StoreError, open_store
+
+    settings = Settings(chroma_host="127.0.0.1", chroma_port=server.port, data_dir=tmp_path / "data",
+                        collection="lostread")
+    store = open_store(settings)
+    try:
+        store.version()  # reads fine while the server is up
+
+        def reset(*args, **kwargs):
+            raise httpx.ReadError("[Errno 104] Connection reset by peer")
+
+        monkeypatch.setattr(store.client, "get_collection", reset)
+        with pytest.raises(StoreError, match=rf"lost the Chroma server at 127.0.0.1:{server.port} .*Re-run"):
+            store.version()
+    finally:
+        store.close()
+
+
 def test_server_killed_mid_ingest_then_rerun(tmp_path):
     """Own server (this one gets killed): ingest fails with one clear line, a re-run after restart completes."""
     srv = ChromaServer(tmp_path / "db").start()

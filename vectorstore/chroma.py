@@ -86,13 +86,17 @@ class _ServerGuard:
             try:
                 return attr(*args, **kwargs)
             except httpx.TransportError as exc:
-                raise StoreError(
-                    f"lost the Chroma server at {self._where} ({type(exc).__name__}: {exc}). "
-                    "Is it running? Re-run the same command once it is back; "
-                    "what was written is kept."
-                ) from None
+                raise lost_server(self._where, exc) from None
 
         return call
+
+
+def lost_server(where: str, exc: BaseException) -> StoreError:
+    """The one line for a Chroma server that went away mid-run."""
+    return StoreError(
+        f"lost the Chroma server at {where} ({type(exc).__name__}: {exc}). "
+        "Is it running? Re-run the same command once it is back; what was written is kept."
+    )
 
 
 def open_client(settings: StoreConfig):

@@ -24,7 +24,15 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from vectorstore.chroma import DataDirBusy, DataDirLock, StoreError, _ServerGuard, _transport_error, open_client
+from vectorstore.chroma import (
+    DataDirBusy,
+    DataDirLock,
+    StoreError,
+    _ServerGuard,
+    _transport_error,
+    lost_server,
+    open_client,
+)
 from vectorstore.collections import DEFAULT, MANIFEST_SUFFIX, SENTENCE_SUFFIX, check_name, chroma_name
 from vectorstore.config import StoreConfig
 from vectorstore.passages import Passage
@@ -284,7 +292,10 @@ class ArticleStore:
     def _manifest_meta(self) -> dict:
         try:  # re-read: the collection object keeps the metadata it was opened with
             return dict(self.client.get_collection(self.manifest.name, embedding_function=None).metadata or {})
-        except Exception as exc:  # e.g. the Chroma server went away
+        except Exception as exc:
+            lost = _transport_error(exc) or (exc if isinstance(exc, ConnectionError) else None)
+            if self.settings.chroma_host and lost is not None:  # a kill can land on this read, not only on a write
+                raise lost_server(f"{self.settings.chroma_host}:{self.settings.chroma_port}", lost) from None
             raise StoreError(f"cannot read collection {self.manifest.name!r}: {exc}") from None
 
     def version(self) -> tuple[int, int, str]:

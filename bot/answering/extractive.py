@@ -31,6 +31,7 @@ from bot.answering.features import (
     wants,
 )
 from bot.answering.reader import POOL, POOL_CROSS, Reader, default_reader
+from bot.answering.reasons import reason_first
 from vectorstore.passages import Passage
 from vectorstore.sentences import MAX_WORDS, MIN_WORDS, quotable, split
 
@@ -209,30 +210,7 @@ def choose(
         chosen = [newer, older] + [i for i in chosen if i not in (newer, older)][: MAX_SENTENCES - 2]
     elif best >= lead_threshold:
         lead = direct_answer(question, reading.candidates[reading.pool[0]].text, passages)
-    return _with_referents(_reason_first(question, chosen, reading), reading.candidates), lead
-
-
-# "because", "due to", "caused": not "after" or "since", which as often say when as why
-_REASON = re.compile(r"\b(because|due to|as a result|caus(e|ed|es|ing)|led to|so that|in order to)\b", re.I)
-
-
-def _reason_first(question: str, chosen: list[int], reading: Reading) -> list[int]:
-    """For a "why" question whose best sentence gives no reason, the reader's best sentence of the same article
-    that does ("… was withdrawn because …") goes first, the best one after it. The reader learns little about
-    reasons (their gold answers are paraphrases, so few sentences are labelled); on the 90 "why" questions of the
-    training folders this moved 10 first sentences, gained 3 (by the answer's words) and lost none."""
-    if not chosen or wants(question) != "reason":
-        return chosen
-    cands = reading.candidates
-    top = cands[chosen[0]]
-    if _REASON.search(top.text):
-        return chosen
-    cue = next(
-        (i for i in reading.pool[:POOL] if cands[i].passage == top.passage and _REASON.search(cands[i].text)), None
-    )
-    if cue is None:
-        return chosen
-    return [cue] + [i for i in chosen if i != cue][: MAX_SENTENCES - 1]
+    return _with_referents(reason_first(question, chosen, reading, MAX_SENTENCES), reading.candidates), lead
 
 
 def _with_referents(chosen: list[int], cands: list[Candidate]) -> list[tuple[str, int]]:
