@@ -411,6 +411,32 @@ def test_with_the_cross_encoder_a_not_found_is_overruled_only_when_the_reader_is
 
 
 # --- other languages ----------------------------------------------------------------------------
+def test_a_refused_question_in_another_language_is_vouched_for_in_english(llm_engine, openai_server):
+    """Whether the reader is sure is read with the English question the passages were retrieved with (as the
+    quotes are), not with the French words, which share none with the articles."""
+    def reply(body):
+        if "Standalone question in English" in body["messages"][-1]["content"]:
+            return "How much did the Lantern Bridge repair cost?"
+        return "NOT FOUND"
+
+    import dataclasses
+
+    from bot.answering.extractive import read
+
+    openai_server.default = Reply(reply)
+    english = "How much did the Lantern Bridge repair cost?"
+    reader = llm_engine.answerer.fallback.reader
+    best = float(read(english, llm_engine.retrieve(english), reader, llm_engine.embedder).probs[0])
+    # just under the English reading's best: read with the French words, the best was a quarter of it
+    llm_engine.answerer.fallback.reader = dataclasses.replace(reader, overrule=best - 0.01)
+    try:
+        answer = llm_engine.ask("l0", "Combien a coûté la réparation du pont Lantern ?")
+    finally:
+        llm_engine.answerer.fallback.reader = reader
+    assert answer.answerer == "extractive" and "found no answer" in answer.note, answer
+    assert "86 million crowns" in answer.text and answer.citations
+
+
 def test_a_question_in_another_language_is_retrieved_in_english_and_answered_in_its_own(llm_engine, openai_server):
     def reply(body):
         user = body["messages"][-1]["content"]

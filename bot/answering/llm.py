@@ -12,6 +12,7 @@ each conversation is told so once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 import threading
@@ -304,9 +305,11 @@ class LLMAnswerer:
             # Qwen2.5-Coder 0.5B (which refuses almost everything) this kept dev's answer-in-reply and turned
             # down 3 more of the 11 out-of-corpus questions the gate let through, for one more false "not found"
             # of 71 (docs/llm.md); a capable model's refusal is usually right.
-            if verdict is not None and verdict.covered and self._sure(question, passages, verdict):
-                self.counts["overruled"] += 1
-                return self._quote(question, passages, history, REFUSED, verdict)
+            if verdict is not None and verdict.covered:
+                verdict = self._read(question, passages, verdict)
+                if self._sure(verdict):
+                    self.counts["overruled"] += 1
+                    return self._quote(question, passages, history, REFUSED, verdict)
             self.counts["not_found"] += 1
             return self._not_found(passages, verdict)
         self.counts["answered"] += 1
@@ -319,17 +322,25 @@ class LLMAnswerer:
                 return Answer(text, cites, answerer=self.name)
         return result
 
-    def _sure(self, question: str, passages: list[Passage], verdict) -> bool:
+    def _read(self, question: str, passages: list[Passage], verdict):
+        """The verdict with the reader's reading of the passages, made once (the quotes reuse it) and with the
+        question the passages were retrieved with, as the quotes are: a question in another language has its
+        English one (a French question's words share none with the articles)."""
+        reader = getattr(self.fallback, "reader", None)
+        if reader is None or verdict.reading is not None:  # the gate read them (the cross-encoder reader)
+            return verdict
+        reading = read(self._query(question), passages, reader, self.fallback.embedder, verdict.scanned)
+        return dataclasses.replace(verdict, reading=reading)
+
+    def _sure(self, verdict) -> bool:
         """Whether the reader is sure enough of its best sentence to overrule the model's NOT FOUND: its best
         probability must reach the threshold chosen on the validation weeks (docs/reader.md: the highest at which
         a model that refuses everything would still get the quotes on all but 4 % of the answerable questions the
-        gate lets through). The gate's reading is reused when it made one (the cross-encoder reader)."""
+        gate lets through)."""
         reader = getattr(self.fallback, "reader", None)
-        if reader is None:
+        reading = verdict.reading
+        if reader is None or reading is None:
             return True
-        reading = getattr(verdict, "reading", None)
-        if reading is None:
-            reading = read(question, passages, reader, self.fallback.embedder, getattr(verdict, "scanned", None))
         return bool(len(reading.probs)) and float(reading.probs[0]) >= reader.overrule
 
     def _not_found(self, passages: list[Passage], verdict) -> Answer:
