@@ -91,6 +91,11 @@ class _ServerGuard:
         return call
 
 
+def server_address(settings: StoreConfig) -> str:
+    """HOST:PORT of the configured Chroma server, as every message about it names it."""
+    return f"{settings.chroma_host}:{settings.chroma_port}"
+
+
 def lost_server(where: str, exc: BaseException) -> StoreError:
     """The one line for a Chroma server that went away mid-run."""
     return StoreError(
@@ -127,7 +132,7 @@ def _wait_for_server(settings: StoreConfig):
     import chromadb
     from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
-    where = f"{settings.chroma_host}:{settings.chroma_port}"
+    where = server_address(settings)
     timeout = max(0.0, settings.chroma_start_timeout)
     headers = (
         {"Authorization": f"Bearer {reveal(settings.chroma_auth_token)}"}

@@ -32,6 +32,7 @@ from vectorstore.chroma import (
     _transport_error,
     lost_server,
     open_client,
+    server_address,
 )
 from vectorstore.collections import DEFAULT, MANIFEST_SUFFIX, SENTENCE_SUFFIX, check_name, chroma_name
 from vectorstore.config import StoreConfig
@@ -144,7 +145,7 @@ class ArticleStore:
         except Exception as exc:
             raise StoreError(f"cannot open collection {self.collection!r} ({name}): {exc}") from None
         if self.settings.server_mode:
-            return _ServerGuard(collection, f"{self.settings.chroma_host}:{self.settings.chroma_port}")
+            return _ServerGuard(collection, server_address(self.settings))
         return collection
 
     def _check_model(self) -> None:
@@ -294,8 +295,8 @@ class ArticleStore:
             return dict(self.client.get_collection(self.manifest.name, embedding_function=None).metadata or {})
         except Exception as exc:
             lost = _transport_error(exc) or (exc if isinstance(exc, ConnectionError) else None)
-            if self.settings.chroma_host and lost is not None:  # a kill can land on this read, not only on a write
-                raise lost_server(f"{self.settings.chroma_host}:{self.settings.chroma_port}", lost) from None
+            if self.settings.server_mode and lost is not None:  # a kill can land on this read, not only on a write
+                raise lost_server(server_address(self.settings), lost) from None
             raise StoreError(f"cannot read collection {self.manifest.name!r}: {exc}") from None
 
     def version(self) -> tuple[int, int, str]:

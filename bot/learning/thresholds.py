@@ -124,9 +124,9 @@ def overrule(stages: Stages, let_through: list[Read], mode: str) -> tuple[float,
     validation questions the gate lets through (the gate's own budget). Until 2026-12-07 it was the level that at
     most 5 % of the out-of-corpus ones reach: with a small model that refuses nearly everything, that turned down
     70 % of the answerable ones (docs/reader.md)."""
-    best = {id(r): float(stages.reading(r, mode).probs[0]) for r in let_through if r.candidates}
-    in_best = np.sort([best[id(r)] for r in let_through if r.in_corpus and id(r) in best])
-    ooc_best = np.array([best[id(r)] for r in let_through if not r.in_corpus and id(r) in best])
+    scored = [(r.in_corpus, float(stages.reading(r, mode).probs[0])) for r in let_through if r.candidates]
+    in_best = np.sort([b for in_corpus, b in scored if in_corpus])
+    ooc_best = np.array([b for in_corpus, b in scored if not in_corpus])
     threshold = float(in_best[int(np.floor(FALSE_ABSTENTION * len(in_best)))]) if len(in_best) else 0.0
     return threshold, {
         "threshold": threshold,
